@@ -1,0 +1,322 @@
+"""The ``goap-engine`` command line: one small function per command.
+
+Data goes to stdout, progress and diagnostics to stderr.  Every command uses
+the exit codes in ``errors``; a ``GoapError`` becomes its message and its code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import (
+    EXIT_BUG,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    Diagnostic,
+    GoapError,
+    InputError,
+    Location,
+    NoPlanError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stderr(text: str, *, style: str | None = None) -> None:
+    from .console import err_console
+
+    err_console().print(
+        text, style=style, highlight=False, markup=False, soft_wrap=True
+    )
+
+
+def _guard(fn: F) -> F:
+    """Turn engine errors into messages and exit codes."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NoPlanError as exc:
+            _stderr(f"error: {exc}", style="bold red")
+            for line in exc.explanation.lines:
+                _stderr(line)
+            sys.exit(exc.exit_code)
+        except GoapError as exc:
+            _stderr(
+                f"{exc}" if isinstance(exc, InputError) else f"error: {exc}",
+                style="red",
+            )
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _stderr("interrupted", style="yellow")
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("GOAP_DEBUG"):
+                raise
+            _stderr(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(set GOAP_DEBUG=1 for the traceback)",
+                style="bold red",
+            )
+            sys.exit(EXIT_BUG)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="goap-engine")
+def main() -> None:
+    """Plan and run goal-driven automation described in YAML.
+
+    Exit codes: 0 success, 1 an action failed, 2 invalid input or usage,
+    3 no plan exists, 4 workspace locked, 130 interrupted.
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format; github prints workflow annotations.",
+)
+@_guard
+def validate(paths: Sequence[Path], strict: bool, fmt: str) -> None:
+    """Check goal and pack files: schema, names, types, reachability.
+
+    With no PATH, validates every goal in goals.d/ (or every pack in actions.d/).
+    """
+    from .validate import validate_paths
+
+    targets = list(paths) or _default_targets()
+    diagnostics, files = validate_paths(targets)
+    if strict:
+        diagnostics = [
+            Diagnostic(d.location, d.message, d.entity, "error", d.code)
+            for d in diagnostics
+        ]
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    if fmt == "json":
+        from .render import diagnostics_json
+
+        click.echo(diagnostics_json(diagnostics), nl=False)
+    elif fmt == "github":
+        from .render import diagnostics_github
+
+        click.echo(diagnostics_github(diagnostics), nl=False)
+    else:
+        for d in diagnostics:
+            click.echo(str(d))
+    summary = f"{files} file(s) checked: {errors} error(s), {warnings} warning(s)"
+    _stderr(summary, style="red" if errors else "green")
+    if errors:
+        sys.exit(EXIT_INPUT)
+
+
+def _default_targets() -> list[Path]:
+    for folder in (Path("goals.d"), Path("actions.d")):
+        if folder.is_dir():
+            found = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+            if found:
+                return found
+    raise InputError(
+        Diagnostic(Location("."), "no PATH given and no goals.d/ or actions.d/ here")
+    )
+
+
+def _parse_sets(ruleset: Any, sets: Sequence[str]) -> dict[str, Any]:
+    from .values import parse_value
+
+    values: dict[str, Any] = {}
+    problems = []
+    for item in sets:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        where = Location("--set")
+        if not sep:
+            problems.append(Diagnostic(where, f"expected NAME=VALUE, found {item!r}"))
+            continue
+        if name not in ruleset.names:
+            problems.append(Diagnostic(where, f"unknown state variable '{name}'"))
+            continue
+        try:
+            values[name] = parse_value(ruleset.var(name), text)
+        except ValueError as exc:
+            problems.append(Diagnostic(where, str(exc), f"state variable '{name}'"))
+    if problems:
+        raise InputError(problems)
+    return values
+
+
+def _start_state(ruleset: Any, state_file: Path | None, sets: Sequence[str]) -> Any:
+    from .values import with_values
+
+    state = ruleset.default_state()
+    if state_file is not None:
+        from .store import read_state_values
+
+        state = with_values(ruleset, state, read_state_values(ruleset, state_file))
+    return with_values(ruleset, state, _parse_sets(ruleset, sets))
+
+
+@main.command()
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(path_type=Path),
+    help="Start from a state file.",
+)
+@click.option("--search", default=None, help="astar (default), wastar or gbfs.")
+@click.option(
+    "--heuristic",
+    default=None,
+    help="lmcut (default), hmax, hadd, hff, goalcount, blind.",
+)
+@click.option("--weight", default=2.0, show_default=True, help="Weight w of wastar.")
+@click.option("--max-nodes", default=2_000_000, show_default=True, help="Node limit.")
+@click.option(
+    "--timeout", default=300.0, show_default=True, help="Search time limit (s)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid", "dot", "pddl"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--tag", default=None, help="Show only steps with this tag (text format)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the plan (JSON) here.",
+)
+@click.option(
+    "--pddl",
+    nargs=2,
+    type=click.Path(path_type=Path),
+    metavar="DOMAIN PROBLEM",
+    help="Plan for a PDDL domain and problem instead of a goal file.",
+)
+@_guard
+def plan(
+    goal: Path | None,
+    sets: Sequence[str],
+    state_file: Path | None,
+    search: str | None,
+    heuristic: str | None,
+    weight: float,
+    max_nodes: int,
+    timeout: float,
+    fmt: str,
+    tag: str | None,
+    output: Path | None,
+    pddl: tuple[Path, Path] | None,
+) -> None:
+    """Plan the cheapest way to reach GOAL and show it."""
+    from .planner.plan import find_plan
+    from .render import PLAN_FORMATS, plan_json, plan_text
+
+    ruleset = _ruleset(goal, pddl)
+    start = _start_state(ruleset, state_file, sets)
+    result = find_plan(
+        ruleset,
+        start,
+        search=search,
+        heuristic=heuristic,
+        weight=weight,
+        max_nodes=max_nodes,
+        max_seconds=timeout,
+    )
+    if output is not None:
+        from .store import atomic_write
+
+        atomic_write(output, plan_json(result))
+        _stderr(f"plan written to {output}")
+    text = plan_text(result, tag=tag) if fmt == "text" else PLAN_FORMATS[fmt](result)
+    click.echo(text, nl=False)
+
+
+def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
+    from .loader import load
+
+    if pddl is not None:
+        if goal is not None:
+            raise InputError("give either GOAL or --pddl DOMAIN PROBLEM, not both")
+        from .pddl.convert import load_pddl
+
+        return load_pddl(*pddl)
+    if goal is None:
+        raise InputError("missing GOAL (a goal file such as goals.d/production.yaml)")
+    return load(goal)
+
+
+@main.command()
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option(
+    "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(path_type=Path),
+    help="Start from a state file.",
+)
+@_guard
+def explain(goal: Path, sets: Sequence[str], state_file: Path | None) -> None:
+    """Explain whether GOAL is reachable and what blocks each condition."""
+    from .loader import load
+    from .planner.explain import explain as explain_goal
+
+    ruleset = load(goal)
+    start = _start_state(ruleset, state_file, sets)
+    from .planner.plan import reference_eval
+
+    for subgoal in ruleset.subgoals:
+        click.echo(f"{subgoal.name}:")
+        for condition in subgoal.conditions:
+            holds = reference_eval(ruleset, condition.expr, start) is True
+            click.echo(f"  [{'x' if holds else ' '}] {condition.expr.source}")
+    explanation = explain_goal(ruleset, start)
+    click.echo("")
+    for line in explanation.lines:
+        click.echo(line)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["goal", "pack"]), default="goal")
+@_guard
+def schema(kind: str) -> None:
+    """Print the JSON Schema of goal or pack files (for editors)."""
+    from .documents import schema_text
+
+    click.echo(schema_text(kind), nl=False)
+
+
+def run() -> None:
+    """Run the CLI (entry point of ``python -m goap_engine``)."""
+    main(prog_name="goap-engine")

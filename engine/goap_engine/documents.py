@@ -1,0 +1,300 @@
+"""Read YAML documents with positions and check them against the JSON Schemas.
+
+ruamel.yaml's round-trip loader keeps the line and column of every key and
+value; ``Document.where`` turns a path such as ``("actions", "push", "cost")``
+into a location, so every later check can point at the exact spot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+from .errors import Diagnostic, Location, display_path
+
+PathKey = tuple[str | int, ...]
+SCHEMA_NAMES = ("pack", "goal")
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed YAML file: its data and the positions of its nodes."""
+
+    path: Path
+    data: Any
+
+    @property
+    def shown(self) -> str:
+        return display_path(self.path)
+
+    def node(self, keys: PathKey) -> Any:
+        """Return the node at ``keys``, or None when the path does not exist."""
+        node = self.data
+        for key in keys:
+            try:
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
+    def where(self, keys: PathKey, *, key: bool = False) -> Location:
+        """Return the location of the value at ``keys`` (or of its key)."""
+        node = self.data
+        line, col = 0, 0
+        for i, k in enumerate(keys):
+            last = i == len(keys) - 1
+            try:
+                if isinstance(node, CommentedMap) and k in node:
+                    pos = node.lc.key(k) if key and last else node.lc.value(k)
+                    line, col = pos[0] + 1, pos[1] + 1
+                    node = node[k]
+                elif isinstance(node, CommentedSeq) and isinstance(k, int):
+                    pos = node.lc.item(k)
+                    line, col = pos[0] + 1, pos[1] + 1
+                    node = node[k]
+                else:
+                    break
+            except (KeyError, IndexError, TypeError, AttributeError):
+                break
+        if not line and isinstance(self.data, CommentedMap | CommentedSeq):
+            line, col = self.data.lc.line + 1, self.data.lc.col + 1
+        return Location(self.shown, line, col)
+
+    def expr_where(self, keys: PathKey, col: int) -> Location:
+        """Return the location of column ``col`` inside the expression at ``keys``."""
+        base = self.where(keys)
+        value = self.node(keys)
+        if not isinstance(value, str) or "\n" in value or not base.line:
+            return base
+        quoted = isinstance(value, DoubleQuotedScalarString | SingleQuotedScalarString)
+        stripped = len(value) - len(value.lstrip())
+        return Location(base.path, base.line, base.col + int(quoted) + stripped + col)
+
+
+def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
+    """Return the YAML document at ``path`` or the diagnostics explaining why not."""
+    shown = display_path(path)
+    try:
+        if path.is_dir():
+            return None, [Diagnostic(Location(shown), "is a folder, expected a file")]
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None, [
+                Diagnostic(Location(shown), f"larger than {MAX_FILE_BYTES} bytes")
+            ]
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [Diagnostic(Location(shown), "file not found")]
+    except UnicodeDecodeError as exc:
+        return None, [Diagnostic(Location(shown), f"not UTF-8 text ({exc.reason})")]
+    except OSError as exc:
+        return None, [Diagnostic(Location(shown), f"cannot read: {exc.strerror}")]
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    try:
+        data = yaml.load(text)
+    except DuplicateKeyError as exc:
+        return None, [_marked(shown, exc, "duplicate key")]
+    except MarkedYAMLError as exc:
+        return None, [_marked(shown, exc, "invalid YAML")]
+    except (YAMLError, RecursionError, ValueError) as exc:
+        return None, [Diagnostic(Location(shown, 1, 1), f"invalid YAML: {exc}")]
+    if data is None:
+        return None, [
+            Diagnostic(
+                Location(shown, 1, 1),
+                "empty file: expected a mapping with at least 'version: 1'",
+            )
+        ]
+    if not isinstance(data, CommentedMap):
+        return None, [
+            Diagnostic(
+                Location(shown, 1, 1),
+                f"expected a mapping at the top level, found {yaml_type(data)}",
+            )
+        ]
+    return Document(path, data), []
+
+
+def _marked(shown: str, exc: MarkedYAMLError, what: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or exc.context or "unreadable"
+    if what == "duplicate key":
+        key = str(exc.problem).split('"')[1] if '"' in str(exc.problem) else ""
+        problem = f"key '{key}' appears twice in one mapping" if key else problem
+    return Diagnostic(Location(shown, line, col), f"{what}: {problem}")
+
+
+def yaml_type(value: Any) -> str:
+    """Return a YAML-flavoured name of ``value``'s type for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+@cache
+def _schema_texts() -> dict[str, dict[str, Any]]:
+    folder = resources.files("goap_engine") / "schemas"
+    return {
+        name: json.loads((folder / f"{name}.schema.json").read_text("utf-8"))
+        for name in SCHEMA_NAMES
+    }
+
+
+def schema_text(name: str) -> str:
+    """Return the JSON Schema called ``name`` (pack or goal) as text."""
+    return json.dumps(_schema_texts()[name], indent=2) + "\n"
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft7Validator:
+    schemas = _schema_texts()
+    registry: Registry[Any] = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values()
+    )
+    return jsonschema.Draft7Validator(schemas[name], registry=registry)
+
+
+def check_schema(doc: Document, name: str) -> list[Diagnostic]:
+    """Return one diagnostic per schema violation in ``doc``."""
+    found: list[Diagnostic] = []
+    seen: set[tuple[PathKey, str]] = set()
+    for error in _validator(name).iter_errors(doc.data):
+        for diag in _explain(doc, error):
+            key = (tuple(error.absolute_path), diag.message)
+            if key not in seen:
+                seen.add(key)
+                found.append(diag)
+    found.sort(key=lambda d: (d.location.line, d.location.col))
+    return found
+
+
+def _entity(keys: Sequence[str | int]) -> str:
+    parts = [str(k) if isinstance(k, str) else f"[{k}]" for k in keys]
+    text = ".".join(parts).replace(".[", "[")
+    if len(keys) >= 2 and keys[0] in ("actions", "state"):
+        kind = "action" if keys[0] == "actions" else "state variable"
+        rest = ".".join(str(k) for k in keys[2:])
+        return f"{kind} '{keys[1]}'" + (f" {rest}" if rest else "")
+    return text
+
+
+def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagnostic]:
+    keys: PathKey = tuple(error.absolute_path)
+    entity = _entity([k for k in keys])
+    value = error.instance
+    validator = error.validator
+    if validator == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in value if k not in error.schema.get("properties", {})]
+        for k in extra:
+            hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+            yield Diagnostic(
+                doc.where((*keys, k), key=True), f"unknown key '{k}'{hint}", entity
+            )
+        return
+    if validator == "required":
+        missing = str(error.message).split("'")[1]
+        yield Diagnostic(doc.where(keys), f"missing required key '{missing}'", entity)
+        return
+    if validator == "propertyNames":
+        bad = error.instance
+        yield Diagnostic(
+            doc.where(keys),
+            f"invalid name ({error.message}): names start with a letter and "
+            "use letters, digits and underscores",
+            entity,
+        )
+        del bad
+        return
+    if validator in ("oneOf", "anyOf"):
+        described = error.schema.get("description", "")
+        if "$ref" in error.schema:
+            described = ""
+        subs = [e for e in (error.context or []) if len(e.absolute_path) > len(keys)]
+        if subs:
+            deepest = max(subs, key=lambda e: len(e.absolute_path))
+            yield from _explain(doc, deepest)
+            return
+        expected = described or "a different shape"
+        yield Diagnostic(
+            doc.where(keys),
+            f"expected {expected[0].lower() + expected[1:]} found {yaml_type(value)}"
+            if described
+            else f"unexpected {yaml_type(value)} {_short(value)}",
+            entity,
+        )
+        return
+    if validator == "type":
+        expected = error.validator_value
+        names = expected if isinstance(expected, list) else [expected]
+        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        yield Diagnostic(
+            doc.where(keys),
+            f"expected {wanted}, found {yaml_type(value)} {_short(value)}".rstrip(),
+            entity,
+        )
+        return
+    if validator == "const":
+        yield Diagnostic(
+            doc.where(keys),
+            f"expected {error.validator_value!r}, found {_short(value)}",
+            entity,
+        )
+        return
+    if validator == "enum":
+        options = ", ".join(repr(v) for v in error.validator_value)
+        yield Diagnostic(
+            doc.where(keys), f"expected one of {options}, found {_short(value)}", entity
+        )
+        return
+    if validator == "pattern":
+        what = error.schema.get("description", "")
+        yield Diagnostic(
+            doc.where(keys),
+            f"{_short(value)} is not valid" + (f": expected {what}" if what else ""),
+            entity,
+        )
+        return
+    yield Diagnostic(doc.where(keys), error.message, entity)
+
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean",
+}
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,135 @@
+"""The one exception tree of goap-engine, and located diagnostics.
+
+::
+
+    GoapError                      every error the engine raises on purpose
+    ├── InputError        exit 2   bad YAML, schema, expression, usage (carries Diagnostics)
+    ├── NoPlanError       exit 3   the goal cannot be reached (carries an explanation)
+    │   └── SearchLimitError       the search hit its node or time limit
+    ├── LockedError       exit 4   another run holds the workspace lock
+    ├── ExecutionError    exit 1   a run stopped before its goal was reached
+    └── PlanInvalidError  exit 70  a plan failed verification: a bug in the engine
+
+A failing hook is not an exception: hooks return an outcome the runner decides about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+EXIT_NO_PLAN = 3
+EXIT_LOCKED = 4
+EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A position in a source file; line and column count from 1."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.path
+        return f"{self.path}:{self.line}:{self.col}"
+
+    @staticmethod
+    def of(path: Path | str, line: int = 0, col: int = 0) -> Location:
+        """Return a location whose path is shown relative to the working directory."""
+        return Location(display_path(path), line, col)
+
+
+def display_path(path: Path | str) -> str:
+    """Return ``path`` relative to the current directory when it lies below it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in the input, with where, what and (optionally) a code."""
+
+    location: Location
+    message: str
+    entity: str = ""
+    severity: Severity = "error"
+    code: str = ""
+
+    def __str__(self) -> str:
+        entity = f"{self.entity}: " if self.entity else ""
+        return f"{self.location}: {self.severity}: {entity}{self.message}"
+
+
+class GoapError(Exception):
+    """Root of every error goap-engine raises on purpose."""
+
+    exit_code = EXIT_FAILED
+
+
+class InputError(GoapError):
+    """The input (files, expressions, command line) is invalid."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic | str) -> None:
+        if isinstance(diagnostics, str):
+            diagnostics = [Diagnostic(Location("<input>"), diagnostics)]
+        elif isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = diagnostics
+        super().__init__("\n".join(str(d) for d in diagnostics))
+
+
+@dataclass
+class Explanation:
+    """Why a goal cannot be reached, as lines a person can read."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+class NoPlanError(GoapError):
+    """No sequence of actions reaches the goal from the start state."""
+
+    exit_code = EXIT_NO_PLAN
+
+    def __init__(self, message: str, *, explanation: Explanation | None = None) -> None:
+        self.explanation = explanation or Explanation()
+        super().__init__(message)
+
+
+class SearchLimitError(NoPlanError):
+    """The search stopped at its node or time limit before finding a plan."""
+
+
+class LockedError(GoapError):
+    """Another run holds the workspace lock."""
+
+    exit_code = EXIT_LOCKED
+
+
+class ExecutionError(GoapError):
+    """A run stopped before its goal was reached."""
+
+    exit_code = EXIT_FAILED
+
+
+class PlanInvalidError(GoapError):
+    """A plan failed verification by simulation; this is a bug in the engine."""
+
+    exit_code = EXIT_BUG

@@ -1,0 +1,133 @@
+"""Semantic checks beyond the schema: dead variables, unreachable goals and actions."""
+
+from __future__ import annotations
+
+from .errors import Diagnostic
+from .model import Ruleset
+from .planner.task import (
+    compile_task,
+    condition_facts,
+    holds_relaxed,
+    open_start,
+    reachable,
+)
+from .templates import template_names
+
+
+def lint(ruleset: Ruleset) -> list[Diagnostic]:
+    """Return warnings and errors about ``ruleset`` that loading does not catch."""
+    found: list[Diagnostic] = []
+    read: set[str] = set()
+    written: set[str] = set()
+    for action in ruleset.actions:
+        for expr in action.pre:
+            read |= expr.reads
+        for effect in (*action.effects, *action.on_failure):
+            read |= effect.expr.reads
+            written.add(effect.var)
+        if action.cost is not None:
+            read |= action.cost.reads
+        if action.wait is not None:
+            read |= action.wait.until.reads
+        if action.hook is not None:
+            read |= _template_reads(action.hook.target)
+    for condition in ruleset.conditions:
+        read |= condition.expr.reads
+    for var in ruleset.variables:
+        entity = f"state variable '{var.name}'"
+        if var.name not in read:
+            found.append(
+                Diagnostic(
+                    var.location,
+                    "is never read by a condition, effect or hook",
+                    entity,
+                    "warning",
+                    "never-read",
+                )
+            )
+        if var.name not in written and var.sensor is None and var.name in read:
+            found.append(
+                Diagnostic(
+                    var.location,
+                    f"is never written by any action and has no sensor: it stays "
+                    f"{var.default!r}",
+                    entity,
+                    "warning",
+                    "never-written",
+                )
+            )
+        if (
+            var.type == "int"
+            and var.maximum is None
+            and any(
+                e.var == var.name and not e.expr.is_const
+                for a in ruleset.actions
+                for e in a.effects
+            )
+        ):
+            found.append(
+                Diagnostic(
+                    var.location,
+                    "is computed by an effect but has no 'max': the planner cannot "
+                    "prove a goal unreachable and heuristics ignore it",
+                    entity,
+                    "warning",
+                    "unbounded",
+                )
+            )
+    if not ruleset.conditions and not ruleset.actions:
+        return found
+    task = compile_task(ruleset, None, prune=False)
+    facts, _ = reachable(task.relaxed, open_start(ruleset, task.domains))
+    for action in ruleset.actions:
+        for expr, where in zip(action.pre, action.pre_locations, strict=False):
+            if not holds_relaxed(condition_facts(ruleset, expr, task.domains), facts):
+                found.append(
+                    Diagnostic(
+                        where,
+                        f"can never be applied: precondition '{expr.source}' can never hold",
+                        f"action '{action.name}'",
+                        "warning",
+                        "never-applicable",
+                    )
+                )
+                break
+    for goal in ruleset.subgoals:
+        for condition in goal.conditions:
+            options = condition_facts(ruleset, condition.expr, task.domains)
+            if not holds_relaxed(options, facts):
+                found.append(
+                    Diagnostic(
+                        condition.location,
+                        f"condition '{condition.expr.source}' can never be reached: no "
+                        "sequence of actions makes it true"
+                        + _hint(ruleset, condition.expr.reads),
+                        f"goal '{goal.name}'",
+                        "error",
+                        "unreachable-goal",
+                    )
+                )
+    return found
+
+
+def _hint(ruleset: Ruleset, names: frozenset[str]) -> str:
+    unwritten = [
+        n
+        for n in sorted(names)
+        if ruleset.var(n).sensor is None
+        and not any(n in a.writes for a in ruleset.actions)
+    ]
+    if unwritten:
+        return f" ({', '.join(unwritten)} is never set by an action nor sensed)"
+    return ""
+
+
+def _template_reads(target: str | tuple[str, ...]) -> set[str]:
+    texts = [target] if isinstance(target, str) else list(target)
+    names: set[str] = set()
+    for text in texts:
+        try:
+            names |= template_names(text)
+        except ValueError:
+            continue
+    return names

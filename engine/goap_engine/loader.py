@@ -1,0 +1,597 @@
+"""Load a goal (or a pack) and everything it uses into an immutable ``Ruleset``.
+
+The loader reads every file once, checks it against its schema, follows
+``uses`` (files and folders, cycles refused), then builds the model in three
+passes -- variables, then state, then actions and goal -- so that each
+expression is compiled against the complete set of declared names.  It collects
+every problem it finds and raises them together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from .documents import Document, PathKey, check_schema, read_document, yaml_type
+from .errors import Diagnostic, InputError, Location
+from .expressions import Expr, ExprError, Symbol, compile_expr, literal
+from .model import (
+    DEFAULTS,
+    Action,
+    Condition,
+    Effect,
+    Hook,
+    Pack,
+    Policy,
+    Ruleset,
+    Sensor,
+    StateVar,
+    SubGoal,
+    Wait,
+)
+from .templates import template_names
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def parse_duration(value: Any) -> float:
+    """Return seconds for ``'1h30m'``, ``'90s'``, ``'250ms'`` or a number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(str(value)))
+
+
+@dataclass
+class _Context:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    loaded: set[Path] = field(default_factory=set)
+
+    def error(self, location: Location, message: str, entity: str = "") -> None:
+        self.diagnostics.append(Diagnostic(location, message, entity))
+
+
+def load(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> Ruleset:
+    """Return the ruleset of the goal or pack at ``path``; raise ``InputError``."""
+    ruleset, diagnostics = load_with_diagnostics(path, overrides=overrides)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors or ruleset is None:
+        raise InputError(errors)
+    return ruleset
+
+
+def load_with_diagnostics(
+    path: str | Path, *, overrides: Mapping[str, Any] | None = None
+) -> tuple[Ruleset | None, list[Diagnostic]]:
+    """Return the ruleset (None if it has errors) and every problem found."""
+    ctx = _Context()
+    root = Path(path)
+    _read_tree(ctx, root.absolute(), chain=())
+    if ctx.diagnostics or not ctx.documents:
+        return None, ctx.diagnostics
+    ruleset = _Builder(ctx, overrides or {}).build()
+    if any(d.severity == "error" for d in ctx.diagnostics):
+        return None, ctx.diagnostics
+    return ruleset, ctx.diagnostics
+
+
+def _pack_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
+
+
+def _read_tree(ctx: _Context, path: Path, chain: tuple[Path, ...]) -> None:
+    """Read ``path`` and, depth first, everything it uses (imports before users)."""
+    resolved = path.resolve()
+    if resolved in ctx.loaded:
+        return
+    ctx.loaded.add(resolved)
+    doc, problems = read_document(path)
+    if doc is None:
+        ctx.diagnostics.extend(problems)
+        return
+    is_goal = not chain and "goal" in doc.data
+    schema_problems = check_schema(doc, "goal" if is_goal else "pack")
+    ctx.diagnostics.extend(schema_problems)
+    if schema_problems:
+        return
+    uses = doc.data.get("uses") or []
+    for i, item in enumerate(uses):
+        target = (path.parent / str(item)).absolute()
+        where = doc.where(("uses", i))
+        if target.resolve() in {p.resolve() for p in (*chain, path)}:
+            cycle = " -> ".join(d.name for d in (*chain, path, target))
+            ctx.error(where, f"import cycle: {cycle}", "uses")
+            continue
+        if not target.exists():
+            ctx.error(where, f"'{item}' not found (looked in {target})", "uses")
+            continue
+        files = _pack_files(target) if target.is_dir() else [target]
+        if target.is_dir() and not files:
+            ctx.error(where, f"folder '{item}' has no .yaml files", "uses")
+        for file in files:
+            _read_tree(ctx, file, (*chain, path))
+    ctx.documents.append(doc)
+
+
+class _Builder:
+    def __init__(self, ctx: _Context, overrides: Mapping[str, Any]) -> None:
+        self.ctx = ctx
+        self.docs = ctx.documents
+        self.root = ctx.documents[-1]
+        self.overrides = overrides
+        self.vars: dict[str, Any] = {}
+        self.variables: list[StateVar] = []
+        self.var_docs: dict[str, tuple[Document, Location]] = {}
+        self.symbols: dict[str, Symbol] = {}
+        self.actions: list[Action] = []
+        self.secrets: list[str] = []
+
+    def error(self, location: Location, message: str, entity: str = "") -> None:
+        self.ctx.error(location, message, entity)
+
+    def build(self) -> Ruleset:
+        for doc in self.docs:
+            self.collect_vars(doc)
+        self.vars.update(self.overrides)
+        for doc in self.docs:
+            self.collect_state(doc)
+            self.secrets += [
+                s for s in doc.data.get("secrets") or [] if s not in self.secrets
+            ]
+        self.symbols = {v.name: v.symbol() for v in self.variables}
+        for name, value in self.vars.items():
+            if name in self.symbols:
+                doc, where = self.var_docs[name]
+                self.error(where, f"var '{name}' has the name of a state variable")
+                continue
+            self.symbols[name] = Symbol(literal(value).type, value=value)
+        packs = []
+        seen_ids: dict[str, Location] = {}
+        seen_names: dict[str, Location] = {}
+        for doc in self.docs:
+            names = []
+            for name, raw in (doc.data.get("actions") or {}).items():
+                where = doc.where(("actions", name), key=True)
+                if name in seen_names:
+                    self.error(
+                        where,
+                        f"action '{name}' is already defined at {seen_names[name]}",
+                        f"action '{name}'",
+                    )
+                    continue
+                seen_names[name] = where
+                action = self.action(doc, name, raw)
+                if action.id and action.id in seen_ids:
+                    self.error(
+                        doc.where(("actions", name, "id")),
+                        f"id '{action.id}' is already used at {seen_ids[action.id]}",
+                        f"action '{name}'",
+                    )
+                elif action.id:
+                    seen_ids[action.id] = doc.where(("actions", name, "id"))
+                self.actions.append(action)
+                names.append(name)
+            declared = tuple(
+                v.name for v in self.variables if v.location.path == doc.shown
+            )
+            packs.append(Pack(doc.path.stem, doc.path, declared, tuple(names)))
+        subgoals = self.goal(self.root)
+        data = self.root.data
+        workdir = self.workdir()
+        state_file = data.get("state_file")
+        policy_data = data.get("policy") or {}
+        policy = Policy(
+            max_replans=int(policy_data.get("max_replans", 3)),
+            jobs=int(policy_data.get("jobs", 1)),
+            search=str(policy_data.get("search", "astar")),
+            heuristic=str(policy_data.get("heuristic", "lmcut")),
+            ordered=bool(policy_data.get("ordered", False)),
+        )
+        return Ruleset(
+            path=self.root.path,
+            workdir=workdir,
+            variables=tuple(self.variables),
+            actions=tuple(self.actions),
+            subgoals=subgoals,
+            vars=dict(self.vars),
+            secrets=tuple(self.secrets),
+            state_file=(workdir / str(state_file)) if state_file else None,
+            policy=policy,
+            packs=tuple(packs),
+        )
+
+    def workdir(self) -> Path:
+        data = self.root.data
+        folder = self.root.path.parent
+        if "workdir" in data:
+            return (folder / str(data["workdir"])).absolute()
+        if folder.name == "goals.d":
+            return folder.parent
+        return folder
+
+    def collect_vars(self, doc: Document) -> None:
+        for name, value in (doc.data.get("vars") or {}).items():
+            self.vars[name] = _plain(value)
+            self.var_docs[name] = (doc, doc.where(("vars", name), key=True))
+
+    def collect_state(self, doc: Document) -> None:
+        known = {v.name: v for v in self.variables}
+        for name, raw in (doc.data.get("state") or {}).items():
+            keys: PathKey = ("state", name)
+            where = doc.where(keys, key=True)
+            entity = f"state variable '{name}'"
+            if name in known:
+                self.error(where, f"already declared at {known[name].location}", entity)
+                continue
+            spec = {"type": raw} if isinstance(raw, str) else dict(raw)
+            type_ = spec["type"]
+            choices = tuple(str(c) for c in spec.get("values") or ())
+            if type_ == "enum" and not choices:
+                self.error(where, "an enum needs 'values'", entity)
+                continue
+            if type_ != "enum" and choices:
+                self.error(
+                    doc.where((*keys, "values")),
+                    f"'values' is only for enums, this variable is {type_}",
+                    entity,
+                )
+            low, high = spec.get("min"), spec.get("max")
+            if (low is not None or high is not None) and type_ not in ("int", "float"):
+                self.error(
+                    where, f"min/max apply to int and float, not {type_}", entity
+                )
+                low = high = None
+            if low is not None and high is not None and low > high:
+                self.error(doc.where((*keys, "min")), f"min {low} > max {high}", entity)
+            default = spec.get(
+                "default", choices[0] if choices else DEFAULTS.get(type_)
+            )
+            default = _plain(default)
+            if (
+                type_ == "float"
+                and isinstance(default, int)
+                and not isinstance(default, bool)
+            ):
+                default = float(default)
+            var = StateVar(
+                name=name,
+                type=type_,
+                default=default,
+                index=len(self.variables),
+                location=where,
+                minimum=low,
+                maximum=high,
+                choices=choices,
+                description=str(spec.get("description", "")),
+                pack=doc.path.stem,
+            )
+            if not var.accepts(default):
+                self.error(
+                    doc.where((*keys, "default")) if "default" in spec else where,
+                    f"default {default!r} is not a valid {type_}"
+                    + (
+                        f" in [{low}, {high}]"
+                        if low is not None or high is not None
+                        else ""
+                    )
+                    + (f" (values: {', '.join(choices)})" if choices else ""),
+                    entity,
+                )
+            if "sense" in spec:
+                sensor = self.sensor(doc, (*keys, "sense"), spec["sense"], var)
+                var = StateVar(**{**_fields(var), "sensor": sensor})
+            self.variables.append(var)
+            known[name] = var
+
+    def sensor(self, doc: Document, keys: PathKey, raw: Any, var: StateVar) -> Sensor:
+        hook = self.hook(doc, keys, raw)
+        default_from = "value"
+        if hook.kind in ("shell", "argv"):
+            default_from = "exit" if var.type == "bool" else "stdout"
+        source = (
+            raw.get("from", default_from) if isinstance(raw, dict) else default_from
+        )
+        if source == "exit" and var.type != "bool":
+            self.error(
+                doc.where((*keys, "from")),
+                f"'from: exit' gives a bool, but the variable is {var.type}",
+                f"state variable '{var.name}'",
+            )
+        if source == "value" and hook.kind in ("shell", "argv"):
+            self.error(
+                doc.where((*keys, "from")),
+                "a command has no return value: use 'from: exit' or 'from: stdout'",
+                f"state variable '{var.name}'",
+            )
+        timeout = raw.get("timeout", 60) if isinstance(raw, dict) else 60
+        return Sensor(hook, source, parse_duration(timeout))
+
+    def hook(self, doc: Document, keys: PathKey, raw: Any) -> Hook:
+        where = doc.where(keys)
+        if isinstance(raw, str):
+            hook = Hook("shell", raw, location=where)
+        elif isinstance(raw, list):
+            hook = Hook("argv", tuple(str(a) for a in raw), location=where)
+        else:
+            spec = dict(raw)
+            kinds = [k for k in ("shell", "argv", "python", "builtin") if k in spec]
+            if len(kinds) != 1:
+                self.error(
+                    where,
+                    "expected exactly one of shell, argv, python, builtin; found "
+                    + (", ".join(kinds) or "none"),
+                )
+                return Hook("shell", "true", location=where)
+            kind = kinds[0]
+            target = spec[kind]
+            args = _plain(spec.get("with") or {})
+            if kind in ("shell", "argv") and args:
+                self.error(doc.where((*keys, "with")), f"'with' is not used by {kind}")
+            hook = Hook(
+                cast(Any, kind),
+                tuple(str(a) for a in target) if kind == "argv" else str(target),
+                args,
+                bool(spec.get("quote", True)),
+                where,
+            )
+            if kind == "builtin":
+                self.check_builtin(doc, (*keys, "builtin"), str(target))
+        self.check_templates(doc, keys, hook)
+        return hook
+
+    def check_builtin(self, doc: Document, keys: PathKey, name: str) -> None:
+        from .executor.builtins import BUILTIN_NAMES
+
+        if name not in BUILTIN_NAMES:
+            close = [b for b in BUILTIN_NAMES if b.split(".")[0] == name.split(".")[0]]
+            hint = f" (known: {', '.join(sorted(close))})" if close else ""
+            self.error(doc.where(keys), f"unknown built-in hook '{name}'{hint}")
+
+    def check_templates(self, doc: Document, keys: PathKey, hook: Hook) -> None:
+        known = set(self.vars) | {v.name for v in self.variables} | {"env", "workdir"}
+        texts: list[str] = []
+        if isinstance(hook.target, str):
+            texts.append(hook.target)
+        else:
+            texts.extend(hook.target)
+        texts.extend(_strings(hook.args))
+        for text in texts:
+            try:
+                names = template_names(text)
+            except ValueError as exc:
+                self.error(doc.where(keys), f"template error: {exc}")
+                continue
+            for name in sorted(names - known):
+                self.error(
+                    doc.where(keys),
+                    f"template uses '{name}', which is not a var or state variable",
+                )
+
+    def compile(
+        self, doc: Document, keys: PathKey, source: Any, entity: str, what: str
+    ) -> Expr | None:
+        text = str(source)
+        try:
+            return compile_expr(text, self.symbols)
+        except ExprError as exc:
+            self.error(
+                doc.expr_where(keys, exc.col),
+                f"{what} '{_clip(text)}': {exc.message}",
+                entity,
+            )
+            return None
+
+    def condition_list(
+        self, doc: Document, keys: PathKey, raw: Any, entity: str, what: str
+    ) -> list[tuple[Expr, Location]]:
+        items = [raw] if isinstance(raw, str) else list(raw or [])
+        item_keys = (
+            [keys] if isinstance(raw, str) else [(*keys, i) for i in range(len(items))]
+        )
+        result = []
+        for item, k in zip(items, item_keys, strict=True):
+            expr = self.compile(doc, k, item, entity, what)
+            if expr is None:
+                continue
+            if expr.type != "bool":
+                self.error(
+                    doc.where(k),
+                    f"{what} '{_clip(str(item))}' must be a boolean, found {expr.type}",
+                    entity,
+                )
+                continue
+            result.append((expr, doc.where(k)))
+        return result
+
+    def effects(
+        self, doc: Document, keys: PathKey, raw: Any, entity: str
+    ) -> tuple[Effect, ...]:
+        by_name = {v.name: v for v in self.variables}
+        effects = []
+        for name, value in (raw or {}).items():
+            k = (*keys, name)
+            var = by_name.get(name)
+            if var is None:
+                self.error(
+                    doc.where(k, key=True),
+                    f"effect on undeclared state variable '{name}'",
+                    entity,
+                )
+                continue
+            expr = self.effect_value(doc, k, var, value, entity)
+            if expr is not None:
+                effects.append(Effect(name, expr, doc.where(k)))
+        return tuple(effects)
+
+    def effect_value(
+        self, doc: Document, keys: PathKey, var: StateVar, value: Any, entity: str
+    ) -> Expr | None:
+        what = f"effect '{var.name}'"
+        if isinstance(value, dict):
+            expr = self.compile(doc, (*keys, "expr"), value["expr"], entity, what)
+        elif isinstance(value, str) and var.type in ("bool", "int", "float"):
+            expr = self.compile(doc, keys, value, entity, what)
+        elif isinstance(value, str | bool | int | float):
+            expr = literal(_plain(value))
+        else:
+            self.error(doc.where(keys), f"unexpected {yaml_type(value)}", entity)
+            return None
+        if expr is None:
+            return None
+        ok = expr.type == var.expr_type or (var.type == "float" and expr.type == "int")
+        if not ok:
+            self.error(
+                doc.where(keys),
+                f"{what}: expected a {var.type} value, found {expr.type} "
+                f"{_clip(expr.source)}",
+                entity,
+            )
+            return None
+        if expr.is_const and not var.accepts(
+            float(expr.const) if var.type == "float" else expr.const
+        ):
+            allowed = (
+                f"one of {', '.join(var.choices)}"
+                if var.choices
+                else f"a valid {var.type}"
+            )
+            self.error(
+                doc.where(keys),
+                f"{what}: {expr.const!r} is not {allowed}"
+                + (
+                    f" within [{var.minimum}, {var.maximum}]"
+                    if var.minimum is not None or var.maximum is not None
+                    else ""
+                ),
+                entity,
+            )
+            return None
+        return expr
+
+    def action(self, doc: Document, name: str, raw: Any) -> Action:
+        keys: PathKey = ("actions", name)
+        entity = f"action '{name}'"
+        spec = dict(raw or {})
+        pre = self.condition_list(
+            doc, (*keys, "pre"), spec.get("pre"), entity, "precondition"
+        )
+        effects = self.effects(doc, (*keys, "effects"), spec.get("effects"), entity)
+        on_failure = self.effects(
+            doc, (*keys, "on_failure"), spec.get("on_failure"), entity
+        )
+        cost: Expr | None = literal(1)
+        raw_cost = spec.get("cost", 1)
+        if isinstance(raw_cost, str):
+            cost = self.compile(doc, (*keys, "cost"), raw_cost, entity, "cost")
+            if cost is not None and cost.type not in ("int", "float"):
+                self.error(
+                    doc.where((*keys, "cost")),
+                    f"cost must be a number, found {cost.type}",
+                    entity,
+                )
+                cost = None
+        else:
+            cost = literal(_plain(raw_cost))
+        hook = self.hook(doc, (*keys, "run"), spec["run"]) if "run" in spec else None
+        wait = None
+        if "wait" in spec:
+            w = spec["wait"]
+            until = self.condition_list(
+                doc, (*keys, "wait", "until"), w["until"], entity, "wait condition"
+            )
+            if until:
+                wait = Wait(
+                    until[0][0],
+                    parse_duration(w.get("interval", 10)),
+                    parse_duration(w.get("timeout", 1800)),
+                    doc.where((*keys, "wait")),
+                )
+            if hook is not None:
+                self.error(
+                    doc.where((*keys, "wait"), key=True),
+                    "an action has either 'run' or 'wait', not both",
+                    entity,
+                )
+        env = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
+        return Action(
+            name=name,
+            id=str(spec.get("id", "")),
+            location=doc.where(keys, key=True),
+            pre=tuple(e for e, _ in pre),
+            pre_locations=tuple(w for _, w in pre),
+            effects=effects,
+            cost=cost,
+            duration=parse_duration(spec.get("duration", 60)),
+            description=str(spec.get("description", "")),
+            tags=tuple(str(t) for t in spec.get("tags") or ()),
+            hook=hook,
+            wait=wait,
+            timeout=parse_duration(spec["timeout"]) if "timeout" in spec else None,
+            retries=int(spec.get("retries", 0)),
+            env=env,
+            cwd=str(spec["cwd"]) if "cwd" in spec else None,
+            on_failure=on_failure,
+            irreversible=bool(spec.get("irreversible", False)),
+            approval=bool(spec.get("approval", False)),
+            pack=doc.path.stem,
+            pddl=str(spec.get("pddl", "")),
+        )
+
+    def goal(self, doc: Document) -> tuple[SubGoal, ...]:
+        raw = doc.data.get("goal")
+        if raw is None:
+            return ()
+        groups: list[tuple[str, PathKey, Any]]
+        if isinstance(raw, dict):
+            groups = [(str(n), ("goal", n), v) for n, v in raw.items()]
+        else:
+            groups = [("goal", ("goal",), raw)]
+        subgoals = []
+        for name, keys, value in groups:
+            conditions = self.condition_list(
+                doc, keys, value, f"goal '{name}'", "condition"
+            )
+            subgoals.append(
+                SubGoal(name, tuple(Condition(e, w) for e, w in conditions))
+            )
+        return tuple(subgoals)
+
+
+def _fields(var: StateVar) -> dict[str, Any]:
+    return {f: getattr(var, f) for f in var.__slots__}  # type: ignore[attr-defined]
+
+
+def _plain(value: Any) -> Any:
+    """Return ``value`` with ruamel's subclasses turned into plain Python types."""
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,251 @@
+"""The immutable model of a loaded ruleset: state variables, actions, goal.
+
+Everything here is built by the loader and never changed afterwards; the planner
+and the executor share it.  Expressions are already checked and compiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from .errors import Location
+from .expressions import Expr, ExprType, Symbol
+
+VarType = Literal["bool", "int", "float", "str", "enum"]
+HookKind = Literal["shell", "argv", "python", "builtin", "wait"]
+
+DEFAULTS: dict[str, Any] = {"bool": False, "int": 0, "float": 0.0, "str": ""}
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """How an action is performed or a variable is sensed.
+
+    ``kind`` selects the meaning of ``target``: a shell string (``shell``), an
+    argument vector (``argv``), ``module:function`` (``python``) or a registered
+    built-in name (``builtin``).  ``args`` are passed to python and built-in hooks;
+    strings anywhere in ``target`` and ``args`` are jinja2 templates.
+    """
+
+    kind: HookKind
+    target: str | tuple[str, ...]
+    args: Mapping[str, Any] = field(default_factory=dict)
+    quote: bool = True
+    location: Location = Location("<builtin>")
+
+
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    """How to read a variable's real value, and how to turn the output into it.
+
+    ``source`` is ``exit`` (bool: exit status 0 is true), ``stdout`` (the
+    trimmed output parsed as the variable's type) or ``value`` (what a python or
+    built-in hook returns).
+    """
+
+    hook: Hook
+    source: Literal["exit", "stdout", "value"] = "value"
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StateVar:
+    """A typed state variable; ``choices`` lists an enum's values."""
+
+    name: str
+    type: VarType
+    default: Any
+    index: int
+    location: Location
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    sensor: Sensor | None = None
+    description: str = ""
+    pack: str = ""
+    secret: bool = False
+
+    @property
+    def expr_type(self) -> ExprType:
+        return "str" if self.type == "enum" else self.type
+
+    def symbol(self) -> Symbol:
+        return Symbol(self.expr_type, index=self.index, choices=self.choices)
+
+    def accepts(self, value: Any) -> bool:
+        """Return whether ``value`` is a legal value of this variable."""
+        if self.type == "bool":
+            return isinstance(value, bool)
+        if self.type == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return False
+        elif self.type == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False
+        elif self.type == "enum":
+            return value in self.choices
+        else:
+            return isinstance(value, str)
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return not (self.maximum is not None and value > self.maximum)
+
+    def finite_domain(self, limit: int = 1024) -> tuple[Any, ...] | None:
+        """Return every value this variable can take, or None if too many."""
+        if self.type == "bool":
+            return (False, True)
+        if self.type == "enum":
+            return self.choices
+        if self.type == "int" and self.minimum is not None and self.maximum is not None:
+            low, high = int(self.minimum), int(self.maximum)
+            if high - low + 1 <= limit:
+                return tuple(range(low, high + 1))
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """``var := expr`` (the expression is evaluated on the state before the action)."""
+
+    var: str
+    expr: Expr
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Poll the sensors until ``until`` holds, every ``interval``, up to ``timeout``."""
+
+    until: Expr
+    interval: float
+    timeout: float
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An action: when it applies, what it changes, what it costs, what runs it."""
+
+    name: str
+    id: str
+    location: Location
+    pre: tuple[Expr, ...] = ()
+    pre_locations: tuple[Location, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    cost: Expr | None = None
+    duration: float = 60.0
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    hook: Hook | None = None
+    wait: Wait | None = None
+    timeout: float | None = None
+    retries: int = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    on_failure: tuple[Effect, ...] = ()
+    irreversible: bool = False
+    approval: bool = False
+    pack: str = ""
+    pddl: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}: {self.name}" if self.id else self.name
+
+    @property
+    def writes(self) -> frozenset[str]:
+        return frozenset(e.var for e in self.effects)
+
+    @property
+    def reads(self) -> frozenset[str]:
+        names: set[str] = set()
+        for expr in self.pre:
+            names |= expr.reads
+        return frozenset(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One goal condition with where it was written."""
+
+    expr: Expr
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class SubGoal:
+    """A named group of goal conditions (the seed's sub-goals)."""
+
+    name: str
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How a goal is planned and run."""
+
+    max_replans: int = 3
+    jobs: int = 1
+    search: str = "astar"
+    heuristic: str = "lmcut"
+    ordered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """A loaded pack file: where it came from and what it declared."""
+
+    name: str
+    path: Path
+    variables: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """A goal with everything it uses, ready to plan and run."""
+
+    path: Path
+    workdir: Path
+    variables: tuple[StateVar, ...]
+    actions: tuple[Action, ...]
+    subgoals: tuple[SubGoal, ...]
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    state_file: Path | None = None
+    policy: Policy = Policy()
+    packs: tuple[Pack, ...] = ()
+
+    def __post_init__(self) -> None:
+        by_name = {v.name: v for v in self.variables}
+        object.__setattr__(self, "_by_name", by_name)
+
+    def var(self, name: str) -> StateVar:
+        """Return the state variable called ``name``."""
+        by_name: dict[str, StateVar] = self._by_name  # type: ignore[attr-defined]
+        return by_name[name]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.variables)
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return tuple(c for g in self.subgoals for c in g.conditions)
+
+    def default_state(self) -> tuple[Any, ...]:
+        """Return the state made of every variable's default."""
+        return tuple(v.default for v in self.variables)
+
+    def action(self, key: str) -> Action:
+        """Return the action whose name or id is ``key``."""
+        for action in self.actions:
+            if key in (action.name, action.id):
+                return action
+        raise KeyError(key)

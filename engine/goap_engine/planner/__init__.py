@@ -1,0 +1,1 @@
+"""Planning: compile a ruleset to a search task, search it, explain and schedule."""

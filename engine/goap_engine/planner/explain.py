@@ -1,0 +1,88 @@
+"""Say why a goal cannot be reached: which conditions, and what blocks them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import Explanation
+from ..expressions import Expr
+from ..model import Action, Ruleset
+from .task import (
+    State,
+    compile_task,
+    condition_facts,
+    holds_relaxed,
+    reachable,
+)
+
+MAX_DEPTH = 4
+
+
+def explain(
+    ruleset: Ruleset, start: State, *, goal: Sequence[Expr] | None = None
+) -> Explanation:
+    """Return an explanation of why ``goal`` is (un)reachable from ``start``."""
+    exprs = list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
+    task = compile_task(ruleset, None, goal=exprs, prune=False)
+    domains = task.domains
+    facts, _ = reachable(task.relaxed, task.state_facts(start))
+    lines: list[str] = []
+    blocked = [
+        e
+        for e in exprs
+        if not holds_relaxed(condition_facts(ruleset, e, domains), facts)
+    ]
+    if not blocked:
+        lines.append(
+            "Every goal condition can be reached on its own, but not all of them "
+            "together: some actions undo what others need, or a bound (min/max) "
+            "stops them."
+        )
+        return Explanation(lines)
+    seen: set[str] = set()
+    for expr in blocked:
+        lines.append(f"goal condition '{expr.source}' cannot be reached:")
+        _why(ruleset, task.actions, expr, facts, domains, lines, seen, depth=1)
+    return Explanation(lines)
+
+
+def _why(
+    ruleset: Ruleset,
+    actions: Sequence[Action],
+    expr: Expr,
+    facts: set[int],
+    domains: object,
+    lines: list[str],
+    seen: set[str],
+    depth: int,
+) -> None:
+    pad = "  " * depth
+    writers = [a for a in actions if a.writes & expr.reads]
+    if not writers:
+        names = ", ".join(sorted(expr.reads)) or "nothing"
+        sensed = [n for n in sorted(expr.reads) if ruleset.var(n).sensor is not None]
+        if sensed:
+            lines.append(
+                f"{pad}no action changes {names}; it is sensed, and the sensed "
+                "value does not satisfy it"
+            )
+        else:
+            lines.append(f"{pad}no action changes {names}")
+        return
+    for action in writers:
+        blocking = [
+            p
+            for p in action.pre
+            if not holds_relaxed(condition_facts(ruleset, p, domains), facts)  # type: ignore[arg-type]
+        ]
+        if not blocking:
+            lines.append(
+                f"{pad}{action.label} could change {', '.join(sorted(action.writes & expr.reads))}"
+                " but its effect does not satisfy the condition"
+            )
+            continue
+        first = blocking[0]
+        lines.append(f"{pad}{action.label} needs '{first.source}', which cannot hold")
+        if depth < MAX_DEPTH and first.source not in seen:
+            seen.add(first.source)
+            _why(ruleset, actions, first, facts, domains, lines, seen, depth + 1)

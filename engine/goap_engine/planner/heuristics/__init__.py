@@ -1,0 +1,109 @@
+"""Heuristics by name.  The CLI's choices and the tests are driven by ``HEURISTICS``.
+
+Every heuristic is built from a compiled ``Task`` and returns a function of a
+state giving an estimate of the remaining cost (``math.inf`` for a dead end).
+``admissible`` says whether it never overestimates, which is what makes A*
+return optimal plans.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..task import State, Task
+
+Estimator = Callable[["State"], float]
+
+
+@dataclass(frozen=True)
+class HeuristicInfo:
+    """A registered heuristic."""
+
+    name: str
+    admissible: bool
+    description: str
+    build: Callable[[Task], Estimator]
+
+
+def _blind(task: Task) -> Estimator:
+    cheapest = min(
+        (a.cost.const for a in task.actions if a.cost is not None and a.cost.is_const),
+        default=0.0,
+    )
+    goal_test = task.goal_test
+
+    def h(state: State) -> float:
+        return 0.0 if goal_test(state) else float(cheapest)
+
+    return h
+
+
+def _goalcount(task: Task) -> Estimator:
+    average = task.average_cost
+    unmet = task.unmet
+
+    def h(state: State) -> float:
+        return unmet(state) * average
+
+    return h
+
+
+def _relaxation(kind: str) -> Callable[[Task], Estimator]:
+    def build(task: Task) -> Estimator:
+        from .lmcut import LMCut
+        from .relaxation import HAdd, HFF, HMax
+
+        classes: dict[str, Any] = {
+            "hmax": HMax,
+            "hadd": HAdd,
+            "hff": HFF,
+            "lmcut": LMCut,
+        }
+        heuristic = classes[kind](task.relaxed)
+        facts = task.state_facts
+
+        def h(state: State) -> float:
+            return float(heuristic(facts(state)))
+
+        return h
+
+    return build
+
+
+HEURISTICS: dict[str, HeuristicInfo] = {
+    info.name: info
+    for info in (
+        HeuristicInfo(
+            "blind", True, "0 at the goal, else the cheapest action cost", _blind
+        ),
+        HeuristicInfo(
+            "goalcount",
+            False,
+            "the seed's heuristic: unmet goal conditions x average action cost "
+            "(not admissible)",
+            _goalcount,
+        ),
+        HeuristicInfo(
+            "hmax",
+            True,
+            "h_max: costliest fact of the relaxed goal",
+            _relaxation("hmax"),
+        ),
+        HeuristicInfo(
+            "hadd", False, "h_add: sum of relaxed fact costs", _relaxation("hadd")
+        ),
+        HeuristicInfo("hff", False, "h_FF: cost of a relaxed plan", _relaxation("hff")),
+        HeuristicInfo(
+            "lmcut",
+            True,
+            "LM-cut: landmark cuts of the relaxation",
+            _relaxation("lmcut"),
+        ),
+    )
+}
+
+INFINITY = math.inf

@@ -1,0 +1,226 @@
+"""Find a plan, verify it by simulation, and say which guarantee it has."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import simpleeval
+
+from ..errors import InputError, NoPlanError, PlanInvalidError
+from ..expressions import CONSTANTS, Expr
+from ..model import Action, Ruleset
+from .heuristics import HEURISTICS
+from .search import SEARCHES, best_first
+from .task import State, compile_task
+
+Guarantee = Literal["optimal", "bounded", "none"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan: the action, and what it costs from the state before it."""
+
+    number: int
+    action: Action
+    cost: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A verified plan from ``start`` to the goal."""
+
+    ruleset: Ruleset
+    start: State
+    steps: tuple[Step, ...]
+    cost: float
+    guarantee: Guarantee
+    bound: float
+    search: str
+    heuristic: str
+    expanded: int
+    generated: int
+    seconds: float
+    actions_considered: int
+    actions_pruned: int
+
+    @property
+    def final(self) -> State:
+        return simulate(self.ruleset, self.start, [s.action for s in self.steps])[-1]
+
+
+def guarantee_of(search: str, heuristic: str, weight: float) -> tuple[Guarantee, float]:
+    """Return the guarantee (and cost bound factor) of a search/heuristic pair."""
+    admissible = HEURISTICS[heuristic].admissible
+    if search == "astar" and admissible:
+        return "optimal", 1.0
+    if search == "wastar" and admissible:
+        return "bounded", weight
+    return "none", math.inf
+
+
+def find_plan(
+    ruleset: Ruleset,
+    start: State | None = None,
+    *,
+    search: str | None = None,
+    heuristic: str | None = None,
+    weight: float = 2.0,
+    max_nodes: int = 2_000_000,
+    max_seconds: float = 300.0,
+    goal: Sequence[Expr] | None = None,
+) -> Plan:
+    """Return a verified plan reaching the goal of ``ruleset`` from ``start``.
+
+    Raises ``NoPlanError`` (with an explanation) when there is none.
+    """
+    search = search or ruleset.policy.search
+    heuristic = heuristic or ruleset.policy.heuristic
+    if search not in SEARCHES:
+        raise InputError(
+            f"unknown search '{search}' (choose from {', '.join(SEARCHES)})"
+        )
+    if heuristic not in HEURISTICS:
+        raise InputError(
+            f"unknown heuristic '{heuristic}' (choose from {', '.join(HEURISTICS)})"
+        )
+    start = start if start is not None else ruleset.default_state()
+    began = time.perf_counter()
+    task = compile_task(ruleset, start, goal=goal)
+    estimator = HEURISTICS[heuristic].build(task)
+    result = best_first(
+        task,
+        start,
+        estimator,
+        search=search,
+        weight=weight,
+        max_nodes=max_nodes,
+        max_seconds=max_seconds,
+    )
+    if result.path is None:
+        from .explain import explain
+
+        raise NoPlanError(
+            "no plan reaches the goal from the start state",
+            explanation=explain(ruleset, start, goal=goal),
+        )
+    actions = [task.actions[i] for i in result.path]
+    states = simulate(ruleset, start, actions, goal=goal)
+    costs = [step_cost(a, s, ruleset) for a, s in zip(actions, states, strict=False)]
+    total = sum(costs)
+    if not math.isclose(total, result.cost, rel_tol=1e-9, abs_tol=1e-9):
+        raise PlanInvalidError(f"plan cost {result.cost} but simulation says {total}")
+    kind, bound = guarantee_of(search, heuristic, weight)
+    return Plan(
+        ruleset=ruleset,
+        start=start,
+        steps=tuple(
+            Step(i + 1, a, c)
+            for i, (a, c) in enumerate(zip(actions, costs, strict=True))
+        ),
+        cost=total,
+        guarantee=kind,
+        bound=bound,
+        search=search,
+        heuristic=heuristic,
+        expanded=result.expanded,
+        generated=result.generated,
+        seconds=time.perf_counter() - began,
+        actions_considered=len(task.actions),
+        actions_pruned=task.pruned,
+    )
+
+
+def _names(ruleset: Ruleset, state: State) -> dict[str, Any]:
+    names: dict[str, Any] = dict(CONSTANTS)
+    names.update(ruleset.vars)
+    names.update(zip(ruleset.names, state, strict=True))
+    return names
+
+
+_FUNCTIONS = {
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "round": round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "len": len,
+}
+
+
+def reference_eval(ruleset: Ruleset, expr: Expr, state: State) -> Any:
+    """Evaluate ``expr`` on ``state`` with simpleeval, independently of the compiler."""
+    evaluator = simpleeval.SimpleEval(
+        names=_names(ruleset, state), functions=_FUNCTIONS
+    )
+    return evaluator.eval(expr.source)
+
+
+def step_cost(action: Action, state: State, ruleset: Ruleset | None = None) -> float:
+    """Return the cost of ``action`` in ``state``."""
+    if action.cost is None:
+        return 1.0
+    if action.cost.is_const or ruleset is None:
+        return float(action.cost.const or 0.0)
+    return float(reference_eval(ruleset, action.cost, state))
+
+
+def applicable(ruleset: Ruleset, action: Action, state: State) -> bool:
+    """Return whether every precondition of ``action`` holds in ``state``."""
+    return all(reference_eval(ruleset, p, state) is True for p in action.pre)
+
+
+def apply(ruleset: Ruleset, action: Action, state: State) -> State:
+    """Return the state after ``action``; raise PlanInvalidError if it cannot apply."""
+    if not applicable(ruleset, action, state):
+        failed = [
+            p.source
+            for p in action.pre
+            if reference_eval(ruleset, p, state) is not True
+        ]
+        raise PlanInvalidError(
+            f"{action.label}: precondition {failed[0]!r} does not hold"
+        )
+    new = list(state)
+    for effect in action.effects:
+        var = ruleset.var(effect.var)
+        value = reference_eval(ruleset, effect.expr, state)
+        if var.type == "float" and isinstance(value, int):
+            value = float(value)
+        if not var.accepts(value):
+            raise PlanInvalidError(
+                f"{action.label}: {var.name} = {value!r} is out of range"
+            )
+        new[var.index] = value
+    return tuple(new)
+
+
+def simulate(
+    ruleset: Ruleset,
+    start: State,
+    actions: Sequence[Action],
+    *,
+    goal: Sequence[Expr] | None = None,
+    check_goal: bool = True,
+) -> list[State]:
+    """Return the states along ``actions`` from ``start``; check the goal at the end."""
+    states = [start]
+    for action in actions:
+        states.append(apply(ruleset, action, states[-1]))
+    if check_goal:
+        exprs = list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
+        unmet = [
+            e.source
+            for e in exprs
+            if reference_eval(ruleset, e, states[-1]) is not True
+        ]
+        if unmet:
+            raise PlanInvalidError(
+                f"plan ends without reaching goal condition {unmet[0]!r}"
+            )
+    return states

@@ -1,0 +1,71 @@
+"""Durable files: atomic writes and the persisted state."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import Diagnostic, InputError, Location
+from .model import Ruleset
+from .values import check_value
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so a crash leaves either the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_state_values(ruleset: Ruleset, path: Path) -> dict[str, Any]:
+    """Return the typed values stored in a state file; unknown names are errors."""
+    where = Location.of(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(Diagnostic(where, "state file not found")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Diagnostic(where, f"cannot read state file: {exc}")) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            Diagnostic(
+                Location.of(path, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}"
+            )
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError(Diagnostic(where, "expected a JSON object"))
+    values = data.get("state", data)
+    if not isinstance(values, dict):
+        raise InputError(Diagnostic(where, "'state' must be a JSON object"))
+    result: dict[str, Any] = {}
+    problems = []
+    for name, value in values.items():
+        if name not in ruleset.names:
+            problems.append(Diagnostic(where, f"unknown state variable '{name}'"))
+            continue
+        try:
+            result[name] = check_value(ruleset.var(name), value)
+        except ValueError as exc:
+            problems.append(Diagnostic(where, str(exc), f"state variable '{name}'"))
+    if problems:
+        raise InputError(problems)
+    return result

@@ -1,0 +1,60 @@
+"""Render hook arguments with jinja2: sandboxed, strict, shell-quoted by default.
+
+Every ``{{ ... }}`` in a shell command goes through ``shlex.quote`` unless the
+hook says ``quote: false``, so a value such as ``x; touch pwned`` stays one
+argument.  Unknown names are errors (StrictUndefined), and the sandbox keeps
+templates away from Python internals.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+
+def _quote(value: Any) -> str:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return shlex.quote(str(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+@cache
+def _environment(shell_quote: bool) -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=_quote if shell_quote else _plain,
+    )
+
+
+def template_names(text: str) -> set[str]:
+    """Return the names ``text`` reads; raise ValueError on a syntax error."""
+    if "{" not in text:
+        return set()
+    env = _environment(False)
+    try:
+        return set(meta.find_undeclared_variables(env.parse(text)))
+    except TemplateError as exc:
+        raise ValueError(exc.message or str(exc)) from None
+
+
+def render(text: str, context: Mapping[str, Any], *, shell_quote: bool = False) -> str:
+    """Return ``text`` rendered with ``context``; raise ValueError on failure."""
+    if "{" not in text:
+        return text
+    try:
+        return _environment(shell_quote).from_string(text).render(context)
+    except TemplateError as exc:
+        raise ValueError(exc.message or str(exc)) from None
