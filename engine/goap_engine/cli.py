@@ -7,7 +7,6 @@ never a traceback.
 
 from __future__ import annotations
 
-
 import os
 import sys
 from collections.abc import Callable, Sequence

@@ -254,7 +254,7 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
     if validator == "type":
         expected = error.validator_value
         names = expected if isinstance(expected, list) else [expected]
-        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        wanted = " or ".join(_TYPE_NAMES.get(str(n), str(n)) for n in names)
         yield Diagnostic(
             doc.where(keys),
             f"expected {wanted}, found {yaml_type(value)} {_short(value)}".rstrip(),

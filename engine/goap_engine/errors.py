@@ -3,7 +3,7 @@
 ::
 
     GoapError                      every error the engine raises on purpose
-    ├── InputError        exit 2   bad YAML, schema, expression, usage (carries Diagnostics)
+    ├── InputError        exit 2   bad YAML, schema, expression or usage
     ├── NoPlanError       exit 3   the goal cannot be reached (carries an explanation)
     │   └── SearchLimitError       the search hit its node or time limit
     ├── LockedError       exit 4   another run holds the workspace lock

@@ -396,6 +396,8 @@ class _Checker:
         if not isinstance(node.func, ast.Name):
             raise self.err(node, "only the functions " + _fn_list() + " can be called")
         name = node.func.id
+        if name.startswith("_"):
+            raise self.err(node, f"name '{name}' is not allowed (leading underscore)")
         if name not in FUNCTIONS:
             raise self.err(node, f"unknown function '{name}' (allowed: {_fn_list()})")
         if node.keywords:

@@ -77,7 +77,7 @@ def lint(ruleset: Ruleset) -> list[Diagnostic]:
             )
     if not ruleset.conditions and not ruleset.actions:
         return found
-    task = compile_task(ruleset, None, prune=False)
+    task = compile_task(ruleset, None, prune=False, failures=True)
     facts, _ = reachable(task.relaxed, open_start(ruleset, task.domains))
     for action in ruleset.actions:
         for expr, where in zip(action.pre, action.pre_locations, strict=False):
@@ -85,7 +85,8 @@ def lint(ruleset: Ruleset) -> list[Diagnostic]:
                 found.append(
                     Diagnostic(
                         where,
-                        f"can never be applied: precondition '{expr.source}' can never hold",
+                        "can never be applied: precondition "
+                        f"'{expr.source}' can never hold",
                         f"action '{action.name}'",
                         "warning",
                         "never-applicable",

@@ -28,8 +28,10 @@ from .model import (
     Policy,
     Ruleset,
     Sensor,
+    SensorSource,
     StateVar,
     SubGoal,
+    VarType,
     Wait,
 )
 from .templates import template_names
@@ -68,15 +70,19 @@ def load(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> Rul
 def load_with_diagnostics(
     path: str | Path, *, overrides: Mapping[str, Any] | None = None
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
-    """Return the ruleset (None if it has errors) and every problem found."""
+    """Return the ruleset and every problem found.
+
+    When the files parse and match their schemas, the ruleset is returned even
+    if some expressions or names are wrong -- without the broken parts -- so
+    that validation can go on and report everything at once.  Callers that
+    plan or run must use ``load``, which refuses any error.
+    """
     ctx = _Context()
     root = Path(path)
     _read_tree(ctx, root.absolute(), chain=())
     if ctx.diagnostics or not ctx.documents:
         return None, ctx.diagnostics
     ruleset = _Builder(ctx, overrides or {}).build()
-    if any(d.severity == "error" for d in ctx.diagnostics):
-        return None, ctx.diagnostics
     return ruleset, ctx.diagnostics
 
 
@@ -228,8 +234,8 @@ class _Builder:
             if name in known:
                 self.error(where, f"already declared at {known[name].location}", entity)
                 continue
-            spec = {"type": raw} if isinstance(raw, str) else dict(raw)
-            type_ = spec["type"]
+            spec: dict[str, Any] = {"type": raw} if isinstance(raw, str) else dict(raw)
+            type_: VarType = spec["type"]
             choices = tuple(str(c) for c in spec.get("values") or ())
             if type_ == "enum" and not choices:
                 self.error(where, "an enum needs 'values'", entity)
@@ -240,7 +246,8 @@ class _Builder:
                     f"'values' is only for enums, this variable is {type_}",
                     entity,
                 )
-            low, high = spec.get("min"), spec.get("max")
+            low: float | None = spec.get("min")
+            high: float | None = spec.get("max")
             if (low is not None or high is not None) and type_ not in ("int", "float"):
                 self.error(
                     where, f"min/max apply to int and float, not {type_}", entity
@@ -290,10 +297,10 @@ class _Builder:
 
     def sensor(self, doc: Document, keys: PathKey, raw: Any, var: StateVar) -> Sensor:
         hook = self.hook(doc, keys, raw)
-        default_from = "value"
+        default_from: SensorSource = "value"
         if hook.kind in ("shell", "argv"):
             default_from = "exit" if var.type == "bool" else "stdout"
-        source = (
+        source: SensorSource = (
             raw.get("from", default_from) if isinstance(raw, dict) else default_from
         )
         if source == "exit" and var.type != "bool":
@@ -563,7 +570,7 @@ class _Builder:
 
 
 def _fields(var: StateVar) -> dict[str, Any]:
-    return {f: getattr(var, f) for f in var.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(var, f) for f in var.__slots__}
 
 
 def _plain(value: Any) -> Any:

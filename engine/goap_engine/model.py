@@ -17,6 +17,7 @@ from .expressions import Expr, ExprType, Symbol
 
 VarType = Literal["bool", "int", "float", "str", "enum"]
 HookKind = Literal["shell", "argv", "python", "builtin", "wait"]
+SensorSource = Literal["exit", "stdout", "value"]
 
 DEFAULTS: dict[str, Any] = {"bool": False, "int": 0, "float": 0.0, "str": ""}
 
@@ -50,7 +51,7 @@ class Sensor:
     """
 
     hook: Hook
-    source: Literal["exit", "stdout", "value"] = "value"
+    source: SensorSource = "value"
     timeout: float = 60.0
 
 

@@ -79,7 +79,8 @@ def plan_text(plan: Plan, *, tag: str | None = None) -> str:
         "none": "no optimality guarantee",
     }[plan.guarantee]
     out = [
-        f"Plan for {plan.ruleset.path.name}: {len(plan.steps)} steps, cost {plan.cost:g} "
+        f"Plan for {plan.ruleset.path.name}: {len(plan.steps)} steps, "
+        f"cost {plan.cost:g} "
         f"({guarantee}; {plan.search} + {plan.heuristic})",
         "",
     ]
@@ -151,7 +152,8 @@ def plan_dot(plan: Plan) -> str:
     lines = ["digraph plan {", "  rankdir=LR;", "  node [shape=box];"]
     for slot in sched.slots:
         action = slot.step.action
-        label = f"{action.id + ': ' if action.id else ''}{action.name}\\ncost {slot.step.cost:g}"
+        prefix = f"{action.id}: " if action.id else ""
+        label = f"{prefix}{action.name}\\ncost {slot.step.cost:g}"
         style = ', color="red"' if slot.critical else ""
         lines.append(f'  s{slot.step.number} [label="{label}"{style}];')
     for slot in sched.slots:
@@ -179,11 +181,10 @@ def _reduce(sched: Schedule, slot: Any) -> list[int]:
 
 
 def plan_pddl(plan: Plan) -> str:
-    """Return ``plan`` in the IPC plan format: one ``(action args)`` a line, then the cost."""
+    """Return ``plan`` in the IPC format: ``(action args)`` lines, then the cost."""
     lines = [s.action.pddl or f"({s.action.name})" for s in plan.steps]
-    lines.append(
-        f"; cost = {plan.cost:g} ({'unit cost' if all(s.cost == 1 for s in plan.steps) else 'general cost'})"
-    )
+    unit = all(s.cost == 1 for s in plan.steps)
+    lines.append(f"; cost = {plan.cost:g} ({'unit' if unit else 'general'} cost)")
     return "\n".join(lines) + "\n"
 
 

@@ -77,8 +77,9 @@ def _why(
         ]
         if not blocking:
             lines.append(
-                f"{pad}{action.label} could change {', '.join(sorted(action.writes & expr.reads))}"
-                " but its effect does not satisfy the condition"
+                f"{pad}{action.label} could change "
+                f"{', '.join(sorted(action.writes & expr.reads))} but its effect "
+                "does not satisfy the condition"
             )
             continue
         first = blocking[0]

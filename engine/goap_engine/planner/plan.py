@@ -155,7 +155,7 @@ _FUNCTIONS = {
 
 def reference_eval(ruleset: Ruleset, expr: Expr, state: State) -> Any:
     """Evaluate ``expr`` on ``state`` with simpleeval, independently of the compiler."""
-    evaluator = simpleeval.SimpleEval(
+    evaluator = simpleeval.EvalWithCompoundTypes(
         names=_names(ruleset, state), functions=_FUNCTIONS
     )
     return evaluator.eval(expr.source)

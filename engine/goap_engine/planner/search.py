@@ -40,7 +40,7 @@ SEARCHES: dict[str, SearchInfo] = {
     ),
     "wastar": SearchInfo(
         "wastar",
-        "weighted A* (f = g + w*h): cost within w x optimal with an admissible heuristic",
+        "weighted A* (f = g + w*h): cost within w x optimal if h is admissible",
         lambda w: lambda g, h: g + w * h,
         False,
     ),

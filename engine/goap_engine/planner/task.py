@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..expressions import RUNTIME, EvalError, Expr
+from ..expressions import RUNTIME, EvalError, Expr, literal
 from ..model import Action, Ruleset, StateVar
 from .relaxed import RelaxedOp, RelaxedTask
 
@@ -210,12 +210,21 @@ def ground_relaxation(
     actions: Sequence[Action],
     goal: Sequence[Expr],
     domains: Domains,
+    *,
+    failures: bool = False,
 ) -> RelaxedTask:
-    """Return the delete relaxation of ``actions`` over the finite ``domains``."""
+    """Return the delete relaxation of ``actions`` over the finite ``domains``.
+
+    With ``failures``, an action may also end with its ``on_failure`` effects,
+    which is how validation sees states that only a failure leads to.
+    """
     ops: list[RelaxedOp] = []
     names = list(domains.names)
     for index, action in enumerate(actions):
         ops.extend(_ground_action(ruleset, index, action, domains))
+        if failures and action.on_failure:
+            failed = replace(action, effects=action.on_failure, cost=literal(0))
+            ops.extend(_ground_action(ruleset, index, failed, domains))
     goal_facts: list[int] = []
     for expr in goal:
         facts = _simple_facts(ruleset, expr, domains)
@@ -421,6 +430,7 @@ def compile_task(
     *,
     goal: Sequence[Expr] | None = None,
     prune: bool = True,
+    failures: bool = False,
 ) -> Task:
     """Return the search task of ``ruleset`` for ``goal`` (default: its goal)."""
     goal_exprs = (
@@ -428,7 +438,9 @@ def compile_task(
     )
     actions = relevant_actions(ruleset, goal_exprs) if prune else list(ruleset.actions)
     domains = _domains(ruleset, actions)
-    relaxed = ground_relaxation(ruleset, actions, goal_exprs, domains)
+    relaxed = ground_relaxation(
+        ruleset, actions, goal_exprs, domains, failures=failures
+    )
     pruned = len(ruleset.actions) - len(actions)
     if prune and start is not None:
         initial = _facts_of(start, domains)
@@ -453,7 +465,7 @@ def compile_task(
 
 
 def _facts_of(state: State, domains: Domains) -> list[int]:
-    facts = []
+    facts: list[int] = []
     for index, mapping in domains.fact.items():
         fact = mapping.get(state[index])
         if fact is not None:

@@ -1,0 +1,182 @@
+"""Planner properties: optimal against brute force, valid plans for every combination."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from pathlib import Path
+
+import pytest
+from goap_engine import NoPlanError, find_plan, load
+from goap_engine.model import Ruleset
+from goap_engine.planner.heuristics import HEURISTICS
+from goap_engine.planner.plan import applicable, apply, reference_eval, simulate
+from goap_engine.planner.search import SEARCHES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOLS = ["a", "b", "c", "d"]
+
+
+@st.composite
+def tasks(draw: st.DrawFn) -> str:
+    """Return the YAML of a small random task over four bools and a counter."""
+    lines = ["version: 1", "state:"]
+    for name in BOOLS:
+        lines.append(
+            f"  {name}: {{type: bool, default: {str(draw(st.booleans())).lower()}}}"
+        )
+    lines.append("  n: {type: int, default: 0, min: 0, max: 3}")
+    lines.append("actions:")
+    for i in range(draw(st.integers(2, 7))):
+        pre = []
+        for name in draw(st.lists(st.sampled_from(BOOLS), max_size=2, unique=True)):
+            pre.append(name if draw(st.booleans()) else f"not {name}")
+        if draw(st.booleans()):
+            pre.append(f"n >= {draw(st.integers(1, 3))}")
+        effects = {}
+        for name in draw(
+            st.lists(st.sampled_from(BOOLS), min_size=1, max_size=2, unique=True)
+        ):
+            effects[name] = str(draw(st.booleans())).lower()
+        if draw(st.integers(0, 3)) == 0:
+            effects["n"] = draw(st.sampled_from(["n + 1", "n - 1"]))
+        cost = draw(st.integers(0, 5))
+        body = ", ".join(f"{k}: {v}" for k, v in effects.items())
+        lines.append(
+            f"  act{i}: {{pre: [{', '.join(pre)}], effects: {{{body}}}, cost: {cost}}}"
+        )
+    goal = []
+    for name in draw(
+        st.lists(st.sampled_from(BOOLS), min_size=1, max_size=3, unique=True)
+    ):
+        goal.append(name if draw(st.booleans()) else f"not {name}")
+    if draw(st.integers(0, 3)) == 0:
+        goal.append(f"n == {draw(st.integers(0, 3))}")
+    lines.append(f"goal: [{', '.join(goal)}]")
+    return "\n".join(lines) + "\n"
+
+
+def brute_force(ruleset: Ruleset) -> float:
+    """Return the optimal plan cost by uniform-cost search on reference semantics."""
+    start = ruleset.default_state()
+    best = {start: 0.0}
+    counter = itertools.count()
+    heap = [(0.0, next(counter), start)]
+    goal = [c.expr for c in ruleset.conditions]
+    while heap:
+        g, _, state = heapq.heappop(heap)
+        if g > best[state]:
+            continue
+        if all(reference_eval(ruleset, e, state) is True for e in goal):
+            return g
+        for action in ruleset.actions:
+            if not applicable(ruleset, action, state):
+                continue
+            try:
+                child = apply(ruleset, action, state)
+            except Exception:  # noqa: BLE001 - out of bounds: not applicable
+                continue
+            cost = g + float(action.cost.const)  # type: ignore[union-attr]
+            if cost < best.get(child, math.inf):
+                best[child] = cost
+                heapq.heappush(heap, (cost, next(counter), child))
+    return math.inf
+
+
+def load_text(tmp: Path, text: str) -> Ruleset:
+    path = tmp / "goal.yaml"
+    path.write_text(text)
+    return load(path)
+
+
+ADMISSIBLE = [name for name, info in HEURISTICS.items() if info.admissible]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(text=tasks())
+def test_astar_with_admissible_heuristics_is_optimal(tmp_path: Path, text: str) -> None:
+    ruleset = load_text(tmp_path, text)
+    optimum = brute_force(ruleset)
+    for name in ADMISSIBLE:
+        if optimum == math.inf:
+            with pytest.raises(NoPlanError):
+                find_plan(ruleset, heuristic=name, search="astar")
+            continue
+        plan = find_plan(ruleset, heuristic=name, search="astar")
+        assert plan.guarantee == "optimal"
+        assert plan.cost == pytest.approx(optimum), (name, text)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(text=tasks())
+def test_every_search_and_heuristic_returns_valid_plans(
+    tmp_path: Path, text: str
+) -> None:
+    ruleset = load_text(tmp_path, text)
+    optimum = brute_force(ruleset)
+    for search, heuristic in itertools.product(SEARCHES, HEURISTICS):
+        try:
+            plan = find_plan(ruleset, search=search, heuristic=heuristic)
+        except NoPlanError:
+            assert optimum == math.inf, (search, heuristic, text)
+            continue
+        # Replaying on the reference evaluator must reach the goal.
+        simulate(ruleset, ruleset.default_state(), [s.action for s in plan.steps])
+        assert plan.cost >= optimum - 1e-9
+        if plan.guarantee == "bounded":
+            assert plan.cost <= plan.bound * optimum + 1e-9
+
+
+def test_seed_production_goal_plans_optimally() -> None:
+    ruleset = load(ROOT / "goals.d" / "production.yaml")
+    plan = find_plan(ruleset)
+    assert plan.guarantee == "optimal"
+    assert plan.cost == 47
+    ids = [s.action.id for s in plan.steps]
+    assert sorted(ids) == sorted(
+        ["A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A11", "A12"]
+        + ["A13", "A14", "A15"]
+    )
+    assert ids.index("A04") < ids.index("A05") < ids.index("A08") < ids.index("A09")
+
+
+def test_seed_heuristic_is_labelled_and_can_cost_more() -> None:
+    ruleset = load(ROOT / "goals.d" / "production.yaml")
+    assert not HEURISTICS["seed"].admissible
+    assert not HEURISTICS["goalcount"].admissible
+    greedy = find_plan(ruleset, search="gbfs", heuristic="hadd")
+    assert greedy.guarantee == "none"
+    assert greedy.cost >= 47
+
+
+def test_unsolvable_goal_raises_with_explanation(write) -> None:
+    path = write(
+        "goal.yaml",
+        "version: 1\nstate: {a: bool, b: bool}\n"
+        "actions:\n  x: {pre: b, effects: {a: true}}\ngoal: [a]\n",
+    )
+    with pytest.raises(NoPlanError) as info:
+        find_plan(load(path))
+    text = str(info.value.explanation)
+    assert "goal condition 'a' cannot be reached" in text
+    assert "x needs 'b'" in text
+    assert "no action changes b" in text
+
+
+def test_goal_already_reached_gives_empty_plan(write) -> None:
+    path = write(
+        "goal.yaml", "version: 1\nstate: {a: {type: bool, default: true}}\ngoal: a\n"
+    )
+    plan = find_plan(load(path))
+    assert plan.steps == () and plan.cost == 0
