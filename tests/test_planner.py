@@ -1,4 +1,4 @@
-"""Planner properties: optimal against brute force, valid plans for every combination."""
+"""Planner properties: optimal against brute force, valid plans everywhere."""
 
 from __future__ import annotations
 
