@@ -7,6 +7,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -319,3 +320,161 @@ def schema(kind: str) -> None:
 def run() -> None:
     """Run the CLI (entry point of ``python -m goap_engine``)."""
     main(prog_name="goap-engine")
+
+
+@main.command("run")
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option(
+    "--dry-run", is_flag=True, help="Sense and plan, print every command, run nothing."
+)
+@click.option(
+    "--plan", "plan_file", type=click.Path(path_type=Path), help="Run a saved plan."
+)
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Parallel steps."
+)
+@click.option("--yes", "-y", is_flag=True, help="Approve irreversible actions.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run.")
+@click.option(
+    "--fresh", is_flag=True, help="Ignore the stored state; start from defaults."
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json streams journal events as JSON Lines on stdout.",
+)
+@_guard
+def run_command(
+    goal: Path,
+    dry_run: bool,
+    plan_file: Path | None,
+    jobs: int | None,
+    yes: bool,
+    resume: bool,
+    fresh: bool,
+    sets: Sequence[str],
+    fmt: str,
+) -> None:
+    """Sense, plan, act, verify and replan until GOAL holds."""
+    from .executor.report import Reporter
+    from .executor.runner import Runner, RunOptions
+    from .loader import load
+
+    ruleset = load(goal)
+    if resume and fresh:
+        raise InputError("--resume and --fresh exclude each other")
+    reporter = Reporter(fmt)
+    options = RunOptions(
+        dry_run=dry_run,
+        yes=yes,
+        jobs=jobs,
+        resume=resume,
+        fresh=fresh,
+        plan_file=plan_file,
+        sets=_parse_sets(ruleset, sets),
+        interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+        confirm=lambda question: click.confirm(question, default=False, err=True),
+    )
+    runner = Runner(
+        ruleset, options, on_event=reporter.event, on_output=reporter.output
+    )
+    result = runner.run()
+    reporter.summary(result)
+    if not result.reached and not dry_run:
+        sys.exit(1)
+
+
+@main.group()
+def state() -> None:
+    """Inspect and repair the persisted state."""
+
+
+@state.command("show")
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_guard
+def state_show(goal: Path, fmt: str) -> None:
+    """Show the stored state of GOAL (defaults where nothing is stored)."""
+    from .executor.runner import state_path
+    from .loader import load
+    from .store import read_state_values
+    from .values import state_dict, with_values
+
+    ruleset = load(goal)
+    path = state_path(ruleset)
+    stored = read_state_values(ruleset, path) if path.exists() else {}
+    values = state_dict(ruleset, with_values(ruleset, ruleset.default_state(), stored))
+    if fmt == "json":
+        click.echo(json.dumps(values, indent=2))
+        return
+    width = max((len(n) for n in values), default=0)
+    for name, value in values.items():
+        origin = "stored" if name in stored else "default"
+        click.echo(f"{name.ljust(width)}  {json.dumps(value)}  ({origin})")
+
+
+@state.command("set")
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("assignments", nargs=-1, required=True, metavar="VAR=VALUE...")
+@_guard
+def state_set(goal: Path, assignments: Sequence[str]) -> None:
+    """Set stored values (checked against their types)."""
+    from .executor.state import update_state
+
+    update_state(goal, _parse_sets, assignments)
+
+
+@state.command("reset")
+@click.argument("goal", type=click.Path(path_type=Path))
+@_guard
+def state_reset(goal: Path) -> None:
+    """Forget the stored state: the next run starts from defaults and sensors."""
+    from .executor.state import reset_state
+
+    reset_state(goal)
+
+
+@main.command()
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_guard
+def history(goal: Path, fmt: str) -> None:
+    """List the runs recorded in GOAL's journal."""
+    from .executor.state import runs
+    from .loader import load
+
+    found = runs(load(goal))
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    for item in found:
+        click.echo(
+            f"{item['run']}  {item['started']}  {item['status']:<11}  "
+            f"{item['ok']} ok, {item['failed']} failed, {item['replans']} replans"
+        )
+
+
+@main.command()
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    required=True,
+    help="Required: you are sure no run is active.",
+)
+@_guard
+def unlock(goal: Path, force: bool) -> None:
+    """Remove GOAL's workspace lock file."""
+    from .executor.lock import force_unlock
+    from .executor.runner import workspace
+    from .loader import load
+
+    path = workspace(load(goal)) / "lock"
+    removed = force_unlock(path)
+    _stderr(f"{'removed' if removed else 'no lock at'} {path}")

@@ -82,19 +82,52 @@ class SList:
 SExpr = SAtom | SList
 
 _TOKEN = re.compile(r"[()]|;|[^\s();]+")
+# Keywords that only start a section directly inside (define ...): meeting one
+# deeper means a ')' is missing, and saying where beats reporting (define at EOF.
+_SECTIONS = frozenset(
+    {
+        ":requirements",
+        ":types",
+        ":constants",
+        ":predicates",
+        ":functions",
+        ":action",
+        ":derived",
+        ":durative-action",
+        ":domain",
+        ":objects",
+        ":init",
+        ":goal",
+        ":metric",
+    }
+)
 
 
-def read_sexprs(text: str, path: str | Path = "<string>") -> list[SExpr]:
-    """Return the top-level s-expressions of ``text``, names lower-cased."""
+def read_sexprs(
+    text: str, path: str | Path = "<string>", single: bool = False
+) -> list[SExpr]:
+    """Return the top-level s-expressions of ``text``, names lower-cased.
+
+    With ``single``, anything after the first complete expression is an error.
+    """
     top: list[SExpr] = []
     # Each open list: its items so far, and where its "(" stands.
     stack: list[tuple[list[SExpr], int, int]] = []
+    end = (0, 0)
     for lineno, raw in enumerate(text.splitlines(), start=1):
         for m in _TOKEN.finditer(raw):
             tok = m.group()
             col = m.start() + 1
             if tok == ";":
                 break
+            if single and top and not stack and tok != ")":
+                raise PddlError(
+                    path,
+                    lineno,
+                    col,
+                    f"text after the end of the first form, which closes at "
+                    f"{end[0]}:{end[1]} (one ')' too many before there?)",
+                )
             if tok == "(":
                 stack.append(([], lineno, col))
             elif tok == ")":
@@ -103,8 +136,19 @@ def read_sexprs(text: str, path: str | Path = "<string>") -> list[SExpr]:
                 items, sl, sc = stack.pop()
                 node = SList(tuple(items), sl, sc)
                 (stack[-1][0] if stack else top).append(node)
+                end = (lineno, col)
             else:
-                (stack[-1][0] if stack else top).append(SAtom(tok.lower(), lineno, col))
+                word = tok.lower()
+                if len(stack) > 2 and not stack[-1][0] and word in _SECTIONS:
+                    _, sl, sc = stack[-2]
+                    _, ol, oc = stack[-1]
+                    raise PddlError(
+                        path,
+                        sl,
+                        sc,
+                        f"unclosed '(' (missing ')' before '({word}' at {ol}:{oc})",
+                    )
+                (stack[-1][0] if stack else top).append(SAtom(word, lineno, col))
     if stack:
         _, sl, sc = stack[-1]
         raise PddlError(path, sl, sc, "unclosed '(' (missing ')')")
@@ -296,13 +340,10 @@ class _Reader:
 
     def define(self, text: str, kind: str) -> tuple[SAtom, list[SList]]:
         """Return the name and the sections of ``(define (KIND name) ...)``."""
-        exprs = read_sexprs(text, self.path)
+        exprs = read_sexprs(text, self.path, single=True)
         if not exprs:
             raise PddlError(self.path, 1, 1, f"empty file: expected (define ({kind}")
-        top = exprs[0]
-        if len(exprs) > 1:
-            raise self.error(exprs[1], "unexpected text after the (define ...) form")
-        top = self.slist(top, "(define ...)")
+        top = self.slist(exprs[0], "(define ...)")
         head = self.head(top, "(define ...)")
         if head.text != "define":
             raise self.error(head, f"expected 'define', found '{head.text}'")
@@ -733,7 +774,7 @@ def _effect(
         thead = r.head(target, "(total-cost)")
         if thead.text != "total-cost" or len(target.items) != 1:
             raise r.error(
-                thead,
+                head,
                 f"unsupported construct 'increase' of '{thead.text}': numeric "
                 "fluents other than (total-cost) are not supported",
             )

@@ -1,0 +1,120 @@
+"""The append-only JSON Lines journal of every run, and the secret redactor.
+
+Each event is one line, written with a single ``write`` and flushed and synced
+before the engine goes on, so after a crash every complete line is valid and at
+most the last line is cut short; readers skip a truncated last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REDACTED = "***"
+
+
+class Redactor:
+    """Replace every secret value (and its JSON-escaped and per-line forms)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        needles: set[str] = set()
+        for value in secrets:
+            if not value or len(value) < 4:
+                continue
+            needles.add(value)
+            needles.add(json.dumps(value)[1:-1])
+            needles.update(
+                line for line in value.splitlines() if len(line.strip()) >= 4
+            )
+        # Longest first, so a secret's line does not pre-empt the whole secret.
+        self.needles = sorted(needles, key=len, reverse=True)
+
+    @classmethod
+    def from_env(cls, names: Iterable[str]) -> Redactor:
+        return cls(os.environ.get(name, "") for name in names)
+
+    def __call__(self, text: str) -> str:
+        for needle in self.needles:
+            if needle in text:
+                text = text.replace(needle, REDACTED)
+        return text
+
+    def data(self, value: Any) -> Any:
+        """Return ``value`` (JSON-like) with secrets redacted in every string."""
+        if not self.needles:
+            return value
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {k: self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+
+def now() -> str:
+    """Return the current UTC time in ISO 8601 with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Journal:
+    """An append-only JSON Lines file of events."""
+
+    def __init__(self, path: Path, redact: Redactor, *, durable: bool = True) -> None:
+        self.path = path
+        self.redact = redact
+        self.durable = durable
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._repair_tail()
+        self.listeners: list[Any] = []
+
+    def _repair_tail(self) -> None:
+        # A crash may have left a partial last line: end it so the next event
+        # starts on a line of its own (readers skip the broken one).
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return
+        with self.path.open("rb") as handle:
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                os.write(self._fd, b"\n")
+
+    def write(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Append one event and return it (as written, redacted)."""
+        record = self.redact.data(
+            {"ts": now(), "t": time.time(), "event": event, **fields}
+        )
+        line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
+        os.write(self._fd, line.encode())
+        if self.durable:
+            os.fsync(self._fd)
+        for listener in self.listeners:
+            listener(record)
+        return dict(record)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield the journal's events, skipping lines cut short by a crash."""
+    try:
+        handle = path.open(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                return
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                yield record

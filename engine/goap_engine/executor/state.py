@@ -1,0 +1,84 @@
+"""``state set|reset`` and ``history``: repair and inspect what runs left behind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..loader import load
+from ..model import Ruleset
+from ..store import atomic_write, read_state_values
+from ..values import state_dict, with_values
+from .journal import Journal, Redactor, now, read_events
+from .lock import WorkspaceLock
+from .runner import journal_path, state_path, workspace
+
+
+def _write(ruleset: Ruleset, values: dict[str, Any], status: str) -> None:
+    data = {
+        "version": 1,
+        "goal": str(ruleset.path),
+        "status": status,
+        "updated_at": now(),
+        "state": values,
+    }
+    atomic_write(state_path(ruleset), json.dumps(data, indent=2) + "\n")
+
+
+def update_state(
+    goal: Path,
+    parse: Callable[[Ruleset, Sequence[str]], dict[str, Any]],
+    assignments: Sequence[str],
+) -> None:
+    """Set typed values in the stored state, under the workspace lock."""
+    ruleset = load(goal)
+    changes = parse(ruleset, assignments)
+    with WorkspaceLock(workspace(ruleset) / "lock"):
+        path = state_path(ruleset)
+        stored = read_state_values(ruleset, path) if path.exists() else {}
+        state = with_values(ruleset, ruleset.default_state(), {**stored, **changes})
+        _write(ruleset, state_dict(ruleset, state), "edited")
+        journal = Journal(journal_path(ruleset), Redactor.from_env(ruleset.secrets))
+        journal.write("state_set", values=changes)
+        journal.close()
+
+
+def reset_state(goal: Path) -> None:
+    """Reset the stored state to the defaults, under the workspace lock."""
+    ruleset = load(goal)
+    with WorkspaceLock(workspace(ruleset) / "lock"):
+        _write(ruleset, state_dict(ruleset, ruleset.default_state()), "reset")
+        journal = Journal(journal_path(ruleset), Redactor.from_env(ruleset.secrets))
+        journal.write("state_reset")
+        journal.close()
+
+
+def runs(ruleset: Ruleset) -> list[dict[str, Any]]:
+    """Return one summary per run in the journal, oldest first."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in read_events(journal_path(ruleset)):
+        run = event.get("run")
+        if not run:
+            continue
+        item = found.setdefault(
+            run,
+            {
+                "run": run,
+                "started": event.get("ts"),
+                "status": "interrupted?",
+                "ok": 0,
+                "failed": 0,
+                "replans": 0,
+            },
+        )
+        kind = event.get("event")
+        if kind == "step_end":
+            key = "ok" if event.get("status") == "ok" else "failed"
+            item[key] += 1
+        elif kind == "replan":
+            item["replans"] += 1
+        elif kind == "run_end":
+            item["status"] = event.get("status")
+    return list(found.values())
