@@ -521,6 +521,49 @@ def test_upper_case_keywords_and_comments(tmp_path: Path) -> None:
     assert validate_plan(task, ["(TOGGLE L1 L2)", "(toggle l2 l3)"]) == 2
 
 
+def test_repeated_variables_and_constants(tmp_path: Path) -> None:
+    domain = """\
+(define (domain rep)
+  (:constants c)
+  (:predicates (rel ?x ?y) (mark ?x) (done ?x) (seen ?x ?y))
+  (:action self :parameters (?x) :precondition (rel ?x ?x) :effect (done ?x))
+  (:action pairup :parameters (?x ?y)
+    :precondition (and (mark ?y) (seen ?x ?x)) :effect (done ?y))
+  (:action grow :parameters (?x ?y) :precondition (rel ?x ?y) :effect (seen ?x ?y))
+  (:action fix :parameters (?x) :precondition (seen ?x c) :effect (mark ?x))
+  (:action never :parameters (?x) :precondition (seen c ?x) :effect (mark ?x))
+  (:action dead :parameters (?x)
+    :precondition (and (rel ?x ?x) (not (mark ?x))) :effect (done ?x)))
+"""
+    problem = """\
+(define (problem rep1) (:domain rep)
+  (:objects a b)
+  (:init (rel a a) (rel a b) (rel b c) (mark a))
+  (:goal (done b)))
+"""
+    dom = parse_domain(_write(tmp_path, "d.pddl", domain))
+    task = ground(dom, parse_problem(_write(tmp_path, "p.pddl", problem)))
+    assert [a.pddl for a in task.actions] == [
+        "(fix b)",
+        "(grow a a)",
+        "(grow a b)",
+        "(grow b c)",
+        "(pairup a a)",
+        "(pairup a b)",
+        "(self a)",
+    ]
+    assert task.facts == (
+        "(done a)",
+        "(done b)",
+        "(mark b)",
+        "(seen a a)",
+        "(seen a b)",
+        "(seen b c)",
+    )
+    # (dead a) needs (mark a) false, but that is true forever.
+    assert _names(task, task.init) == set()
+
+
 def test_unreachable_goal_stays_unsolvable(tmp_path: Path) -> None:
     dom = parse_domain(_write(tmp_path, "d.pddl", TINY_DOMAIN))
     text = TINY_PROBLEM.replace("(in h1 hub)", "(in h1 c)").replace(

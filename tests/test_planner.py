@@ -180,3 +180,20 @@ def test_goal_already_reached_gives_empty_plan(write) -> None:
     )
     plan = find_plan(load(path))
     assert plan.steps == () and plan.cost == 0
+
+
+def test_ordered_subgoals_are_reached_in_order(write) -> None:
+    base = (
+        "version: 1\nstate: {a: bool, b: bool}\n"
+        "actions:\n  make_a: {effects: {a: true}, cost: 5}\n"
+        "  make_b: {effects: {b: true}, cost: 1}\n"
+        "policy: {ordered: true}\n"
+    )
+    for first, second in (("a", "b"), ("b", "a")):
+        text = base + f"goal:\n  First: [{first}]\n  Second: [{second}]\n"
+        plan = find_plan(load(write(f"{first}.yaml", text)))
+        assert [s.action.name for s in plan.steps] == [
+            f"make_{first}",
+            f"make_{second}",
+        ]
+        assert plan.guarantee == "none" and plan.cost == 6

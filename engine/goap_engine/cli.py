@@ -478,3 +478,24 @@ def unlock(goal: Path, force: bool) -> None:
     path = workspace(load(goal)) / "lock"
     removed = force_unlock(path)
     _stderr(f"{'removed' if removed else 'no lock at'} {path}")
+
+
+@main.command("import-pddl")
+@click.argument("domain", type=click.Path(path_type=Path))
+@click.argument("problem", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write actions.d/ and goals.d/ into.",
+)
+@_guard
+def import_pddl(domain: Path, problem: Path, out: Path) -> None:
+    """Translate a PDDL DOMAIN and PROBLEM (STRIPS, typing, costs) into YAML."""
+    from .pddl.convert import write_yaml
+
+    pack, goal = write_yaml(domain, problem, out)
+    click.echo(str(goal))
+    _stderr(f"wrote {pack} and {goal}")

@@ -358,7 +358,7 @@ class _Grounder:
                 if b[c.args[0]] != b[c.args[1]]:
                     return False
             elif c.kind == "neq":
-                if False:
+                if b[c.args[0]] == b[c.args[1]]:
                     return False
             elif tuple(b[x] for x in c.args) in static.get(c.predicate, ()):
                 return False

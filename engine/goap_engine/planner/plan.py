@@ -49,7 +49,8 @@ class Plan:
 
     @property
     def final(self) -> State:
-        return simulate(self.ruleset, self.start, [s.action for s in self.steps])[-1]
+        actions = [s.action for s in self.steps]
+        return simulate(self.ruleset, self.start, actions, check_goal=False)[-1]
 
 
 def guarantee_of(search: str, heuristic: str, weight: float) -> tuple[Guarantee, float]:
@@ -88,6 +89,10 @@ def find_plan(
             f"unknown heuristic '{heuristic}' (choose from {', '.join(HEURISTICS)})"
         )
     start = start if start is not None else ruleset.default_state()
+    if goal is None and ruleset.policy.ordered and len(ruleset.subgoals) > 1:
+        return _ordered(
+            ruleset, start, search, heuristic, weight, max_nodes, max_seconds
+        )
     began = time.perf_counter()
     task = compile_task(ruleset, start, goal=goal)
     estimator = HEURISTICS[heuristic].build(task)
@@ -131,6 +136,64 @@ def find_plan(
         seconds=time.perf_counter() - began,
         actions_considered=len(task.actions),
         actions_pruned=task.pruned,
+    )
+
+
+def _ordered(
+    ruleset: Ruleset,
+    start: State,
+    search: str,
+    heuristic: str,
+    weight: float,
+    max_nodes: int,
+    max_seconds: float,
+) -> Plan:
+    """Return the plans for sub-goal 1, then 1+2, ... joined (``policy.ordered``).
+
+    Each stage keeps the sub-goals already reached, so the joined plan is valid;
+    it is optimal per stage, not as a whole, and says so.
+    """
+    began = time.perf_counter()
+    steps: list[Action] = []
+    state = start
+    goal: list[Expr] = []
+    expanded = generated = considered = pruned = 0
+    for subgoal in ruleset.subgoals:
+        goal = goal + [c.expr for c in subgoal.conditions]
+        stage = find_plan(
+            ruleset,
+            state,
+            search=search,
+            heuristic=heuristic,
+            weight=weight,
+            max_nodes=max_nodes,
+            max_seconds=max_seconds,
+            goal=goal,
+        )
+        steps.extend(s.action for s in stage.steps)
+        state = stage.final
+        expanded += stage.expanded
+        generated += stage.generated
+        considered = max(considered, stage.actions_considered)
+        pruned = min(pruned, stage.actions_pruned) if pruned else stage.actions_pruned
+    states = simulate(ruleset, start, steps)
+    costs = [step_cost(a, s, ruleset) for a, s in zip(steps, states, strict=False)]
+    return Plan(
+        ruleset=ruleset,
+        start=start,
+        steps=tuple(
+            Step(i + 1, a, c) for i, (a, c) in enumerate(zip(steps, costs, strict=True))
+        ),
+        cost=sum(costs),
+        guarantee="none",
+        bound=math.inf,
+        search=search,
+        heuristic=heuristic,
+        expanded=expanded,
+        generated=generated,
+        seconds=time.perf_counter() - began,
+        actions_considered=considered,
+        actions_pruned=pruned,
     )
 
 
