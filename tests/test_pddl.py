@@ -19,9 +19,12 @@ from goap_engine.pddl.parser import (
     parse_domain,
     parse_domain_text,
     parse_problem,
+    parse_problem_text,
     read_sexprs,
 )
 from goap_engine.pddl.validate import PlanError, validate_plan
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 BENCH = Path(__file__).resolve().parents[1].parent / "shared" / "ipc-pddl"
 
@@ -746,7 +749,7 @@ def test_unsupported_constructs(
 
 DOMAIN_ERRORS = [
     ("(clear ?y)))))", "(clear ?y))))))", ")", -1, "unexpected ')'"),
-    ("(:types block)", "(:types block))", "(:constants", 0, "closes at 3:17"),
+    ("(:types block)", "(:types block))", "(:constants", 0, "')' at 3:17"),
     ("(clear ?x - block))", "(clear ?x - block)", "(:predicates", 0, "unclosed"),
     ("(clear ?y)))))", "(clear ?y))))", "(define", 0, "unclosed '('"),
     ("(clear ?x) (clear ?y)", "(clear ?x) (free ?y)", "free", 0, "unknown predicate"),
@@ -830,3 +833,37 @@ def test_error_string_and_reader_positions() -> None:
         read_sexprs("(a b))", "s")
     with pytest.raises(PddlError, match=r"^s:1:1: empty file"):
         parse_domain_text("; nothing here\n", "s")
+
+
+_PIECES = ["(", ")", " - ", "?x", "and", "(not ", "=", "either", ":action", "5", ""]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.booleans(),
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.integers(0, 6), st.sampled_from(_PIECES)),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_damaged_input_gives_located_errors(
+    damage_domain: bool, edits: list[tuple[int, int, str]]
+) -> None:
+    text = TINY_DOMAIN if damage_domain else TINY_PROBLEM
+    for at, length, piece in edits:
+        at %= len(text)
+        text = text[:at] + piece + text[at + length :]
+    try:
+        if damage_domain:
+            dom = parse_domain_text(text, "d")
+            prob = parse_problem_text(TINY_PROBLEM, "p")
+        else:
+            dom = parse_domain_text(TINY_DOMAIN, "d")
+            prob = parse_problem_text(text, "p", dom)
+        ground(dom, prob)
+    except PddlError as e:
+        lines = text.splitlines()
+        if e.path == ("d" if damage_domain else "p"):
+            assert 1 <= e.line <= len(lines)
+            assert 1 <= e.col <= len(lines[e.line - 1]) + 1

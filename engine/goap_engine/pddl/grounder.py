@@ -138,6 +138,8 @@ class _Slotter:
 
 @dataclass(slots=True)
 class _Schema:
+    """An action schema over slots, keeping only its fluent preconditions."""
+
     index: int
     name: str
     nparams: int
@@ -151,6 +153,8 @@ class _Schema:
 
 
 class _Grounder:
+    """Hold the atom indexes and compiled joins for one domain and problem."""
+
     def __init__(self, domain: Domain, problem: Problem) -> None:
         self.domain = domain
         self.problem = problem
@@ -182,6 +186,11 @@ class _Grounder:
     # -- indexes --------------------------------------------------------------
 
     def index_for(self, predicate: str, positions: tuple[int, ...]) -> _Index:
+        """Return the atoms of ``predicate`` keyed by their values at ``positions``.
+
+        A static index is complete at once; a fluent one fills as atoms are
+        reached, and the joins keep a reference to it.
+        """
         if predicate not in self.fluent:
             found = self.static_index.get((predicate, positions))
             if found is None:
@@ -199,6 +208,7 @@ class _Grounder:
         return idx
 
     def add_reached(self, atom: GroundAtom) -> None:
+        """Record ``atom`` as reachable in every index of its predicate."""
         self.reached.add(atom)
         predicate, args = atom
         for positions, idx in self.fluent_index.get(predicate, ()):
@@ -350,6 +360,7 @@ class _Grounder:
         b: list[str],
         static: Mapping[str, set[tuple[str, ...]]],
     ) -> bool:
+        """Return whether the binding ``b`` passes all of ``checks``."""
         for c in checks:
             if c.kind == "type":
                 if b[c.args[0]] not in c.objects:
@@ -458,6 +469,8 @@ def ground(domain: Domain, problem: Problem) -> GroundTask:
 
 @dataclass(slots=True)
 class _Instance:
+    """A ground action over atoms, before facts are numbered."""
+
     name: str
     args: tuple[str, ...]
     pre: set[GroundAtom]
@@ -470,6 +483,7 @@ class _Instance:
 def _finish(
     g: _Grounder, instances: list[tuple[_Schema, tuple[str, ...]]]
 ) -> GroundTask:
+    """Simplify the reached instances, then number and sort facts and actions."""
     problem = g.problem
     reached = g.reached
     values = {(a.predicate, a.args): v for a, v in problem.init_values}

@@ -125,8 +125,8 @@ def read_sexprs(
                     path,
                     lineno,
                     col,
-                    f"text after the end of the first form, which closes at "
-                    f"{end[0]}:{end[1]} (one ')' too many before there?)",
+                    f"text after the ')' at {end[0]}:{end[1]} that closes the "
+                    "top-level form (one ')' too many before there?)",
                 )
             if tok == "(":
                 stack.append(([], lineno, col))
@@ -315,24 +315,29 @@ class _Reader:
         self.path = str(path)
 
     def error(self, node: SExpr, message: str) -> PddlError:
+        """Return an error located at ``node``."""
         return PddlError(self.path, node.line, node.col, message)
 
     def atom(self, node: SExpr, what: str) -> SAtom:
+        """Return ``node`` if it is a token, else raise."""
         if not isinstance(node, SAtom):
             raise self.error(node, f"expected {what}, found a list")
         return node
 
     def slist(self, node: SExpr, what: str) -> SList:
+        """Return ``node`` if it is a list, else raise."""
         if not isinstance(node, SList):
             raise self.error(node, f"expected {what}, found '{node.text}'")
         return node
 
     def head(self, node: SList, what: str) -> SAtom:
+        """Return the first item of ``node``, which must be a token."""
         if not node.items:
             raise self.error(node, f"expected {what}, found ()")
         return self.atom(node.items[0], what)
 
     def name(self, node: SExpr, what: str) -> SAtom:
+        """Return ``node`` if it is a plain name (not a variable or keyword)."""
         tok = self.atom(node, what)
         if tok.text.startswith(("?", ":")) or tok.text == "-":
             raise self.error(tok, f"expected {what}, found '{tok.text}'")
@@ -397,6 +402,7 @@ class _Reader:
         return out
 
     def type_spec(self, node: SExpr) -> tuple[str, ...]:
+        """Return the type names of ``t`` or ``(either t u ...)``."""
         if isinstance(node, SAtom):
             return (self.name(node, "a type name").text,)
         head = self.head(node, "a type")
@@ -405,6 +411,7 @@ class _Reader:
         return tuple(self.name(t, "a type name").text for t in node.items[1:])
 
     def number(self, node: SExpr, what: str) -> int:
+        """Return a non-negative whole number written as ``node``."""
         tok = self.atom(node, what)
         try:
             value = float(tok.text)
@@ -433,6 +440,7 @@ class _Reader:
         return Atom(head.text, tuple(args), node.line, node.col, tuple(pos))
 
     def unsupported(self, head: SAtom) -> PddlError:
+        """Return the error for a construct outside the subset."""
         what = _UNSUPPORTED_CONDITIONS.get(head.text)
         if what is not None:
             return self.error(head, f"unsupported construct '{head.text}': {what}")
@@ -473,6 +481,7 @@ class _Reader:
             out.append(Literal(self.literal_atom(lst), True))
 
     def literal_atom(self, node: SList) -> Atom:
+        """Return the atom of a literal, including ``(= a b)``."""
         head = self.head(node, "an atom")
         if head.text == "=":
             if len(node.items) != 3:
@@ -974,7 +983,9 @@ def check_problem(domain: Domain, problem: Problem) -> None:
     for atom in problem.init:
         check(atom, domain.predicates, "predicate")
     for atom, _ in problem.init_values:
-        check(atom, domain.functions, "function")
+        # Many files set (total-cost) to 0 without declaring it; that is harmless.
+        if atom.predicate != "total-cost" or atom.args:
+            check(atom, domain.functions, "function")
     for lit in problem.goal:
         check(lit.atom, domain.predicates, "predicate")
 
