@@ -422,7 +422,7 @@ def test_tiny_exact_ground_actions(tmp_path: Path) -> None:
         "(pick r1 h1 hub)": pick("h1", "hub"),
         "(drop r1 b1)": drop("b1"),
         "(drop r1 h1)": drop("h1"),
-        # Not (pair r1 b1 b1): the inequality fails.  No increase: cost 0.
+        # Not (pair b1 b1): the inequality fails.  No increase: cost 0.
         "(pair b1 h1)": (
             {"(in b1 hub)", "(in h1 hub)"},
             set(),

@@ -499,3 +499,32 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
     pack, goal = write_yaml(domain, problem, out)
     click.echo(str(goal))
     _stderr(f"wrote {pack} and {goal}")
+
+
+@main.command()
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write here instead of stdout.",
+)
+@click.option(
+    "--template",
+    type=click.Path(path_type=Path),
+    help="A jinja2 template to use instead.",
+)
+@_guard
+def report(goal: Path, output: Path | None, template: Path | None) -> None:
+    """Render the progress document (the seed's GOAP.md) from plan, state and journal."""
+    from .loader import load
+    from .progress import render_document
+
+    text = render_document(load(goal), template or "progress.md.j2")
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from .store import atomic_write
+
+    atomic_write(output, text)
+    _stderr(f"wrote {output}")

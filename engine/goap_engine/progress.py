@@ -1,0 +1,144 @@
+"""The progress document (the seed's GOAP.md) and ADR stubs, from plan, state and journal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import NoPlanError
+from .model import Ruleset
+from .planner.plan import find_plan, reference_eval
+from .planner.schedule import format_duration, schedule
+from .values import state_dict, with_values
+
+
+def progress_context(ruleset: Ruleset) -> dict[str, Any]:
+    """Return what the templates see: sub-goals, actions done and pending, timing."""
+    from .executor.journal import read_events
+    from .executor.runner import journal_path, state_path
+    from .store import read_state_values
+
+    path = state_path(ruleset)
+    stored = read_state_values(ruleset, path) if path.exists() else {}
+    state = with_values(ruleset, ruleset.default_state(), stored)
+    events = list(read_events(journal_path(ruleset)))
+    last_run = next(
+        (e["run"] for e in reversed(events) if e.get("event") == "run_start"), None
+    )
+    done: list[dict[str, Any]] = []
+    status = "not started"
+    for event in events:
+        if event.get("run") != last_run:
+            continue
+        if event.get("event") == "step_end":
+            done.append(event)
+        if event.get("event") == "run_end":
+            status = str(event.get("status"))
+        elif last_run:
+            status = "running" if status == "not started" else status
+    actions: list[dict[str, Any]] = []
+    for i, event in enumerate(done, 1):
+        label = str(event.get("step", ""))
+        ident, _, name = label.partition(": ")
+        actions.append(
+            {
+                "number": i,
+                "id": ident if name else "",
+                "name": name or ident,
+                "status": event.get("status"),
+                "cost": "",
+                "estimated": format_duration(float(event.get("estimated") or 0)),
+                "actual": format_duration(float(event.get("seconds") or 0)),
+                "tags": "",
+            }
+        )
+    remaining: dict[str, Any] = {
+        "remaining_steps": 0,
+        "remaining_cost": 0,
+        "remaining_parallel": "0s",
+        "remaining_sequential": "0s",
+    }
+    try:
+        plan = find_plan(ruleset, state)
+    except NoPlanError:
+        plan = None
+        status = f"{status}; no plan reaches the goal from here"
+    if plan is not None:
+        sched = schedule(plan)
+        for slot in sched.slots:
+            action = slot.step.action
+            actions.append(
+                {
+                    "number": len(actions) + 1,
+                    "id": action.id,
+                    "name": action.name,
+                    "status": "pending",
+                    "cost": f"{slot.step.cost:g}",
+                    "estimated": format_duration(action.duration),
+                    "actual": "",
+                    "tags": ", ".join(action.tags),
+                }
+            )
+        remaining = {
+            "remaining_steps": len(plan.steps),
+            "remaining_cost": f"{plan.cost:g}",
+            "remaining_parallel": format_duration(sched.parallel),
+            "remaining_sequential": format_duration(sched.sequential),
+        }
+    subgoals = []
+    for sub in ruleset.subgoals:
+        conditions = [
+            {
+                "source": c.expr.source,
+                "holds": reference_eval(ruleset, c.expr, state) is True,
+            }
+            for c in sub.conditions
+        ]
+        subgoals.append(
+            {
+                "name": sub.name,
+                "conditions": conditions,
+                "reached": all(c["holds"] for c in conditions),
+            }
+        )
+    ok = [e for e in done if e.get("status") == "ok"]
+    return {
+        "title": "GOAP progress",
+        "goal": str(ruleset.path.name),
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "status": status,
+        "run": last_run,
+        "subgoals": subgoals,
+        "actions": actions,
+        "state": state_dict(ruleset, state),
+        "state_file": str(path),
+        "done_steps": len(ok),
+        "done_estimated": format_duration(
+            sum(float(e.get("estimated") or 0) for e in ok)
+        ),
+        "done_actual": format_duration(sum(float(e.get("seconds") or 0) for e in ok)),
+        **remaining,
+    }
+
+
+def render_document(
+    ruleset: Ruleset,
+    template: str | Path = "progress.md.j2",
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Render a built-in template (by name) or a template file with the progress."""
+    if isinstance(template, Path):
+        text = template.read_text(encoding="utf-8")
+    else:
+        text = (resources.files("goap_engine") / "doc_templates" / template).read_text(
+            encoding="utf-8"
+        )
+    env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+    context = progress_context(ruleset)
+    context.update(extra or {})
+    return env.from_string(text).render(context)
