@@ -52,11 +52,11 @@ def test_validate_missing_file_exit_2() -> None:
 def test_plan_text_json_mermaid_dot(tmp_path: Path) -> None:
     code, out, _ = invoke("plan", GOAL)
     assert code == 0
-    assert "cost 47 (optimal" in out and "A04" in out and "Timeline:" in out
+    assert "cost 52 (optimal" in out and "A04" in out and "Timeline:" in out
     target = tmp_path / "plan.json"
     code, out, _ = invoke("plan", GOAL, "--format", "json", "-o", str(target))
     data = json.loads(out)
-    assert data["format"] == "goap-engine/plan" and data["cost"] == 47
+    assert data["format"] == "goap-engine/plan" and data["cost"] == 52
     assert json.loads(target.read_text())["fingerprint"] == data["fingerprint"]
     assert [s["number"] for s in data["steps"]] == list(range(1, 15))
     code, out, _ = invoke("plan", GOAL, "--format", "mermaid")
@@ -69,11 +69,11 @@ def test_plan_set_and_state(tmp_path: Path) -> None:
     code, out, _ = invoke(
         "plan", GOAL, "--set", "code_validated_modal=true", "--format", "json"
     )
-    assert code == 0 and json.loads(out)["cost"] == 42
+    assert code == 0 and json.loads(out)["cost"] == 46
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"state": {"code_validated_ruff": True}}))
     code, out, _ = invoke("plan", GOAL, "--state", str(state), "--format", "json")
-    assert json.loads(out)["cost"] == 44
+    assert json.loads(out)["cost"] == 49
     code, _, err = invoke("plan", GOAL, "--set", "commits_made=x")
     assert code == 2 and "expected an integer, found 'x'" in err
     code, _, err = invoke("plan", GOAL, "--set", "nope=1")

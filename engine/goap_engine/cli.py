@@ -166,14 +166,31 @@ def _parse_sets(ruleset: Any, sets: Sequence[str]) -> dict[str, Any]:
     return values
 
 
-def _start_state(ruleset: Any, state_file: Path | None, sets: Sequence[str]) -> Any:
+def _start_state(
+    ruleset: Any, state_file: Path | None, sets: Sequence[str], *, sense: bool = False
+) -> Any:
+    """Return defaults, overlaid by the stored state, the sensors, and ``--set``."""
+    from .store import read_state_values
     from .values import with_values
 
     state = ruleset.default_state()
+    stored = ruleset.state_file
+    if state_file is None and stored is not None and stored.exists():
+        state_file = stored
     if state_file is not None:
-        from .store import read_state_values
-
         state = with_values(ruleset, state, read_state_values(ruleset, state_file))
+    if sense:
+        from .executor.sensing import sense as read_sensors
+        from .values import state_dict
+
+        readings = read_sensors(ruleset, state_dict(ruleset, state), _stderr)
+        for reading in readings:
+            if not reading.ok:
+                _stderr(
+                    f"warning: sensor {reading.name}: {reading.error}", style="yellow"
+                )
+        values = {r.name: r.value for r in readings if r.ok}
+        state = with_values(ruleset, state, values)
     return with_values(ruleset, state, _parse_sets(ruleset, sets))
 
 
@@ -187,6 +204,9 @@ def _start_state(ruleset: Any, state_file: Path | None, sets: Sequence[str]) -> 
     "state_file",
     type=click.Path(path_type=Path),
     help="Start from a state file.",
+)
+@click.option(
+    "--sense", is_flag=True, help="Read the sensors first (runs their hooks)."
 )
 @click.option("--search", default=None, help="astar (default), wastar or gbfs.")
 @click.option(
@@ -227,6 +247,7 @@ def plan(
     goal: Path | None,
     sets: Sequence[str],
     state_file: Path | None,
+    sense: bool,
     search: str | None,
     heuristic: str | None,
     weight: float,
@@ -242,7 +263,7 @@ def plan(
     from .render import PLAN_FORMATS, plan_json, plan_text
 
     ruleset = _ruleset(goal, pddl)
-    start = _start_state(ruleset, state_file, sets)
+    start = _start_state(ruleset, state_file, sets, sense=sense)
     result = find_plan(
         ruleset,
         start,

@@ -237,9 +237,17 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         described = error.schema.get("description", "")
         if "$ref" in error.schema:
             described = ""
-        subs = [e for e in (error.context or []) if len(e.absolute_path) > len(keys)]
-        if subs:
-            deepest = max(subs, key=lambda e: len(e.absolute_path))
+        # Errors from branches whose basic shape does not fit (a type or enum
+        # mismatch at this very node) say nothing useful; explain the others.
+        context = list(error.context or [])
+        fitting = [
+            e
+            for e in context
+            if len(e.absolute_path) > len(keys)
+            or e.validator not in ("type", "enum", "const", "oneOf", "anyOf")
+        ]
+        if fitting:
+            deepest = max(fitting, key=lambda e: len(e.absolute_path))
             yield from _explain(doc, deepest)
             return
         expected = described or "a different shape"

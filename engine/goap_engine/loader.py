@@ -10,6 +10,7 @@ every problem it finds and raises them together.
 from __future__ import annotations
 
 import re
+from importlib import resources
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,34 @@ def load_with_diagnostics(
     return ruleset, ctx.diagnostics
 
 
+SHIPPED_PREFIX = "goap:"
+
+
+def shipped_folder() -> Path:
+    """Return the folder of the packs shipped with goap-engine."""
+    return Path(str(resources.files("goap_engine") / "packs"))
+
+
+def shipped_packs() -> list[str]:
+    """Return the short names of the shipped packs (``goap:git`` ...)."""
+    return [SHIPPED_PREFIX + p.stem for p in _pack_files(shipped_folder())]
+
+
+def _resolve_use(path: Path, item: str) -> Path | None:
+    """Return the file or folder a ``uses`` entry names (None: unknown short name).
+
+    ``goap:NAME`` is a pack shipped with the engine and ``goap:standard`` all of
+    them; anything else is a path relative to the importing file.
+    """
+    if not item.startswith(SHIPPED_PREFIX):
+        return (path.parent / item).absolute()
+    name = item[len(SHIPPED_PREFIX) :]
+    if name == "standard":
+        return shipped_folder()
+    candidate = shipped_folder() / f"{name}.yaml"
+    return candidate if candidate.is_file() else None
+
+
 def _pack_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
 
@@ -107,8 +136,15 @@ def _read_tree(ctx: _Context, path: Path, chain: tuple[Path, ...]) -> None:
         return
     uses = doc.data.get("uses") or []
     for i, item in enumerate(uses):
-        target = (path.parent / str(item)).absolute()
         where = doc.where(("uses", i))
+        target = _resolve_use(path, str(item))
+        if target is None:
+            ctx.error(
+                where,
+                f"no shipped pack '{item}' (available: {', '.join(shipped_packs())})",
+                "uses",
+            )
+            continue
         if target.resolve() in {p.resolve() for p in (*chain, path)}:
             cycle = " -> ".join(d.name for d in (*chain, path, target))
             ctx.error(where, f"import cycle: {cycle}", "uses")
@@ -360,7 +396,8 @@ class _Builder:
             self.error(doc.where(keys), f"unknown built-in hook '{name}'{hint}")
 
     def check_templates(self, doc: Document, keys: PathKey, hook: Hook) -> None:
-        known = set(self.vars) | {v.name for v in self.variables} | {"env", "workdir"}
+        known = set(self.vars) | {v.name for v in self.variables}
+        known |= {"env", "workdir", "goal"}
         texts: list[str] = []
         if isinstance(hook.target, str):
             texts.append(hook.target)

@@ -1,0 +1,1 @@
+engine/goap_engine/packs
