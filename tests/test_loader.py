@@ -172,3 +172,45 @@ def test_public_api_is_complete() -> None:
     assert public - modules - exported == set()
     for name in exported:
         assert hasattr(goap_engine, name)
+
+
+def test_namespaces_resolve_name_clashes(write) -> None:
+    for pack in ("lint", "types"):
+        write(
+            f"packs/{pack}.yaml",
+            "version: 1\nstate: {done: bool, ready: bool}\n"
+            "actions:\n  validate: {pre: ready, effects: {done: true}}\n"
+            "  prepare: {effects: {ready: true}}\n",
+        )
+    goal = write(
+        "goal.yaml",
+        "version: 1\nuses: [packs/lint.yaml, packs/types.yaml]\n"
+        "goal: [lint.done, types.done]\n",
+    )
+    ruleset = load(goal)
+    assert sorted(v.name for v in ruleset.variables) == [
+        "lint.done", "lint.ready", "types.done", "types.ready",
+    ]  # fmt: skip
+    names = sorted(a.name for a in ruleset.actions)
+    assert names == ["lint.prepare", "lint.validate", "types.prepare", "types.validate"]
+    validate = ruleset.action("lint.validate")
+    assert validate.pre[0].reads == {"lint.ready"}
+    plan = goap_engine.find_plan(ruleset)
+    assert len(plan.steps) == 4
+
+
+def test_ambiguous_short_name_is_explained(write) -> None:
+    for pack in ("lint", "types"):
+        write(f"packs/{pack}.yaml", "version: 1\nstate: {done: bool}\n")
+    goal = write(
+        "goal.yaml",
+        "version: 1\nuses: [packs]\nactions: {x: {effects: {lint.done: true}}}\n"
+        "goal: [done]\n",
+    )
+    _, diagnostics = load_with_diagnostics(goal)
+    text = "\n".join(str(d) for d in diagnostics)
+    assert (
+        "'done' is declared by the packs lint, types: write lint.done or types.done"
+        in text
+    )
+    assert "effect" not in text

@@ -62,6 +62,7 @@ class Symbol:
     index: int = -1
     value: Any = None
     choices: tuple[str, ...] = ()
+    name: str = ""
 
     @property
     def is_state(self) -> bool:
@@ -83,9 +84,24 @@ class Expr:
     const: Any = None
     is_const: bool = False
     facts: tuple[tuple[str, Any], ...] | None = None
+    reference: str = ""
 
     def __str__(self) -> str:
         return self.source
+
+    @property
+    def canonical(self) -> str:
+        """Return the source with every state name spelled canonically.
+
+        Qualified names (``pack.var``) become ``reference_name`` identifiers so
+        that an independent evaluator can read them from a flat mapping.
+        """
+        return self.reference or self.source
+
+
+def reference_name(name: str) -> str:
+    """Return the identifier under which ``name`` is known to reference evaluation."""
+    return name.replace(".", "__")
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,10 +287,19 @@ class _Checker:
                 raise self.err(node, f"function '{name}' must be called")
             raise self.err(node, f"unknown name '{name}'")
         if sym.is_state:
+            canonical = sym.name or name
             return _Typed(
-                f"s[{sym.index}]", sym.type, frozenset({name}), choices=sym.choices
+                f"s[{sym.index}]", sym.type, frozenset({canonical}), choices=sym.choices
             )
         return _Typed(repr(sym.value), sym.type, frozenset(), sym.value, True)
+
+    def v_Attribute(self, node: ast.Attribute) -> _Typed:
+        # ``pack.name`` names a variable of another pack's namespace; any other
+        # attribute access stays forbidden.
+        qualified = _qualified(node)
+        if qualified is not None and qualified in self.symbols:
+            return self.v_Name(ast.Name(id=qualified, col_offset=node.col_offset))
+        raise self.err(node, "attribute access is not allowed")
 
     def v_BoolOp(self, node: ast.BoolOp) -> _Typed:
         parts = [self.visit(v) for v in node.values]
@@ -466,6 +491,17 @@ class _Checker:
         return _Typed(repr(value), type_, frozenset(), value, True)
 
 
+def _qualified(node: ast.AST) -> str | None:
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and not node.attr.startswith("_")
+        and not node.value.id.startswith("_")
+    ):
+        return f"{node.value.id}.{node.attr}"
+    return None
+
+
 def _fn_list() -> str:
     return ", ".join(FUNCTIONS)
 
@@ -493,18 +529,58 @@ def compile_expr(source: str, symbols: Mapping[str, Symbol]) -> Expr:
         raise ExprError("expression is nested too deeply") from None
     facts = _facts(tree.body, symbols) if typed.type == "bool" else None
     return Expr(
-        text, typed.type, typed.code, typed.reads, typed.const, typed.is_const, facts
+        text,
+        typed.type,
+        typed.code,
+        typed.reads,
+        typed.const,
+        typed.is_const,
+        facts,
+        _canonical_source(tree, symbols),
     )
+
+
+class _Canonical(ast.NodeTransformer):
+    def __init__(self, symbols: Mapping[str, Symbol]) -> None:
+        self.symbols = symbols
+        self.changed = False
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        qualified = _qualified(node)
+        if qualified is not None and qualified in self.symbols:
+            return self.visit_Name(ast.Name(id=qualified, ctx=ast.Load()))
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        sym = self.symbols.get(node.id)
+        if sym is not None and sym.is_state and sym.name and sym.name != node.id:
+            self.changed = True
+            return ast.Name(id=reference_name(sym.name), ctx=ast.Load())
+        if "." in node.id:
+            self.changed = True
+            return ast.Name(id=reference_name(node.id), ctx=ast.Load())
+        return node
+
+
+def _canonical_source(tree: ast.Expression, symbols: Mapping[str, Symbol]) -> str:
+    transformer = _Canonical(symbols)
+    new = transformer.visit(tree)
+    return ast.unparse(new) if transformer.changed else ""
 
 
 def _facts(
     node: ast.expr, symbols: Mapping[str, Symbol]
 ) -> tuple[tuple[str, Any], ...] | None:
     """Return ``node`` as a conjunction of ``var == value`` facts, if it is one."""
+    if isinstance(node, ast.Attribute):
+        qualified = _qualified(node)
+        if qualified is None:
+            return None
+        return _facts(ast.Name(id=qualified), symbols)
     if isinstance(node, ast.Name):
         sym = symbols.get(node.id)
         if sym is not None and sym.is_state and sym.type == "bool":
-            return ((node.id, True),)
+            return ((sym.name or node.id, True),)
         return None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         inner = _facts(node.operand, symbols)
@@ -520,15 +596,18 @@ def _facts(
         isinstance(node, ast.Compare)
         and len(node.ops) == 1
         and isinstance(node.ops[0], ast.Eq)
-        and isinstance(node.left, ast.Name)
+        and isinstance(node.left, ast.Name | ast.Attribute)
         and isinstance(node.comparators[0], ast.Constant)
     ):
-        sym = symbols.get(node.left.id)
+        left = (
+            node.left.id if isinstance(node.left, ast.Name) else _qualified(node.left)
+        )
+        sym = symbols.get(left or "")
         value = node.comparators[0].value
         if sym is not None and sym.is_state and type(value) is not float:
             if sym.type == "int" and type(value) is not int:
                 return None
-            return ((node.left.id, value),)
+            return ((sym.name or str(left), value),)
     return None
 
 

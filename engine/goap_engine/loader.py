@@ -54,6 +54,7 @@ class _Context:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     loaded: set[Path] = field(default_factory=set)
+    namespaces: dict[Path, str] = field(default_factory=dict)
 
     def error(self, location: Location, message: str, entity: str = "") -> None:
         self.diagnostics.append(Diagnostic(location, message, entity))
@@ -88,6 +89,7 @@ def load_with_diagnostics(
 
 
 SHIPPED_PREFIX = "goap:"
+_UNSAFE_NS = re.compile(r"[^A-Za-z0-9_]")
 
 
 def shipped_folder() -> Path:
@@ -119,12 +121,15 @@ def _pack_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
 
 
-def _read_tree(ctx: _Context, path: Path, chain: tuple[Path, ...]) -> None:
+def _read_tree(
+    ctx: _Context, path: Path, chain: tuple[Path, ...], alias: str = ""
+) -> None:
     """Read ``path`` and, depth first, everything it uses (imports before users)."""
     resolved = path.resolve()
     if resolved in ctx.loaded:
         return
     ctx.loaded.add(resolved)
+    ctx.namespaces[path] = alias or _UNSAFE_NS.sub("_", path.stem)
     doc, problems = read_document(path)
     if doc is None:
         ctx.diagnostics.extend(problems)
@@ -172,6 +177,52 @@ class _Builder:
         self.symbols: dict[str, Symbol] = {}
         self.actions: list[Action] = []
         self.secrets: list[str] = []
+        self.tables: dict[Path, dict[str, StateVar]] = {}
+        self.state_done = False
+        self.ambiguous: dict[str, list[str]] = {}
+        self.declared: dict[tuple[str, str], StateVar] = {}
+        self.clashing_vars = _clashing(self.docs, "state")
+        self.clashing_actions = _clashing(self.docs, "actions")
+
+    def ns(self, doc: Document) -> str:
+        return self.ctx.namespaces.get(doc.path, doc.path.stem)
+
+    def qualified(self, doc: Document, name: str, clashing: set[str]) -> str:
+        """Return ``name`` as the ruleset knows it: ``ns.name`` only if it clashes."""
+        return f"{self.ns(doc)}.{name}" if name in clashing else name
+
+    def table(self, doc: Document) -> dict[str, StateVar]:
+        """Return the state variables ``doc`` can name, short names resolved.
+
+        A short name means the document's own variable first, else the only
+        variable of that name; ``ns.name`` always works.
+        """
+        if doc.path in self.tables:
+            return self.tables[doc.path]
+        complete = self.state_done
+        own = self.ns(doc)
+        table: dict[str, StateVar] = {}
+        by_short: dict[str, list[tuple[str, StateVar]]] = {}
+        for (ns, short), var in self.declared.items():
+            table[f"{ns}.{short}"] = var
+            by_short.setdefault(short, []).append((ns, var))
+        for short, owners in by_short.items():
+            mine = [v for ns, v in owners if ns == own]
+            if mine:
+                table[short] = mine[0]
+            elif len(owners) == 1:
+                table[short] = owners[0][1]
+            else:
+                self.ambiguous[short] = sorted(ns for ns, _ in owners)
+        if complete:
+            self.tables[doc.path] = table
+        return table
+
+    def symbols_for(self, doc: Document) -> dict[str, Symbol]:
+        symbols = dict(self.symbols)
+        for name, var in self.table(doc).items():
+            symbols[name] = var.symbol()
+        return symbols
 
     def error(self, location: Location, message: str, entity: str = "") -> None:
         self.ctx.error(location, message, entity)
@@ -185,9 +236,12 @@ class _Builder:
             self.secrets += [
                 s for s in doc.data.get("secrets") or [] if s not in self.secrets
             ]
-        self.symbols = {v.name: v.symbol() for v in self.variables}
+        self.state_done = True
+        state_names = {short for _, short in self.declared} | {
+            v.name for v in self.variables
+        }
         for name, value in self.vars.items():
-            if name in self.symbols:
+            if name in state_names:
                 doc, where = self.var_docs[name]
                 self.error(where, f"var '{name}' has the name of a state variable")
                 continue
@@ -197,8 +251,9 @@ class _Builder:
         seen_names: dict[str, Location] = {}
         for doc in self.docs:
             names = []
-            for name, raw in (doc.data.get("actions") or {}).items():
-                where = doc.where(("actions", name), key=True)
+            for short, raw in (doc.data.get("actions") or {}).items():
+                where = doc.where(("actions", short), key=True)
+                name = self.qualified(doc, short, self.clashing_actions)
                 if name in seen_names:
                     self.error(
                         where,
@@ -207,15 +262,15 @@ class _Builder:
                     )
                     continue
                 seen_names[name] = where
-                action = self.action(doc, name, raw)
+                action = self.action(doc, short, raw, name)
                 if action.id and action.id in seen_ids:
                     self.error(
-                        doc.where(("actions", name, "id")),
+                        doc.where(("actions", short, "id")),
                         f"id '{action.id}' is already used at {seen_ids[action.id]}",
                         f"action '{name}'",
                     )
                 elif action.id:
-                    seen_ids[action.id] = doc.where(("actions", name, "id"))
+                    seen_ids[action.id] = doc.where(("actions", short, "id"))
                 self.actions.append(action)
                 names.append(name)
             declared = tuple(
@@ -262,13 +317,20 @@ class _Builder:
             self.var_docs[name] = (doc, doc.where(("vars", name), key=True))
 
     def collect_state(self, doc: Document) -> None:
-        known = {v.name: v for v in self.variables}
-        for name, raw in (doc.data.get("state") or {}).items():
-            keys: PathKey = ("state", name)
+        ns = self.ns(doc)
+        for short, raw in (doc.data.get("state") or {}).items():
+            keys: PathKey = ("state", short)
             where = doc.where(keys, key=True)
+            name = self.qualified(doc, short, self.clashing_vars)
             entity = f"state variable '{name}'"
-            if name in known:
-                self.error(where, f"already declared at {known[name].location}", entity)
+            if (ns, short) in self.declared:
+                first = self.declared[(ns, short)].location
+                self.error(
+                    where,
+                    f"already declared at {first} in pack namespace '{ns}' "
+                    "(give one of the packs another namespace with 'as:')",
+                    entity,
+                )
                 continue
             spec: dict[str, Any] = {"type": raw} if isinstance(raw, str) else dict(raw)
             type_: VarType = spec["type"]
@@ -329,7 +391,7 @@ class _Builder:
                 sensor = self.sensor(doc, (*keys, "sense"), spec["sense"], var)
                 var = StateVar(**{**_fields(var), "sensor": sensor})
             self.variables.append(var)
-            known[name] = var
+            self.declared[(ns, short)] = var
 
     def sensor(self, doc: Document, keys: PathKey, raw: Any, var: StateVar) -> Sensor:
         hook = self.hook(doc, keys, raw)
@@ -396,7 +458,7 @@ class _Builder:
             self.error(doc.where(keys), f"unknown built-in hook '{name}'{hint}")
 
     def check_templates(self, doc: Document, keys: PathKey, hook: Hook) -> None:
-        known = set(self.vars) | {v.name for v in self.variables}
+        known = set(self.vars) | set(self.table(doc))
         known |= {"env", "workdir", "goal"}
         texts: list[str] = []
         if isinstance(hook.target, str):
@@ -421,11 +483,20 @@ class _Builder:
     ) -> Expr | None:
         text = str(source)
         try:
-            return compile_expr(text, self.symbols)
+            return compile_expr(text, self.symbols_for(doc))
         except ExprError as exc:
+            message = exc.message
+            unknown = re.fullmatch(r"unknown name '(\w+)'", message)
+            if unknown and unknown.group(1) in self.ambiguous:
+                short = unknown.group(1)
+                owners = self.ambiguous[short]
+                message = (
+                    f"'{short}' is declared by the packs {', '.join(owners)}: "
+                    f"write {' or '.join(f'{o}.{short}' for o in owners)}"
+                )
             self.error(
                 doc.expr_where(keys, exc.col),
-                f"{what} '{_clip(text)}': {exc.message}",
+                f"{what} '{_clip(text)}': {message}",
                 entity,
             )
             return None
@@ -455,7 +526,7 @@ class _Builder:
     def effects(
         self, doc: Document, keys: PathKey, raw: Any, entity: str
     ) -> tuple[Effect, ...]:
-        by_name = {v.name: v for v in self.variables}
+        by_name = self.table(doc)
         effects = []
         for name, value in (raw or {}).items():
             k = (*keys, name)
@@ -469,7 +540,7 @@ class _Builder:
                 continue
             expr = self.effect_value(doc, k, var, value, entity)
             if expr is not None:
-                effects.append(Effect(name, expr, doc.where(k)))
+                effects.append(Effect(var.name, expr, doc.where(k)))
         return tuple(effects)
 
     def effect_value(
@@ -517,8 +588,8 @@ class _Builder:
             return None
         return expr
 
-    def action(self, doc: Document, name: str, raw: Any) -> Action:
-        keys: PathKey = ("actions", name)
+    def action(self, doc: Document, short: str, raw: Any, name: str) -> Action:
+        keys: PathKey = ("actions", short)
         entity = f"action '{name}'"
         spec = dict(raw or {})
         pre = self.condition_list(
@@ -604,6 +675,15 @@ class _Builder:
                 SubGoal(name, tuple(Condition(e, w) for e, w in conditions))
             )
         return tuple(subgoals)
+
+
+def _clashing(docs: list[Document], section: str) -> set[str]:
+    """Return the names declared in ``section`` by more than one document."""
+    seen: dict[str, int] = {}
+    for doc in docs:
+        for name in doc.data.get(section) or {}:
+            seen[name] = seen.get(name, 0) + 1
+    return {name for name, count in seen.items() if count > 1}
 
 
 def _fields(var: StateVar) -> dict[str, Any]:

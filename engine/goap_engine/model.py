@@ -77,7 +77,9 @@ class StateVar:
         return "str" if self.type == "enum" else self.type
 
     def symbol(self) -> Symbol:
-        return Symbol(self.expr_type, index=self.index, choices=self.choices)
+        return Symbol(
+            self.expr_type, index=self.index, choices=self.choices, name=self.name
+        )
 
     def accepts(self, value: Any) -> bool:
         """Return whether ``value`` is a legal value of this variable."""

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import simpleeval
 
 from ..errors import InputError, NoPlanError, PlanInvalidError
-from ..expressions import CONSTANTS, Expr
+from ..expressions import CONSTANTS, Expr, reference_name
 from ..model import Action, Ruleset
 from .heuristics import HEURISTICS
 from .search import SEARCHES, best_first
@@ -200,7 +200,9 @@ def _ordered(
 def _names(ruleset: Ruleset, state: State) -> dict[str, Any]:
     names: dict[str, Any] = dict(CONSTANTS)
     names.update(ruleset.vars)
-    names.update(zip(ruleset.names, state, strict=True))
+    names.update(
+        (reference_name(n), v) for n, v in zip(ruleset.names, state, strict=True)
+    )
     return names
 
 
@@ -221,7 +223,7 @@ def reference_eval(ruleset: Ruleset, expr: Expr, state: State) -> Any:
     evaluator = simpleeval.EvalWithCompoundTypes(
         names=_names(ruleset, state), functions=_FUNCTIONS
     )
-    return evaluator.eval(expr.source)
+    return evaluator.eval(expr.canonical)
 
 
 def step_cost(action: Action, state: State, ruleset: Ruleset | None = None) -> float:
