@@ -214,3 +214,40 @@ def test_ambiguous_short_name_is_explained(write) -> None:
         in text
     )
     assert "effect" not in text
+
+
+def test_goal_overrides_cost_hook_and_disables(write) -> None:
+    write(
+        "packs/ci.yaml",
+        "version: 1\nstate: {green: bool}\nactions:\n"
+        "  remote_ci: {effects: {green: true}, cost: 1, run: gh run watch}\n"
+        "  local_ci: {effects: {green: true}, cost: 9, run: pytest}\n",
+    )
+    goal = write(
+        "goal.yaml",
+        "version: 1\nuses: [packs/ci.yaml]\ngoal: green\n"
+        "overrides:\n  remote_ci: {disabled: true}\n"
+        "  local_ci: {cost: 2, run: make test, duration: 30s}\n",
+    )
+    ruleset = load(goal)
+    assert [a.name for a in ruleset.actions] == ["local_ci"]
+    local = ruleset.action("local_ci")
+    assert local.cost is not None and local.cost.const == 2
+    assert local.hook is not None and local.hook.target == "make test"
+    assert local.duration == 30
+
+
+def test_override_of_unknown_action_is_located(write) -> None:
+    goal = write(
+        "goal.yaml",
+        "version: 1\nstate: {a: bool}\nactions: {x: {effects: {a: true}}}\ngoal: a\n"
+        "overrides:\n  nope: {cost: 1}\n",
+    )
+    _, diagnostics = load_with_diagnostics(goal)
+    assert any(
+        str(d).endswith(
+            "goal.yaml:6:3: error: overrides: override of 'nope': no action "
+            "of that name"
+        )
+        for d in diagnostics
+    )

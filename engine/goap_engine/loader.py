@@ -10,9 +10,9 @@ every problem it finds and raises them together.
 from __future__ import annotations
 
 import re
-from importlib import resources
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -277,6 +277,7 @@ class _Builder:
                 v.name for v in self.variables if v.location.path == doc.shown
             )
             packs.append(Pack(doc.path.stem, doc.path, declared, tuple(names)))
+        self.apply_overrides()
         subgoals = self.goal(self.root)
         data = self.root.data
         workdir = self.workdir()
@@ -301,6 +302,56 @@ class _Builder:
             policy=policy,
             packs=tuple(packs),
         )
+
+    def apply_overrides(self) -> None:
+        """Apply the goal's ``overrides`` to the packs' actions (cost, hook, ...)."""
+        doc = self.root
+        for key, raw in (doc.data.get("overrides") or {}).items():
+            keys: PathKey = ("overrides", key)
+            where = doc.where(keys, key=True)
+            matches = [
+                i
+                for i, a in enumerate(self.actions)
+                if key in (a.name, a.name.rpartition(".")[2] if "." not in key else "")
+            ]
+            if len(matches) != 1:
+                names = ", ".join(self.actions[i].name for i in matches)
+                problem = (
+                    f"matches the actions {names}: write pack.name"
+                    if matches
+                    else "no action of that name"
+                )
+                self.error(where, f"override of '{key}': {problem}", "overrides")
+                continue
+            index = matches[0]
+            action = self.actions[index]
+            entity = (
+                f"override of action '{action.name}' (defined at {action.location})"
+            )
+            spec = dict(raw or {})
+            if spec.get("disabled"):
+                self.actions[index] = replace(action, disabled=True)
+                continue
+            changes: dict[str, Any] = {}
+            if "cost" in spec:
+                cost = spec["cost"]
+                if isinstance(cost, str):
+                    changes["cost"] = self.compile(
+                        doc, (*keys, "cost"), cost, entity, "cost"
+                    )
+                else:
+                    changes["cost"] = literal(_plain(cost))
+            if "duration" in spec:
+                changes["duration"] = parse_duration(spec["duration"])
+            if "timeout" in spec:
+                changes["timeout"] = parse_duration(spec["timeout"])
+            if "retries" in spec:
+                changes["retries"] = int(spec["retries"])
+            if "run" in spec:
+                changes["hook"] = self.hook(doc, (*keys, "run"), spec["run"])
+                changes["wait"] = None
+            self.actions[index] = replace(action, **changes)
+        self.actions = [a for a in self.actions if not a.disabled]
 
     def workdir(self) -> Path:
         data = self.root.data

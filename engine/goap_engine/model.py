@@ -156,6 +156,7 @@ class Action:
     approval: bool = False
     pack: str = ""
     pddl: str = ""
+    disabled: bool = False
 
     @property
     def label(self) -> str:
