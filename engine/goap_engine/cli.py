@@ -537,7 +537,7 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
 )
 @_guard
 def report(goal: Path, output: Path | None, template: Path | None) -> None:
-    """Render the progress document (the seed's GOAP.md) from plan, state and journal."""
+    """Render the progress document (the seed's GOAP.md) from plan and state."""
     from .loader import load
     from .progress import render_document
 

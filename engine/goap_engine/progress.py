@@ -1,4 +1,4 @@
-"""The progress document (the seed's GOAP.md) and ADR stubs, from plan, state and journal."""
+"""The progress document (the seed's GOAP.md) and ADR stubs, from plan and state."""
 
 from __future__ import annotations
 

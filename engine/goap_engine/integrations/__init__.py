@@ -1,4 +1,4 @@
-"""Built-in hooks and sensors, one module per service, each importing its library lazily.
+"""Built-in hooks and sensors: one module per service, each library imported lazily.
 
 A built-in is a function ``fn(ctx: HookContext) -> value``: sensors return the
 variable's value, actions return anything but ``False`` on success and raise

@@ -46,7 +46,7 @@ def render(ctx: HookContext) -> str:
 
 
 def adr(ctx: HookContext) -> str:
-    """Write an ADR stub (``with: {goal, output, number, title, context?, status?}``)."""
+    """Write an ADR stub (``with: {goal, output, number, title, context?}``)."""
     from datetime import date
 
     from ..progress import render_document

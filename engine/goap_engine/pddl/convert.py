@@ -110,7 +110,7 @@ def load_pddl(domain: Path, problem: Path) -> Ruleset:
 
 
 def write_yaml(domain: Path, problem: Path, out: Path) -> tuple[Path, Path]:
-    """Write ``actions.d/<problem>.yaml`` and ``goals.d/<problem>.yaml`` under ``out``."""
+    """Write ``actions.d/<problem>.yaml`` and ``goals.d/<problem>.yaml`` in ``out``."""
     task = ground_files(domain, problem)
     fact_names, action_names = names_of(task)
     state: dict[str, Any] = {}

@@ -503,7 +503,7 @@ def open_start(ruleset: Ruleset, domains: Domains) -> list[int]:
     Used where nothing has been sensed yet (``validate``): a sensed variable may
     take any value.
     """
-    facts = []
+    facts: list[int] = []
     default = ruleset.default_state()
     for var in ruleset.variables:
         mapping = domains.fact.get(var.index)

@@ -1,0 +1,258 @@
+"""The ``github.*`` built-ins through PyGithub against a local fake GitHub."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import hook_context, serving
+from fakes.github_server import FakeGitHub, fake_sha
+from goap_engine.executor.hooks import call_python, resolve_callable
+from goap_engine.integrations import IntegrationError
+from goap_engine.integrations import github as gh
+
+pytest.importorskip("github")
+
+TOKEN = "gh-test-token"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeGitHub]:
+    with serving(FakeGitHub(token=TOKEN)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record the waits of the module instead of spending them."""
+    waited: list[float] = []
+    monkeypatch.setattr(gh, "_sleep", waited.append)
+    return waited
+
+
+@pytest.fixture
+def make(server: FakeGitHub, tmp_path: Path):
+    """Build a context for the fake repository; ``env`` defaults to the token."""
+
+    def _make(env: dict[str, str] | None = None, **args: Any) -> Any:
+        base = {"repo": server.full_name, "base_url": server.url, "branch": "feature"}
+        base.update(args)
+        return hook_context(
+            tmp_path, base, {"GITHUB_TOKEN": TOKEN} if env is None else env
+        )
+
+    return _make
+
+
+def test_ci_goes_queued_running_failed_then_passes_after_a_push(
+    server: FakeGitHub, make
+) -> None:
+    seen = [gh.ci_status(make()) for _ in range(4)]
+    assert seen == ["queued", "running", "failed", "failed"]
+
+    server.push(fake_sha("fix"))
+    seen = [gh.ci_status(make()) for _ in range(3)]
+    assert seen == ["queued", "running", "passed"]
+    # The pushed head is read by branch, then by its sha.
+    assert server.calls("GET", "/commits/feature")
+    assert server.calls("GET", f"/commits/{fake_sha('fix')}/status")
+
+
+def test_a_failing_commit_status_fails_even_when_check_runs_pass(
+    server: FakeGitHub, make, sleeps: list[float]
+) -> None:
+    head = server.head()
+    server.set_script(head, ["success"])
+    server.set_statuses(head, [("ci/coverage", "success"), ("deploy/preview", "error")])
+    assert gh.ci_status(make()) == "failed"
+    with pytest.raises(IntegrationError, match=r"deploy/preview \(error\)"):
+        gh.wait_ci(make(interval=0))
+
+
+def test_a_pending_commit_status_keeps_ci_running(server: FakeGitHub, make) -> None:
+    head = server.head()
+    server.set_script(head, ["success"])
+    server.set_statuses(head, [("deploy/preview", "pending")])
+    assert gh.ci_status(make()) == "running"
+
+
+def test_no_checks_at_all_is_none_and_skipped_checks_count_as_passed(
+    server: FakeGitHub, make
+) -> None:
+    server.set_script(server.head(), ["none"])
+    assert gh.ci_status(make()) == "none"
+    server.set_script(server.head(), ["success"])
+    server.set_statuses(server.head(), [])
+    assert gh.ci_status(make()) == "passed"
+
+
+def test_wait_ci_polls_until_the_pipeline_passes(
+    server: FakeGitHub, make, sleeps: list[float]
+) -> None:
+    server.push(fake_sha("fix"))
+    ctx = make(interval=7)
+    assert gh.wait_ci(ctx).startswith("CI passed on")
+    assert sleeps == [7, 7]
+    assert [line.split(" on ")[0] for line in ctx.lines] == [
+        "CI queued",
+        "CI running",
+        "CI passed",
+    ]
+
+
+def test_wait_ci_fails_naming_the_failing_check(
+    server: FakeGitHub, make, sleeps: list[float]
+) -> None:
+    with pytest.raises(IntegrationError) as info:
+        gh.wait_ci(make(interval=1))
+    assert "CI failed on" in str(info.value)
+    assert "tests (failure)" in str(info.value)
+    assert "lint" not in str(info.value)
+    assert len(sleeps) == 2
+
+
+def test_wait_ci_gives_up_after_its_timeout(
+    server: FakeGitHub, make, sleeps: list[float]
+) -> None:
+    server.set_script(server.head(), ["queued"])
+    with pytest.raises(IntegrationError, match=r"still queued .* after 0 s: tests"):
+        gh.wait_ci(make(interval=1, timeout=0))
+
+
+def test_wait_ci_without_any_check_fails_after_the_grace_period(
+    server: FakeGitHub, make, sleeps: list[float]
+) -> None:
+    server.set_script(server.head(), ["none"])
+    with pytest.raises(IntegrationError, match="no CI checks reported"):
+        gh.wait_ci(make(interval=1, none_timeout=0))
+
+
+def test_rerun_failed_reruns_the_failed_workflow_runs(server: FakeGitHub, make) -> None:
+    assert gh.rerun_failed(make()) == 0  # queued: nothing failed yet
+    for _ in range(3):
+        gh.ci_status(make())
+    ctx = make()
+    assert gh.rerun_failed(ctx) == 1
+    run_id = server.ci[server.head()].run_id
+    assert server.reruns == [(run_id, "rerun-failed-jobs")]
+    assert "rerunning failed jobs of 'CI'" in ctx.lines[0]
+    assert server.calls("GET", "/actions/runs")[-1].query["head_sha"] == [server.head()]
+    # The rerun restarts the pipeline, which now passes.
+    assert [gh.ci_status(make()) for _ in range(3)] == ["queued", "running", "passed"]
+
+
+def test_open_pull_request_is_idempotent(server: FakeGitHub, make) -> None:
+    args = {"head": "feature", "title": "Ship it", "body": "Done."}
+    first = make(**args)
+    assert gh.open_pull_request(first) == 1
+    assert "opened pull request #1" in first.lines[0]
+    again = make(**args)
+    assert gh.open_pull_request(again) == 1
+    assert "already open" in again.lines[0]
+    assert len(server.pulls) == 1
+    assert len(server.calls("POST", "/pulls")) == 1
+    assert server.pulls[0]["title"] == "Ship it"
+    assert server.pulls[0]["base"]["ref"] == "main"
+    query = server.calls("GET", "/pulls")[0].query
+    assert query["head"] == ["acme:feature"]
+    assert query["state"] == ["open"]
+
+
+def test_a_rate_limit_is_waited_out_and_logged(
+    server: FakeGitHub, make, sleeps: list[float]
+) -> None:
+    server.rate_limit_once(reset_in=5)
+    ctx = make()
+    assert gh.ci_status(ctx) == "queued"
+    assert len(sleeps) == 1 and 4 <= sleeps[0] <= 7
+    assert ctx.lines == [f"rate limited, waiting {sleeps[0]:.0f} s"]
+
+
+def test_a_rate_limit_beyond_max_wait_fails_clearly(
+    server: FakeGitHub, make, sleeps: list[float]
+) -> None:
+    server.rate_limit_once(reset_in=3600)
+    with pytest.raises(IntegrationError, match=r"rate limit .* more than max_wait"):
+        gh.ci_status(make(max_wait=30))
+    assert sleeps == []
+
+
+def test_a_missing_token_is_an_error(make, server: FakeGitHub) -> None:
+    with pytest.raises(IntegrationError, match="GITHUB_TOKEN is not set"):
+        gh.ci_status(make(env={}))
+    with pytest.raises(IntegrationError, match="CI_TOKEN is not set"):
+        gh.wait_ci(make(env={"GITHUB_TOKEN": TOKEN}, token_env="CI_TOKEN"))
+    assert server.requests == []
+
+
+def test_a_wrong_token_is_reported_without_echoing_it(make) -> None:
+    secret = "not-the-right-token"
+    with pytest.raises(IntegrationError, match="bad credentials") as info:
+        gh.ci_status(make(env={"GITHUB_TOKEN": secret}))
+    assert secret not in str(info.value)
+
+
+def test_the_head_defaults_to_the_local_git_head(
+    server: FakeGitHub, tmp_path: Path
+) -> None:
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            [
+                "git",
+                *("-c", "user.name=t", "-c", "user.email=t@example.org"),
+                *("-c", "commit.gpgsign=false"),
+                *args,
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "first")
+    head = git("rev-parse", "HEAD")
+    server.set_script(head, ["success"])
+    ctx = hook_context(
+        tmp_path,
+        {"repo": server.full_name, "base_url": server.url},
+        {"GITHUB_TOKEN": TOKEN},
+    )
+    assert gh.ci_status(ctx) == "passed"
+    assert server.calls("GET", f"/commits/{head}")
+
+
+def test_without_a_git_repository_the_head_must_be_given(
+    server: FakeGitHub, tmp_path: Path
+) -> None:
+    args = {"repo": server.full_name, "base_url": server.url}
+    env = {
+        "GITHUB_TOKEN": TOKEN,
+        # Keep git from finding a repository above tmp_path.
+        "GIT_CEILING_DIRECTORIES": str(tmp_path),
+        "PATH": os.environ.get("PATH", ""),
+    }
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for workdir in (plain, tmp_path / "nowhere"):
+        with pytest.raises(IntegrationError, match="pass 'sha' or 'branch'"):
+            gh.ci_status(hook_context(workdir, args, env))
+    with pytest.raises(IntegrationError, match="'repo' as 'owner/name'"):
+        gh.ci_status(hook_context(plain, {"sha": "abc"}, env))
+    assert server.requests == []
+
+
+def test_the_builtin_name_resolves_and_reports_an_outcome(
+    server: FakeGitHub, make
+) -> None:
+    fn = resolve_callable("builtin", "github.ci_status")
+    outcome = call_python(fn, make())
+    assert outcome.ok and outcome.value == "queued"
+    failed = call_python(resolve_callable("builtin", "github.wait_ci"), make(env={}))
+    assert not failed.ok
+    assert "GITHUB_TOKEN is not set" in failed.message

@@ -1,0 +1,152 @@
+"""The ``mlflow.*`` built-ins against a real MLflow file store in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import hook_context
+from goap_engine.integrations import IntegrationError
+from goap_engine.integrations import mlflow as ml
+
+pytest.importorskip("mlflow")
+
+
+@pytest.fixture(autouse=True)
+def file_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let each test opt in to the file store afresh, from a clean environment."""
+    for name in ("MLFLOW_ALLOW_FILE_STORE", "MLFLOW_TRACKING_URI"):
+        # Set first so that monkeypatch restores the variable after the test.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "evaluation.json").write_text(
+        json.dumps({"accuracy": 0.93, "loss": 0.2, "per_class": {"cat": 0.95}})
+    )
+    (tmp_path / ".goap").mkdir()
+    (tmp_path / ".goap" / "journal.jsonl").write_text('{"event": "start"}\n')
+    (tmp_path / ".goap" / "state.json").write_text('{"built": true}\n')
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "roc.txt").write_text("roc\n")
+    (tmp_path / "model.txt").write_text("weights\n")
+    return tmp_path
+
+
+@pytest.fixture
+def make(project: Path):
+    def _make(
+        env: dict[str, str] | None = None, run: str | None = "run-42", **args: Any
+    ):
+        extra = {
+            "journal": str(project / ".goap" / "journal.jsonl"),
+            "state_file": str(project / ".goap" / "state.json"),
+            "plan": None,
+        }
+        if run is not None:
+            extra["run"] = run
+        return hook_context(project, args, env or {}, action="track", extra=extra)
+
+    return _make
+
+
+def _client(project: Path) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=(project / "mlruns").as_uri())
+
+
+def test_log_run_records_params_metrics_artifacts_and_tags(make, project: Path) -> None:
+    ctx = make(
+        experiment="cats",
+        run_name="deploy feature/x",
+        params={"branch": "feature/x", "epochs": 3},
+        metrics={"latency_ms": 12},
+        metrics_file="reports/evaluation.json",
+        artifacts=["model.txt", "plots"],
+    )
+    run_id = ml.log_run(ctx)
+    assert run_id in ctx.lines[-1]
+
+    client = _client(project)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "deploy feature/x"
+    assert client.get_experiment(run.info.experiment_id).name == "cats"
+    assert run.data.params == {"branch": "feature/x", "epochs": "3"}
+    assert run.data.metrics == {
+        "accuracy": 0.93,
+        "loss": 0.2,
+        "per_class.cat": 0.95,
+        "latency_ms": 12.0,
+    }
+    assert run.data.tags["goap.run"] == "run-42"
+    assert run.data.tags["goap.action"] == "track"
+    top = {a.path for a in client.list_artifacts(run_id)}
+    assert top == {"model.txt", "plots", "goap"}
+    assert {a.path for a in client.list_artifacts(run_id, "goap")} == {
+        "goap/journal.jsonl",
+        "goap/state.json",
+    }
+    assert [a.path for a in client.list_artifacts(run_id, "plots")] == ["plots/roc.txt"]
+
+
+def test_logged_finds_the_run_by_engine_run_or_by_name(make) -> None:
+    assert ml.logged(make()) is False  # no experiment yet
+    ml.log_run(make(run_name="nightly"))
+    assert ml.logged(make()) is True  # the same engine run
+    assert ml.logged(make(run="run-43")) is False
+    assert ml.logged(make(run=None, run_name="nightly")) is True  # as a sensor
+    assert ml.logged(make(run=None, run_name="weekly")) is False
+    assert ml.logged(make(run=None)) is False
+    assert ml.logged(make(experiment="elsewhere")) is False
+
+
+def test_secrets_are_never_logged_as_params(make, project: Path) -> None:
+    env = {"HF_TOKEN": "hf_abcdefghijklmnop", "PATH": "/usr/bin"}
+    ctx = make(
+        env=env,
+        params={
+            "repo": "acme/cats",
+            "api_token": "whatever",
+            "copied": "hf_abcdefghijklmnop",
+        },
+    )
+    run_id = ml.log_run(ctx)
+    params = _client(project).get_run(run_id).data.params
+    assert params == {"repo": "acme/cats"}
+    assert "param 'api_token' looks like a secret: not logged" in ctx.lines
+    assert "param 'copied' looks like a secret: not logged" in ctx.lines
+    assert not any("hf_abcdefghijklmnop" in line for line in ctx.lines)
+
+
+def test_an_explicit_tracking_path_is_relative_to_the_workdir(
+    make, project: Path
+) -> None:
+    run_id = ml.log_run(make(tracking_uri="tracking/store", log_journal=False))
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=(project / "tracking" / "store").as_uri())
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert client.list_artifacts(run_id) == []
+
+
+def test_missing_inputs_fail_before_any_run_is_created(make, project: Path) -> None:
+    with pytest.raises(IntegrationError, match="artifact 'nope.bin' does not exist"):
+        ml.log_run(make(artifacts=["nope.bin"]))
+    with pytest.raises(IntegrationError, match="metrics file 'gone.json'"):
+        ml.log_run(make(metrics_file="gone.json"))
+    assert not (project / "mlruns").exists()
+
+
+def test_non_numeric_metrics_are_skipped_and_said(make, project: Path) -> None:
+    ctx = make(metrics={"accuracy": 0.9, "note": "fine", "ok": True})
+    run_id = ml.log_run(ctx)
+    assert _client(project).get_run(run_id).data.metrics == {"accuracy": 0.9}
+    assert "not numbers, not logged as metrics: note, ok" in ctx.lines
