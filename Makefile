@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/goap-engine validate goals.d/production.yaml
-	$(BIN)/goap-engine plan goals.d/production.yaml
+	bash examples/run-demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -26,6 +26,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate_speed.py
+	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/run_overhead.py
+	$(BIN)/python benchmarks/pddl_bench.py
 
 clean:
 	rm -rf $(VENV) build dist engine/*.egg-info

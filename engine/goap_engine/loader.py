@@ -231,6 +231,8 @@ class _Builder:
         for doc in self.docs:
             self.collect_vars(doc)
         self.vars.update(self.overrides)
+        # Hooks that report on the goal (docs.render) need its path.
+        self.vars.setdefault("goal", _relative(self.root.path, self.workdir()))
         for doc in self.docs:
             self.collect_state(doc)
             self.secrets += [
@@ -728,6 +730,13 @@ class _Builder:
         return tuple(subgoals)
 
 
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.absolute().relative_to(base.absolute()))
+    except ValueError:
+        return str(path.absolute())
+
+
 def _clashing(docs: list[Document], section: str) -> set[str]:
     """Return the names declared in ``section`` by more than one document."""
     seen: dict[str, int] = {}
@@ -762,7 +771,7 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+        return [s for k, v in value.items() for s in (str(k), *_strings(v))]
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []

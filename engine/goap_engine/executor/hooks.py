@@ -25,6 +25,10 @@ from .builtins import BUILTINS
 
 MAX_OUTPUT = 64 * 1024
 KILL_GRACE = 2.0
+# How often a running hook is checked, and how long its output may stay open
+# after it exited or was killed (background processes holding the pipe).
+POLL = 0.1
+OUTPUT_GRACE = 1.0
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
@@ -90,7 +94,10 @@ def _render_args(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         return render(value, context)
     if isinstance(value, dict):
-        return {k: _render_args(v, context) for k, v in value.items()}
+        # Keys are templates too: a size gate names its file by a var.
+        return {
+            render(str(k), context): _render_args(v, context) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_render_args(v, context) for v in value]
     return value
@@ -164,22 +171,38 @@ def run_command(
 def _wait(
     proc: subprocess.Popen[bytes], timeout: float | None, began: float
 ) -> Outcome:
+    deadline = None if timeout is None else began + timeout
+    exited_at: float | None = None
     try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, _ = proc.communicate()
-        return Outcome(
-            False,
-            proc.returncode,
-            _text(out),
-            message=f"timed out after {timeout:g} s (process group killed)",
-            seconds=time.monotonic() - began,
-            timed_out=True,
-        )
+        while True:
+            # Short slices instead of one blocking communicate(): a process that
+            # left the group (setsid, a daemon) may keep the output pipe open
+            # after the hook ended or was killed, and must not hold the run.
+            try:
+                out, _ = proc.communicate(timeout=POLL)
+                break
+            except subprocess.TimeoutExpired as exc:
+                moment = time.monotonic()
+                if deadline is not None and moment >= deadline:
+                    _kill_group(proc)
+                    return Outcome(
+                        False,
+                        proc.returncode,
+                        _text(_drain(proc)),
+                        message=f"timed out after {timeout:g} s (process group killed)",
+                        seconds=time.monotonic() - began,
+                        timed_out=True,
+                    )
+                if proc.poll() is None:
+                    continue
+                exited_at = exited_at or moment
+                if moment - exited_at >= OUTPUT_GRACE:
+                    out = exc.output or b""
+                    _close_output(proc)
+                    break
     except BaseException:
         _kill_group(proc)
-        proc.communicate()
+        _drain(proc)
         raise
     code = proc.returncode
     return Outcome(
@@ -191,6 +214,26 @@ def _wait(
     )
 
 
+def _drain(proc: subprocess.Popen[bytes]) -> bytes:
+    """Return the rest of a killed hook's output, waiting at most the grace time."""
+    try:
+        out, _ = proc.communicate(timeout=OUTPUT_GRACE)
+    except subprocess.TimeoutExpired as exc:
+        # Something outside the killed group still holds the pipe: stop reading.
+        _close_output(proc)
+        proc.wait()
+        return exc.output or b""
+    return out or b""
+
+
+def _close_output(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdout is not None:
+        try:
+            proc.stdout.close()
+        except OSError:
+            pass
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -200,16 +243,21 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=KILL_GRACE)
     except subprocess.TimeoutExpired:
         pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    finally:
+        # Even when a second Ctrl-C cuts the grace short; and members of the
+        # group that ignored SIGTERM go too.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _text(data: bytes | None) -> str:
     text = (data or b"").decode("utf-8", errors="replace")
     if len(text) > MAX_OUTPUT:
-        text = "[... output cut ...]\n" + text[-MAX_OUTPUT:]
+        # Cut at a line start: a secret cut in half would escape redaction.
+        tail = text[-MAX_OUTPUT:]
+        text = "[... output cut ...]\n" + tail[tail.find("\n") + 1 :]
     return text
 
 

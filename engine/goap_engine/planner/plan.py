@@ -73,10 +73,13 @@ def find_plan(
     max_nodes: int = 2_000_000,
     max_seconds: float = 300.0,
     goal: Sequence[Expr] | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> Plan:
     """Return a verified plan reaching the goal of ``ruleset`` from ``start``.
 
-    Raises ``NoPlanError`` (with an explanation) when there is none.
+    ``exclude`` names actions not to use (the runner leaves out actions that
+    just failed without changing anything).  Raises ``NoPlanError`` (with an
+    explanation) when there is none.
     """
     search = search or ruleset.policy.search
     heuristic = heuristic or ruleset.policy.heuristic
@@ -94,7 +97,7 @@ def find_plan(
             ruleset, start, search, heuristic, weight, max_nodes, max_seconds
         )
     began = time.perf_counter()
-    task = compile_task(ruleset, start, goal=goal)
+    task = compile_task(ruleset, start, goal=goal, exclude=exclude)
     estimator = HEURISTICS[heuristic].build(task)
     result = best_first(
         task,

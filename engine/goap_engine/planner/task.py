@@ -431,12 +431,14 @@ def compile_task(
     goal: Sequence[Expr] | None = None,
     prune: bool = True,
     failures: bool = False,
+    exclude: frozenset[str] = frozenset(),
 ) -> Task:
     """Return the search task of ``ruleset`` for ``goal`` (default: its goal)."""
     goal_exprs = (
         list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
     )
     actions = relevant_actions(ruleset, goal_exprs) if prune else list(ruleset.actions)
+    actions = [a for a in actions if a.name not in exclude]
     domains = _domains(ruleset, actions)
     relaxed = ground_relaxation(
         ruleset, actions, goal_exprs, domains, failures=failures
