@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import Diagnostic
-from .model import Ruleset
+from .model import Hook, Ruleset
 from .planner.task import (
     compile_task,
     condition_facts,
@@ -11,7 +11,7 @@ from .planner.task import (
     open_start,
     reachable,
 )
-from .templates import template_names
+from .templates import strings_in, template_names
 
 
 def lint(ruleset: Ruleset) -> list[Diagnostic]:
@@ -30,9 +30,12 @@ def lint(ruleset: Ruleset) -> list[Diagnostic]:
         if action.wait is not None:
             read |= action.wait.until.reads
         if action.hook is not None:
-            read |= _template_reads(action.hook.target)
+            read |= _hook_reads(action.hook)
     for condition in ruleset.conditions:
         read |= condition.expr.reads
+    for var in ruleset.variables:
+        if var.sensor is not None:
+            read |= _hook_reads(var.sensor.hook)
     for var in ruleset.variables:
         entity = f"state variable '{var.name}'"
         if var.name not in read:
@@ -123,8 +126,13 @@ def _hint(ruleset: Ruleset, names: frozenset[str]) -> str:
     return ""
 
 
-def _template_reads(target: str | tuple[str, ...]) -> set[str]:
-    texts = [target] if isinstance(target, str) else list(target)
+def _hook_reads(hook: Hook) -> set[str]:
+    texts = [hook.target] if isinstance(hook.target, str) else list(hook.target)
+    texts += strings_in(dict(hook.args))
+    return _template_reads(texts)
+
+
+def _template_reads(texts: list[str]) -> set[str]:
     names: set[str] = set()
     for text in texts:
         try:

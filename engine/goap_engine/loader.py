@@ -9,6 +9,7 @@ every problem it finds and raises them together.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -35,7 +36,8 @@ from .model import (
     VarType,
     Wait,
 )
-from .templates import template_names
+from .sources import Lockfile, PackSource, SourceError, lock_path, parse_source, resolve
+from .templates import strings_in, template_names
 
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -55,14 +57,47 @@ class _Context:
     documents: list[Document] = field(default_factory=list)
     loaded: set[Path] = field(default_factory=set)
     namespaces: dict[Path, str] = field(default_factory=dict)
+    lock_file: Path | None = None
+    update: bool | frozenset[str] = False
+    _lock: Lockfile | None = None
+
+    def lock(self) -> Lockfile:
+        """Return the goal's lock file, read on first use (remote packs only)."""
+        if self._lock is None:
+            assert self.lock_file is not None
+            self._lock = Lockfile.load(self.lock_file)
+            self._before = json.dumps(self._lock.entries, sort_keys=True)
+        return self._lock
+
+    def wants_update(self, source: PackSource) -> bool:
+        if isinstance(self.update, bool):
+            return self.update
+        return source.name in self.update or source.spec in self.update
+
+    def save_lock(self) -> None:
+        """Write the lock file when resolving added or refreshed an entry."""
+        if self._lock is None:
+            return
+        if json.dumps(self._lock.entries, sort_keys=True) != self._before:
+            self._lock.save()
 
     def error(self, location: Location, message: str, entity: str = "") -> None:
         self.diagnostics.append(Diagnostic(location, message, entity))
 
 
-def load(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> Ruleset:
-    """Return the ruleset of the goal or pack at ``path``; raise ``InputError``."""
-    ruleset, diagnostics = load_with_diagnostics(path, overrides=overrides)
+def load(
+    path: str | Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    update: bool | frozenset[str] = False,
+) -> Ruleset:
+    """Return the ruleset of the goal or pack at ``path``; raise ``InputError``.
+
+    ``update`` refreshes remote packs (all, or those named) in the lock file.
+    """
+    ruleset, diagnostics = load_with_diagnostics(
+        path, overrides=overrides, update=update
+    )
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors or ruleset is None:
         raise InputError(errors)
@@ -70,7 +105,10 @@ def load(path: str | Path, *, overrides: Mapping[str, Any] | None = None) -> Rul
 
 
 def load_with_diagnostics(
-    path: str | Path, *, overrides: Mapping[str, Any] | None = None
+    path: str | Path,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    update: bool | frozenset[str] = False,
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
     """Return the ruleset and every problem found.
 
@@ -79,9 +117,14 @@ def load_with_diagnostics(
     that validation can go on and report everything at once.  Callers that
     plan or run must use ``load``, which refuses any error.
     """
-    ctx = _Context()
     root = Path(path)
+    ctx = _Context(lock_file=lock_path(root.absolute()), update=update)
     _read_tree(ctx, root.absolute(), chain=())
+    if not any(d.severity == "error" for d in ctx.diagnostics):
+        try:
+            ctx.save_lock()
+        except (SourceError, OSError) as exc:
+            ctx.error(Location.of(ctx.lock_file or root), f"cannot write: {exc}")
     if ctx.diagnostics or not ctx.documents:
         return None, ctx.diagnostics
     ruleset = _Builder(ctx, overrides or {}).build()
@@ -117,6 +160,21 @@ def _resolve_use(path: Path, item: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _locate(ctx: _Context, path: Path, item: Any) -> tuple[Path | None, str]:
+    """Return the file or folder a ``uses`` entry names, and its namespace alias."""
+    source = parse_source(item)
+    if source.kind == "shipped":
+        return _resolve_use(path, source.spec), source.alias
+    if source.kind == "path":
+        return (path.parent / source.spec).absolute(), source.alias
+    return (
+        resolve(
+            source, base=path.parent, lock=ctx.lock(), update=ctx.wants_update(source)
+        ),
+        source.alias,
+    )
+
+
 def _pack_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
 
@@ -142,7 +200,11 @@ def _read_tree(
     uses = doc.data.get("uses") or []
     for i, item in enumerate(uses):
         where = doc.where(("uses", i))
-        target = _resolve_use(path, str(item))
+        try:
+            target, alias = _locate(ctx, path, _plain(item))
+        except SourceError as exc:
+            ctx.error(where, str(exc), "uses")
+            continue
         if target is None:
             ctx.error(
                 where,
@@ -161,7 +223,11 @@ def _read_tree(
         if target.is_dir() and not files:
             ctx.error(where, f"folder '{item}' has no .yaml files", "uses")
         for file in files:
-            _read_tree(ctx, file, (*chain, path))
+            # An alias names one pack; for a folder it prefixes each file's name.
+            name = alias if alias and not target.is_dir() else ""
+            if alias and target.is_dir():
+                name = f"{alias}_{_UNSAFE_NS.sub('_', file.stem)}"
+            _read_tree(ctx, file, (*chain, path), name)
     ctx.documents.append(doc)
 
 
@@ -518,7 +584,7 @@ class _Builder:
             texts.append(hook.target)
         else:
             texts.extend(hook.target)
-        texts.extend(_strings(hook.args))
+        texts.extend(strings_in(hook.args))
         for text in texts:
             try:
                 names = template_names(text)
@@ -765,16 +831,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for k, v in value.items() for s in (str(k), *_strings(v))]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
 
 
 def _clip(text: str) -> str:

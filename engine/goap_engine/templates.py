@@ -58,3 +58,14 @@ def render(text: str, context: Mapping[str, Any], *, shell_quote: bool = False) 
         return _environment(shell_quote).from_string(text).render(context)
     except TemplateError as exc:
         raise ValueError(exc.message or str(exc)) from None
+
+
+def strings_in(value: Any) -> list[str]:
+    """Return every string in a nested value, mapping keys included (templates)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (str(k), *strings_in(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return []
