@@ -99,7 +99,12 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
     except FileNotFoundError:
         return None, [Diagnostic(Location(shown), "file not found")]
     except UnicodeDecodeError as exc:
-        return None, [Diagnostic(Location(shown), f"not UTF-8 text ({exc.reason})")]
+        raw = path.read_bytes()[: exc.start]
+        line = raw.count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n") + 1) + 1
+        return None, [
+            Diagnostic(Location(shown, line, col), f"not UTF-8 text ({exc.reason})")
+        ]
     except OSError as exc:
         return None, [Diagnostic(Location(shown), f"cannot read: {exc.strerror}")]
     yaml = YAML(typ="rt")
@@ -119,6 +124,9 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
                 "empty file: expected a mapping with at least 'version: 1'",
             )
         ]
+    problem = _check_nodes(shown, data)
+    if problem is not None:
+        return None, [problem]
     if not isinstance(data, CommentedMap):
         return None, [
             Diagnostic(
@@ -127,6 +135,55 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
             )
         ]
     return Document(path, data), []
+
+
+MAX_NODES = 100_000
+_YAML_TAG = "tag:yaml.org,2002:"
+_CORE_TAGS = frozenset(
+    _YAML_TAG + name for name in ("str", "int", "float", "bool", "null", "seq", "map")
+)
+
+
+def _check_nodes(shown: str, data: Any) -> Diagnostic | None:
+    """Refuse YAML tags and documents that aliases expand beyond ``MAX_NODES``.
+
+    Tags could smuggle in types the language does not have; nested aliases
+    (a "billion laughs") would make every later walk over the data explode.
+    """
+    stack: list[tuple[Any, Any]] = [(data, None)]
+    seen = 0
+    while stack:
+        node, parent = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            line, col = _position(parent)
+            return Diagnostic(
+                Location(shown, line, col),
+                f"invalid YAML: aliases expand the document beyond {MAX_NODES:,} "
+                "values",
+            )
+        tag = getattr(node, "tag", None)
+        value = getattr(tag, "value", tag) if tag is not None else None
+        if isinstance(value, str) and value not in _CORE_TAGS:
+            line, col = _position(node if hasattr(node, "lc") else parent)
+            shown_tag = value.replace(_YAML_TAG, "!!")
+            return Diagnostic(
+                Location(shown, line, col),
+                f"invalid YAML: unsupported tag '{shown_tag}'",
+            )
+        if isinstance(node, dict):
+            stack.extend((v, node) for v in node.values())
+            stack.extend((k, node) for k in node if not isinstance(k, str))
+        elif isinstance(node, list):
+            stack.extend((v, node) for v in node)
+    return None
+
+
+def _position(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None:
+        return 1, 1
+    return lc.line + 1, lc.col + 1
 
 
 def _marked(shown: str, exc: MarkedYAMLError, what: str) -> Diagnostic:
@@ -304,5 +361,11 @@ _TYPE_NAMES = {
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -14,9 +14,11 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from ..model import Hook
@@ -146,26 +148,64 @@ def run_command(
 ) -> Outcome:
     """Run a command; kill its process group on timeout or interrupt."""
     began = time.monotonic()
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        proc = subprocess.Popen(
-            command,
-            shell=isinstance(command, str),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return Outcome(False, None, "", message=f"cannot start: {exc.strerror or exc}")
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
-    try:
+        # A Ctrl-C after the child exists but before it is known here would
+        # leave it running unseen (under load the child can be well under way
+        # by then): hold interrupts until it can be killed.
+        with _interrupts_held():
+            try:
+                proc = subprocess.Popen(
+                    command,
+                    shell=isinstance(command, str),
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                return Outcome(
+                    False, None, "", message=f"cannot start: {exc.strerror or exc}"
+                )
+            with _LIVE_LOCK:
+                _LIVE.add(proc)
         return _wait(proc, timeout, began)
+    except BaseException:
+        if proc is not None:
+            _kill_group(proc)
+            _drain(proc)
+        raise
     finally:
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
+        if proc is not None:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Delay SIGINT and SIGTERM to the end of the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are only ever handled in the main thread
+        return
+    held: list[signal.Signals] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(signal.Signals(signum))
+
+    previous = {
+        signum: signal.signal(signum, hold)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            # None: a handler not set from Python, which cannot be put back.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for signum in held:
+            signal.raise_signal(signum)
 
 
 def _wait(
@@ -173,37 +213,32 @@ def _wait(
 ) -> Outcome:
     deadline = None if timeout is None else began + timeout
     exited_at: float | None = None
-    try:
-        while True:
-            # Short slices instead of one blocking communicate(): a process that
-            # left the group (setsid, a daemon) may keep the output pipe open
-            # after the hook ended or was killed, and must not hold the run.
-            try:
-                out, _ = proc.communicate(timeout=POLL)
+    while True:
+        # Short slices instead of one blocking communicate(): a process that
+        # left the group (setsid, a daemon) may keep the output pipe open
+        # after the hook ended or was killed, and must not hold the run.
+        try:
+            out, _ = proc.communicate(timeout=POLL)
+            break
+        except subprocess.TimeoutExpired as exc:
+            moment = time.monotonic()
+            if deadline is not None and moment >= deadline:
+                _kill_group(proc)
+                return Outcome(
+                    False,
+                    proc.returncode,
+                    _text(_drain(proc)),
+                    message=f"timed out after {timeout:g} s (process group killed)",
+                    seconds=time.monotonic() - began,
+                    timed_out=True,
+                )
+            if proc.poll() is None:
+                continue
+            exited_at = exited_at or moment
+            if moment - exited_at >= OUTPUT_GRACE:
+                out = exc.output or b""
+                _close_output(proc)
                 break
-            except subprocess.TimeoutExpired as exc:
-                moment = time.monotonic()
-                if deadline is not None and moment >= deadline:
-                    _kill_group(proc)
-                    return Outcome(
-                        False,
-                        proc.returncode,
-                        _text(_drain(proc)),
-                        message=f"timed out after {timeout:g} s (process group killed)",
-                        seconds=time.monotonic() - began,
-                        timed_out=True,
-                    )
-                if proc.poll() is None:
-                    continue
-                exited_at = exited_at or moment
-                if moment - exited_at >= OUTPUT_GRACE:
-                    out = exc.output or b""
-                    _close_output(proc)
-                    break
-    except BaseException:
-        _kill_group(proc)
-        _drain(proc)
-        raise
     code = proc.returncode
     return Outcome(
         code == 0,
@@ -228,10 +263,8 @@ def _drain(proc: subprocess.Popen[bytes]) -> bytes:
 
 def _close_output(proc: subprocess.Popen[bytes]) -> None:
     if proc.stdout is not None:
-        try:
+        with suppress(OSError):
             proc.stdout.close()
-        except OSError:
-            pass
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -246,10 +279,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     finally:
         # Even when a second Ctrl-C cuts the grace short; and members of the
         # group that ignored SIGTERM go too.
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _text(data: bytes | None) -> str:

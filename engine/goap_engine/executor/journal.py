@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ class Redactor:
                 continue
             needles.add(value)
             needles.add(json.dumps(value)[1:-1])
+            # Messages such as "sensed 'x'" show values through repr().
+            needles.add(repr(value)[1:-1])
             needles.update(
                 line for line in value.splitlines() if len(line.strip()) >= 4
             )
@@ -71,6 +74,8 @@ class Journal:
         self.durable = durable
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # Parallel steps write events from their threads; one line at a time.
+        self._lock = threading.Lock()
         self._repair_tail()
         self.listeners: list[Any] = []
 
@@ -87,13 +92,20 @@ class Journal:
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         """Append one event and return it (as written, redacted)."""
-        record = self.redact.data(
-            {"ts": now(), "t": time.time(), "event": event, **fields}
-        )
-        line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
-        os.write(self._fd, line.encode())
-        if self.durable:
-            os.fsync(self._fd)
+        with self._lock:
+            # Stamped under the lock, so the file's order is the stamps' order.
+            record = self.redact.data(
+                {"ts": now(), "t": time.time(), "event": event, **fields}
+            )
+            line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
+            data = line.encode()
+            # os.write may write less than asked (a full disk, a signal); the
+            # rest must follow, or the next event would continue a cut line.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            if self.durable:
+                os.fsync(self._fd)
         for listener in self.listeners:
             listener(record)
         return dict(record)

@@ -8,6 +8,7 @@ and plain in CI or with NO_COLOR.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from typing import Any
 
@@ -26,6 +27,8 @@ class Reporter:
         self.verbose = verbose
         self.console = err_console()
         self._lock = threading.Lock()
+        # Bound now: during a run sys.stdout is sent to stderr (see Runner.run).
+        self._stdout = sys.stdout
 
     def _line(self, text: str, style: str | None = None) -> None:
         with self._lock:
@@ -36,7 +39,7 @@ class Reporter:
     def event(self, record: dict[str, Any]) -> None:
         if self.fmt == "json":
             with self._lock:
-                click.echo(json.dumps(record, default=str))
+                click.echo(json.dumps(record, default=str), file=self._stdout)
             return
         kind = record.get("event")
         step = record.get("step", "")
@@ -134,7 +137,5 @@ class Reporter:
                 )
             estimated = sum(s.estimated for s in result.steps if s.status != "skipped")
             actual = sum(s.actual for s in result.steps)
-            self._line(
-                f"  {'total'.ljust(width)}           {format_duration(estimated).rjust(9)}"
-                f"  {actual:6.2f}s"
-            )
+            total = format_duration(estimated).rjust(9)
+            self._line(f"  {'total'.ljust(width)}           {total}  {actual:6.2f}s")

@@ -13,11 +13,12 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -105,16 +106,23 @@ def journal_path(ruleset: Ruleset) -> Path:
 
 
 def last_run(path: Path) -> dict[str, Any] | None:
-    """Return the latest run's start event, with ``finished`` telling if it ended."""
+    """Return the latest run's start event, with ``finished`` telling if it ended.
+
+    A run stopped by Ctrl-C or SIGTERM records its end but is as unfinished
+    as one killed outright: both leave work to resume.
+    """
     current: dict[str, Any] | None = None
     for event in read_events(path):
         kind = event.get("event")
         if kind == "run_start":
             current = dict(event, finished=False)
-        elif kind == "run_end" and current is not None:
-            if event.get("run") == current.get("run"):
-                current["finished"] = True
-                current["status"] = event.get("status")
+        elif (
+            kind == "run_end"
+            and current is not None
+            and event.get("run") == current.get("run")
+        ):
+            current["finished"] = event.get("status") != "interrupted"
+            current["status"] = event.get("status")
     return current
 
 
@@ -141,6 +149,8 @@ class Runner:
         self.last_action = ""
         self.started_at = now()
         self.jobs = max(options.jobs or ruleset.policy.jobs, 1)
+        # Set on interrupt so hook threads neither retry nor keep polling.
+        self.stopping = threading.Event()
 
     def log(self, text: str) -> None:
         self.event("log", message=text)
@@ -154,19 +164,27 @@ class Runner:
             self.on_event(record)
 
     def run(self) -> RunResult:
-        """Run to the goal; raise on bad input, return how the run ended."""
-        if self.options.dry_run:
-            return self.dry_run()
-        with WorkspaceLock(workspace(self.ruleset) / "lock"), _sigterm_as_interrupt():
-            journal = Journal(
-                journal_path(self.ruleset), self.redact, durable=self.options.durable
-            )
-            if self.on_event is not None:
-                journal.listeners.append(self.on_event)
-            try:
-                return self._run_locked(journal)
-            finally:
-                journal.close()
+        """Run to the goal; raise on bad input, return how the run ended.
+
+        Python hooks and sensors that print write to stderr during the run:
+        stdout carries data only (the JSON Lines of ``--format json``).
+        """
+        with redirect_stdout(sys.stderr):
+            if self.options.dry_run:
+                return self.dry_run()
+            lock = WorkspaceLock(workspace(self.ruleset) / "lock")
+            with lock, _sigterm_as_interrupt():
+                journal = Journal(
+                    journal_path(self.ruleset),
+                    self.redact,
+                    durable=self.options.durable,
+                )
+                if self.on_event is not None:
+                    journal.listeners.append(self.on_event)
+                try:
+                    return self._run_locked(journal)
+                finally:
+                    journal.close()
 
     def _run_locked(self, journal: Journal) -> RunResult:
         previous = last_run(journal.path)
@@ -176,9 +194,9 @@ class Runner:
                 resume_of = previous.get("run")
             elif not self.options.fresh:
                 raise InputError(
-                    f"the previous run {previous.get('run')} (started {previous.get('ts')}) "
-                    "was interrupted; continue it with 'run --resume' or start over "
-                    "with 'run --fresh'"
+                    f"the previous run {previous.get('run')} (started "
+                    f"{previous.get('ts')}) was interrupted; continue it with "
+                    "'run --resume' or start over with 'run --fresh'"
                 )
         self.journal = journal
         began = time.monotonic()
@@ -228,7 +246,9 @@ class Runner:
         errors = {r.name: r.error for r in readings if not r.ok}
         self.event("sensed", values=values, errors=errors)
         if errors and strict:
-            detail = "; ".join(f"{k}: {v}" for k, v in errors.items())
+            # The message reaches the terminal unredacted, and a sensor's
+            # output may hold a secret.
+            detail = self.redact("; ".join(f"{k}: {v}" for k, v in errors.items()))
             raise ExecutionError(f"cannot sense the world: {detail}")
         return with_values(self.ruleset, state, values)
 
@@ -284,6 +304,15 @@ class Runner:
             raise InputError(f"{path}: cannot read the saved plan: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != "goap-engine/plan":
             raise InputError(f"{path}: not a goap-engine plan file")
+        try:
+            return self._saved_plan(path, data, state)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A hand-edited or truncated file: bad input, not an engine bug.
+            raise InputError(
+                f"{path}: malformed plan file ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _saved_plan(self, path: Path, data: dict[str, Any], state: State) -> Plan:
         prints = data.get("fingerprint", {})
         if prints.get("ruleset") != ruleset_fingerprint(self.ruleset):
             raise InputError(
@@ -347,10 +376,13 @@ class Runner:
             state = failed.state
             if failed.ok:
                 continue
-            self.replans += 1
-            if self.replans > max_replans:
+            if failed.stop:
+                reason = failed.message
+                break
+            if self.replans >= max_replans:
                 reason = f"gave up after {max_replans} replans: {failed.message}"
                 break
+            self.replans += 1
             self.event("replan", number=self.replans, reason=failed.message)
         reached = self.goal_holds(state)
         self.persist(state, "reached" if reached else "failed")
@@ -362,11 +394,11 @@ class Runner:
             steps=self.records,
             replans=self.replans,
             seconds=time.monotonic() - began,
-            reason=reason,
+            reason=self.redact(reason),
         )
 
     def execute(self, plan: Plan, state: State) -> _Progress:
-        """Run ``plan``'s steps (in parallel where allowed); stop at the first failure."""
+        """Run ``plan``'s steps (in parallel where allowed) up to the first failure."""
         deps = dependencies(plan.steps)
         pending = list(zip(plan.steps, deps, strict=True))
         done: set[int] = set()
@@ -400,9 +432,7 @@ class Runner:
                 if not progress.ok:
                     pending.clear()
         except KeyboardInterrupt:
-            from .hooks import kill_all
-
-            kill_all()
+            self._stop_workers(list(running))
             for _, (step, _, t0) in running.items():
                 self.event(
                     "step_end",
@@ -414,8 +444,30 @@ class Runner:
             raise
         finally:
             if pool is not None:
+                if self.stopping.is_set():
+                    # A second Ctrl-C may have cut the handler above short.
+                    self._stop_workers(list(running))
                 pool.shutdown(wait=True)
         return progress
+
+    def _stop_workers(self, futures: list[Future[Outcome]]) -> None:
+        """Kill hooks until every running step has returned; Ctrl-C cannot skip it.
+
+        A worker may be starting a process at the moment of the interrupt, so
+        kill again until all are back: no hook may outlive the run, and the
+        pool's threads cannot be abandoned (the interpreter would wait for them).
+        """
+        from .hooks import kill_all
+
+        self.stopping.set()
+        while True:
+            try:
+                kill_all()
+                _, left = wait(futures, timeout=0.1)
+                if not left:
+                    return
+            except KeyboardInterrupt:
+                continue
 
     def start(
         self, step: Any, progress: _Progress, pool: ThreadPoolExecutor | None
@@ -439,16 +491,20 @@ class Runner:
             )
             return None
         if (action.irreversible or action.approval) and not self.approve(action):
-            progress.fail(f"{label}: not approved")
+            # Not an exception: steps already running in parallel must still
+            # be finished and recorded; the loop then stops without replanning.
+            why = "irreversible" if action.irreversible else "marked for approval"
+            message = (
+                f"{label} is {why} and was not approved; "
+                "run on a terminal to confirm, or pass --yes"
+            )
+            progress.fail(message)
             progress.stop = True
-            self.event("step_end", step=label, status="refused")
+            self.event("step_end", step=label, status="refused", message=message)
             self.records.append(
                 StepRecord(label, "refused", action.duration, 0.0, "not approved")
             )
-            raise ExecutionError(
-                f"{label} is {'irreversible' if action.irreversible else 'marked for approval'}"
-                " and was not approved; run on a terminal to confirm, or pass --yes"
-            )
+            return None
         command = self.command_text(action, state)
         self.event("step_start", step=label, action=action.name, command=command)
         t0 = time.monotonic()
@@ -495,9 +551,12 @@ class Runner:
         outcome = Outcome(False, message="not run")
         for attempt in range(attempts):
             if attempt:
+                if self.stopping.is_set():
+                    break
                 delay = min(RETRY_BASE * 2 ** (attempt - 1), 30.0)
                 self.event("retry", step=action.label, attempt=attempt + 1, delay=delay)
-                time.sleep(delay)
+                if self.stopping.wait(delay):
+                    break
             outcome = self.perform_once(action, state)
             if outcome.ok:
                 break
@@ -529,7 +588,9 @@ class Runner:
                         state=values,
                         workdir=cwd,
                         env=env,
-                        log=lambda line: self.on_output(action.label, line + "\n"),
+                        log=lambda line: self.on_output(
+                            action.label, self.redact(line + "\n")
+                        ),
                         action=action.name,
                         timeout=action.timeout,
                         extra={
@@ -564,7 +625,9 @@ class Runner:
                     seconds=time.monotonic() - began,
                     timed_out=True,
                 )
-            time.sleep(min(wait_spec.interval, max(deadline - time.monotonic(), 0)))
+            pause = min(wait_spec.interval, max(deadline - time.monotonic(), 0))
+            if self.stopping.wait(pause):
+                return Outcome(False, message="interrupted")
 
     def finish(
         self,
@@ -578,7 +641,8 @@ class Runner:
         ruleset = self.ruleset
         label = action.label
         seconds = time.monotonic() - t0
-        message = outcome.message
+        # Messages end up in the summary, which is printed, not journalled.
+        message = self.redact(outcome.message)
         state = progress.state
         if outcome.ok:
             # Apply only this step's writes, so parallel steps compose.
@@ -600,7 +664,7 @@ class Runner:
                 ]
                 if wrong:
                     outcome.ok = False
-                    message = "effect did not happen: " + "; ".join(wrong)
+                    message = self.redact("effect did not happen: " + "; ".join(wrong))
                     state = candidate
             if outcome.ok:
                 self.last_action = label

@@ -1,0 +1,345 @@
+"""Run options end to end: saved plans, parallel jobs, approval, JSON output,
+and wait actions."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PLANNED = """
+version: 1
+state:
+  source_ready: {type: bool, sense: test -f source}
+  built: {type: bool, sense: test -f built}
+actions:
+  get_source: {id: G1, effects: {source_ready: true}, run: touch source}
+  build: {id: G2, pre: source_ready, effects: {built: true}, cost: 2, run: touch built}
+goal: [built]
+"""
+
+
+def test_saved_plan_runs_and_is_refused_when_stale(tmp_path: Path, h) -> None:
+    goal = h.goal(tmp_path, PLANNED)
+    plan_file = tmp_path / "plan.json"
+    made = h.cli("plan", goal, "-o", plan_file)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(plan_file.read_text())["format"] == "goap-engine/plan"
+
+    result = h.run("run", "--plan", plan_file, goal, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    plans = [e for e in h.events(tmp_path) if e["event"] == "plan"]
+    assert len(plans) == 1
+    assert plans[0]["saved"] == str(plan_file)
+    assert plans[0]["steps"] == ["G1: get_source", "G2: build"]
+    assert (tmp_path / "built").exists()
+
+    # The sensed world changed: the plan's start no longer matches.
+    (tmp_path / "built").unlink()
+    stale = h.cli("run", "--plan", plan_file, goal)
+    assert stale.returncode == 2, stale.stderr
+    assert "sensed start state differs" in stale.stderr
+    assert "source_ready" in stale.stderr
+    assert "Traceback" not in stale.stderr
+
+    # The rules changed: refused, even where the world matches again.
+    (tmp_path / "source").unlink()
+    goal.write_text(PLANNED.replace("cost: 2", "cost: 3"))
+    changed = h.cli("run", "--plan", plan_file, goal)
+    assert changed.returncode == 2, changed.stderr
+    assert "rules changed" in changed.stderr
+    assert not (tmp_path / "source").exists()
+    # Neither refusal ran a step.
+    assert sum(e["event"] == "step_start" for e in h.events(tmp_path)) == 2
+
+
+def test_saved_plan_that_is_not_a_plan_is_refused(tmp_path: Path, h) -> None:
+    goal = h.goal(tmp_path, PLANNED)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    result = h.cli("run", "--plan", bad, goal)
+    assert result.returncode == 2 and "not a goap-engine plan file" in result.stderr
+    bad.write_text("{not json")
+    result = h.cli("run", "--plan", bad, goal)
+    assert result.returncode == 2 and "cannot read the saved plan" in result.stderr
+    # A real plan, edited by hand: the fingerprints match, the steps do not.
+    made = h.cli("plan", goal, "-o", bad)
+    assert made.returncode == 0, made.stderr
+    data = json.loads(bad.read_text())
+    data["steps"][0]["action"] = "no_such_action"
+    bad.write_text(json.dumps(data))
+    result = h.cli("run", "--plan", bad, goal)
+    assert result.returncode == 2, result.stderr
+    assert "malformed plan file" in result.stderr and "no_such_action" in result.stderr
+    assert not (tmp_path / "source").exists()
+
+
+def test_parallel_jobs_overlap_and_keep_output_blocks_whole(tmp_path: Path, h) -> None:
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          alpha: bool
+          beta: bool
+        actions:
+          make_alpha:
+            id: P1
+            effects: {alpha: true}
+            run: for i in 1 2 3 4; do echo "alpha line $i of 4"; sleep 0.25; done
+          make_beta:
+            id: P2
+            effects: {beta: true}
+            run: for i in 1 2 3 4; do echo "beta line $i of 4"; sleep 0.25; done
+        goal: [alpha, beta]
+        """,
+    )
+    result = h.run("run", "--jobs", "2", goal, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    events = h.events(tmp_path)
+    assert events[0]["jobs"] == 2
+    starts = [e["t"] for e in events if e["event"] == "step_start"]
+    ends = [e["t"] for e in events if e["event"] == "step_end"]
+    assert len(starts) == 2 and max(starts) < min(ends)  # they overlapped
+    assert max(ends) - min(starts) < 1.8
+
+    lines = result.stderr.splitlines()
+    for name, label in (("alpha", "P1: make_alpha"), ("beta", "P2: make_beta")):
+        mine = [i for i, line in enumerate(lines) if f"[{label}] |" in line]
+        assert [lines[i] for i in mine] == [
+            f"  [{label}] | {name} line {n} of 4" for n in range(1, 5)
+        ]
+        assert mine == list(range(mine[0], mine[0] + 4))  # one block
+
+
+def test_sequential_jobs_take_the_sum(tmp_path: Path, h) -> None:
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {alpha: bool, beta: bool}
+        actions:
+          a: {id: P1, effects: {alpha: true}, run: sleep 0.5}
+          b: {id: P2, effects: {beta: true}, run: sleep 0.5}
+        goal: [alpha, beta]
+        """,
+    )
+    result = h.cli("run", goal)
+    assert result.returncode == 0, result.stderr
+    events = h.events(tmp_path)
+    starts = [e["t"] for e in events if e["event"] == "step_start"]
+    ends = [e["t"] for e in events if e["event"] == "step_end"]
+    assert starts[1] >= ends[0]
+
+
+APPROVAL = """
+version: 1
+state:
+  built: bool
+  published: bool
+actions:
+  build: {id: B1, effects: {built: true}, run: touch built}
+  publish:
+    id: B2
+    pre: built
+    effects: {published: true}
+    irreversible: true
+    run: touch published
+goal: [published]
+"""
+
+
+def test_irreversible_action_needs_yes_without_a_terminal(tmp_path: Path, h) -> None:
+    goal = h.goal(tmp_path, APPROVAL)
+    refused = h.run("run", goal, cwd=tmp_path)
+    assert refused.returncode == 1, refused.stderr
+    assert "B2: publish is irreversible and was not approved" in refused.stderr
+    assert "--yes" in refused.stderr
+    assert "goal NOT reached" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert (tmp_path / "built").exists()
+    assert not (tmp_path / "published").exists()
+    events = h.events(tmp_path)
+    ends = [(e["step"], e["status"]) for e in events if e["event"] == "step_end"]
+    assert ends == [("B1: build", "ok"), ("B2: publish", "refused")]
+    assert "replan" not in h.kinds(events)  # refusing is not worth a replan
+    assert events[-1]["event"] == "run_end" and events[-1]["status"] == "failed"
+    assert h.state(tmp_path)["state"] == {"built": True, "published": False}
+
+    approved = h.run("run", "--yes", goal, cwd=tmp_path)
+    assert approved.returncode == 0, approved.stderr
+    assert (tmp_path / "published").exists()
+    # The second run starts from the stored state: build is not repeated.
+    steps = [e["step"] for e in h.events(tmp_path) if e["event"] == "step_start"]
+    assert steps == ["B1: build", "B2: publish"]
+
+
+def test_refusal_lets_parallel_steps_finish(tmp_path: Path, h) -> None:
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {prepared: bool, slow_done: bool, risky_done: bool}
+        actions:
+          prepare: {id: C0, effects: {prepared: true}, run: "true"}
+          slow: {id: C1, effects: {slow_done: true}, run: sleep 0.5}
+          risky:
+            id: C2
+            pre: prepared
+            effects: {risky_done: true}
+            approval: true
+            run: touch risky
+        goal: [slow_done, risky_done]
+        """,
+    )
+    # Whatever the plan's order, C1 runs while C2 (after C0) is refused.
+    result = h.run("run", "--jobs", "2", goal, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "C2: risky is marked for approval and was not approved" in result.stderr
+    events = h.events(tmp_path)
+    ends = {e["step"]: e["status"] for e in events if e["event"] == "step_end"}
+    assert ends == {"C0: prepare": "ok", "C1: slow": "ok", "C2: risky": "refused"}
+    assert h.state(tmp_path)["state"] == {
+        "prepared": True,
+        "slow_done": True,
+        "risky_done": False,
+    }
+    assert not (tmp_path / "risky").exists()
+
+
+def test_json_format_streams_only_json(tmp_path: Path, h) -> None:
+    (tmp_path / "chatty.py").write_text(
+        "def hook(ctx):\n    print('printed by a python hook')\n    return True\n"
+    )
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          greeted: {type: bool, sense: test -f greeted}
+          fail_once: bool
+          chatted: bool
+        actions:
+          chat: {id: J0, effects: {chatted: true}, run: {python: "chatty:hook"}}
+          greet:
+            id: J1
+            effects: {greeted: true}
+            on_failure: {fail_once: true}
+            run: >-
+              echo hello from the hook; echo to stderr >&2;
+              test -f again && touch greeted; touch again
+        goal: [greeted, chatted]
+        """,
+    )
+    env = h.env(PYTHONPATH=str(tmp_path))
+    result = h.run("run", "--format", "json", goal, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records and all(isinstance(r, dict) for r in records)
+    assert records[0]["event"] == "run_start"
+    assert records[-1]["event"] == "run_end" and records[-1]["status"] == "reached"
+    assert "replan" in [r["event"] for r in records]
+    assert "hello from the hook" not in [
+        line.strip() for line in result.stdout.splitlines()
+    ]
+    assert "printed by a python hook" in result.stderr
+    # What streamed is what the journal holds.
+    assert [r["event"] for r in records] == h.kinds(h.events(tmp_path))
+
+
+WAITING = """
+version: 1
+state:
+  kicked: bool
+  ready: {{type: bool, sense: test -f ready}}
+actions:
+  kick:
+    id: W1
+    effects: {{kicked: true}}
+    run: {kick}
+  await_ready:
+    id: W2
+    pre: kicked
+    effects: {{ready: true}}
+    wait: {{until: ready, interval: 0.1s, timeout: {timeout}}}
+policy: {{max_replans: 0}}
+goal: [ready]
+"""
+
+
+def test_wait_polls_until_a_sensor_turns_true(tmp_path: Path, h) -> None:
+    kick = "'(sleep 0.5; touch ready) >/dev/null 2>&1 &'"
+    goal = h.goal(tmp_path, WAITING.format(kick=kick, timeout="10s"))
+    began = time.monotonic()
+    result = h.run("run", goal, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - began < 8
+    events = h.events(tmp_path)
+    end = [e for e in events if e["event"] == "step_end"][-1]
+    assert end["step"] == "W2: await_ready" and end["status"] == "ok"
+    assert 0.2 <= end["seconds"] < 3
+    polls = [e for e in events if e["event"] == "sensed" and "ready" in e["values"]]
+    assert [p["values"]["ready"] for p in polls][-1] is True
+    assert len(polls) >= 3  # it really polled
+
+
+def test_wait_that_never_holds_times_out_clearly(tmp_path: Path, h) -> None:
+    goal = h.goal(tmp_path, WAITING.format(kick="'true'", timeout="1s"))
+    began = time.monotonic()
+    result = h.run("run", goal, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - began < 8
+    assert "'ready' still false after 1 s" in result.stderr
+    end = [e for e in h.events(tmp_path) if e["event"] == "step_end"][-1]
+    assert end["status"] == "failed"
+    assert end["message"] == "'ready' still false after 1 s"
+    assert 0.9 <= end["seconds"] < 3
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_irreversible_action_asks_on_a_terminal(
+    tmp_path: Path, h, engines, answer: str
+) -> None:
+    goal = h.goal(tmp_path, APPROVAL)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "goap_engine", "run", str(goal)],
+        cwd=tmp_path,
+        env=h.env(),
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    engines.append(proc)
+    os.close(follower)
+    seen = b""
+    try:
+        while b"Run it?" not in seen:
+            ready, _, _ = select.select([leader], [], [], 20)
+            assert ready, f"no prompt: {seen!r}"
+            seen += os.read(leader, 4096)
+        os.write(leader, answer.encode() + b"\n")
+        proc.wait(timeout=20)
+        while select.select([leader], [], [], 0)[0]:
+            seen += os.read(leader, 4096)
+    except OSError:  # EIO: the terminal's other end closed
+        pass
+    finally:
+        os.close(leader)
+    text = seen.decode(errors="replace")
+    assert "B2: publish is irreversible. Run it?" in text
+    if answer == "y":
+        assert proc.wait(timeout=20) == 0, text
+        assert (tmp_path / "published").exists()
+    else:
+        assert proc.wait(timeout=20) == 1, text
+        assert not (tmp_path / "published").exists()
+        assert "not approved" in text

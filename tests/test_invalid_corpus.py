@@ -1,0 +1,151 @@
+"""Every broken input in tests/data/invalid/ is refused with the error it names.
+
+A case is a top-level ``*.yaml`` file, or a folder whose ``goal.yaml`` uses the
+other files in it.  The first line of a case says what it must produce::
+
+    # expect: 7:10: error: action 'push': precondition ...
+
+The expectation is a substring of one error line, including its line:col, so
+a case pins both what is reported and where.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from goap_engine.cli import main
+from goap_engine.errors import EXIT_INPUT
+from goap_engine.validate import validate_paths
+
+CORPUS = Path(__file__).resolve().parent / "data" / "invalid"
+EXPECT = "# expect:"
+
+# A zero-byte file cannot carry its expectation in a comment.
+EXPECT_WITHOUT_COMMENT = {
+    "empty": "empty.yaml:1:1: error: empty file: expected a mapping",
+}
+
+# Engine defects found with this corpus.  Each case states the diagnostic the
+# engine should give; until the defect is fixed the case is an expected
+# failure, and strict so that a fix is noticed and the marker removed.
+KNOWN_DEFECTS: dict[str, str] = {
+    # validate/plan end in an internal error (exit 70)
+    "int_bound_infinite": "int variable with max .inf: OverflowError in "
+    "StateVar.finite_domain during lint",
+    "expr_complex_power": "(-8) ** 0.5 folds to a complex number typed float; "
+    "comparing it raises TypeError",
+    "expr_float_literal_overflow": "1e309 folds to inf, compiled as the name 'inf': "
+    "NameError",
+    "expr_huge_int_result": "folding an int of over 4300 digits: repr() raises "
+    "ValueError outside the error handling",
+    "expr_lone_surrogate": "a lone surrogate in a diagnostic makes the CLI output "
+    "raise UnicodeEncodeError",
+    "yaml_alias_bomb": "aliases are expanded without limit (with: is deep-copied "
+    "and walked); validation runs for minutes",
+    # invalid input accepted by validate
+    "cost_nan": "cost .nan passes the schema minimum; plan fails with exit 70",
+    "cost_infinite": "cost .inf accepted; plan reports a misleading 'no plan'",
+    "cost_negative_expression": "a constant cost expression below 0 is accepted; "
+    "plan fails with exit 70",
+    "duration_infinite": "duration .inf accepted; plan fails with exit 70",
+    "policy_unknown_search": "policy.search is not checked by validate; plan "
+    "reports it without a location",
+    "enum_effect_from_str": "a str expression assigned to an enum is accepted; lint "
+    "then blames the goal condition 'done'",
+    "yaml_python_tag": "YAML tags are silently dropped: the tagged list becomes "
+    "an argv hook",
+    "yaml_unknown_tag": "YAML tags are silently dropped",
+    # unclear message or wrong location
+    "condition_not_a_string": "says 'expected ... a list ... found list' at the "
+    "list instead of naming the non-string item",
+    "state_invalid_name": "the error points at the first state variable, not at "
+    "the invalid name",
+    "yaml_unclosed_quote": "points at the end of the file, not at the opening quote",
+    "duration_words": "does not say what a valid duration looks like",
+    "state_unknown_type_short": "does not name the bad type or the valid ones",
+    "expr_float_power_overflow": "the message is a raw errno tuple",
+    "not_utf8": "no line:col for an undecodable byte",
+}
+
+# Cases that must not run at all while their defect stands (they would hang).
+NOT_RUN: set[str] = {"yaml_alias_bomb"}
+
+
+def corpus_cases() -> list[Path]:
+    files = sorted(CORPUS.glob("*.yaml"))
+    folders = sorted(p / "goal.yaml" for p in CORPUS.iterdir() if p.is_dir())
+    return files + folders
+
+
+def case_id(path: Path) -> str:
+    return path.parent.name if path.name == "goal.yaml" else path.stem
+
+
+def expectation(path: Path) -> str | None:
+    """Return the expected substring of ``path``, or None if it states none."""
+    if case_id(path) in EXPECT_WITHOUT_COMMENT:
+        return EXPECT_WITHOUT_COMMENT[case_id(path)]
+    # Bytes, not text: one case is deliberately not valid UTF-8 after line 1.
+    first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+    if not first.startswith(EXPECT):
+        return None
+    return first[len(EXPECT) :].strip()
+
+
+def corpus_params() -> list[object]:
+    params = []
+    for path in corpus_cases():
+        name = case_id(path)
+        marks = []
+        if name in KNOWN_DEFECTS:
+            marks.append(
+                pytest.mark.xfail(
+                    reason=KNOWN_DEFECTS[name], strict=True, run=name not in NOT_RUN
+                )
+            )
+        params.append(pytest.param(path, id=name, marks=marks))
+    return params
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(corpus_cases()) >= 40
+
+
+def test_every_case_states_its_expectation() -> None:
+    missing = [case_id(p) for p in corpus_cases() if not expectation(p)]
+    assert missing == []
+
+
+def test_defect_markers_name_existing_cases() -> None:
+    # A renamed case would silently lose its marker and fail for the wrong reason.
+    names = {case_id(p) for p in corpus_cases()}
+    assert set(KNOWN_DEFECTS) - names == set()
+    assert NOT_RUN - set(KNOWN_DEFECTS) == set()
+
+
+@pytest.mark.parametrize("path", corpus_params())
+def test_invalid_input_is_refused(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = expectation(path)
+    assert expected
+    # Diagnostics show paths relative to the working directory; from the case's
+    # own folder they are short and the same on every machine.
+    monkeypatch.chdir(path.parent)
+    # With GOAP_DEBUG the CLI re-raises internal errors instead of reporting them.
+    monkeypatch.delenv("GOAP_DEBUG", raising=False)
+
+    diagnostics, _ = validate_paths([path])
+    errors = [d for d in diagnostics if d.severity == "error"]
+    shown = "\n".join(str(d) for d in diagnostics) or "(no diagnostics)"
+    assert any(expected in str(d) for d in errors), shown
+    # Every error must point into a file, not just name it.
+    assert all(d.location.line > 0 for d in errors), shown
+
+    result = CliRunner().invoke(main, ["validate", path.name])
+    # CliRunner keeps an escaped exception instead of printing its traceback.
+    escaped = not isinstance(result.exception, SystemExit | None)
+    assert not escaped, repr(result.exception)
+    assert "Traceback" not in result.output
+    assert result.exit_code == EXIT_INPUT, result.output
+    assert expected in result.stdout
