@@ -31,46 +31,15 @@ EXPECT_WITHOUT_COMMENT = {
 # engine should give; until the defect is fixed the case is an expected
 # failure, and strict so that a fix is noticed and the marker removed.
 KNOWN_DEFECTS: dict[str, str] = {
-    # validate/plan end in an internal error (exit 70)
-    "int_bound_infinite": "int variable with max .inf: OverflowError in "
-    "StateVar.finite_domain during lint",
-    "expr_complex_power": "(-8) ** 0.5 folds to a complex number typed float; "
-    "comparing it raises TypeError",
-    "expr_float_literal_overflow": "1e309 folds to inf, compiled as the name 'inf': "
-    "NameError",
-    "expr_huge_int_result": "folding an int of over 4300 digits: repr() raises "
-    "ValueError outside the error handling",
-    "expr_lone_surrogate": "a lone surrogate in a diagnostic makes the CLI output "
-    "raise UnicodeEncodeError",
-    "yaml_alias_bomb": "aliases are expanded without limit (with: is deep-copied "
-    "and walked); validation runs for minutes",
     # invalid input accepted by validate
-    "cost_nan": "cost .nan passes the schema minimum; plan fails with exit 70",
-    "cost_infinite": "cost .inf accepted; plan reports a misleading 'no plan'",
-    "cost_negative_expression": "a constant cost expression below 0 is accepted; "
-    "plan fails with exit 70",
-    "duration_infinite": "duration .inf accepted; plan fails with exit 70",
-    "policy_unknown_search": "policy.search is not checked by validate; plan "
-    "reports it without a location",
     "enum_effect_from_str": "a str expression assigned to an enum is accepted; lint "
     "then blames the goal condition 'done'",
-    "yaml_python_tag": "YAML tags are silently dropped: the tagged list becomes "
-    "an argv hook",
-    "yaml_unknown_tag": "YAML tags are silently dropped",
     # unclear message or wrong location
-    "condition_not_a_string": "says 'expected ... a list ... found list' at the "
-    "list instead of naming the non-string item",
-    "state_invalid_name": "the error points at the first state variable, not at "
-    "the invalid name",
     "yaml_unclosed_quote": "points at the end of the file, not at the opening quote",
-    "duration_words": "does not say what a valid duration looks like",
-    "state_unknown_type_short": "does not name the bad type or the valid ones",
-    "expr_float_power_overflow": "the message is a raw errno tuple",
-    "not_utf8": "no line:col for an undecodable byte",
 }
 
 # Cases that must not run at all while their defect stands (they would hang).
-NOT_RUN: set[str] = {"yaml_alias_bomb"}
+NOT_RUN: set[str] = set()
 
 
 def corpus_cases() -> list[Path]:

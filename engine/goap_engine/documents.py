@@ -8,6 +8,8 @@ into a location, so every later check can point at the exact spot.
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -110,7 +112,9 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     try:
-        data = yaml.load(text)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            data = yaml.load(text)
     except DuplicateKeyError as exc:
         return None, [_marked(shown, exc, "duplicate key")]
     except MarkedYAMLError as exc:
@@ -124,6 +128,7 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
                 "empty file: expected a mapping with at least 'version: 1'",
             )
         ]
+    notes = [_yaml_warning(shown, w.message) for w in caught]
     problem = _check_nodes(shown, data)
     if problem is not None:
         return None, [problem]
@@ -134,7 +139,7 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
                 f"expected a mapping at the top level, found {yaml_type(data)}",
             )
         ]
-    return Document(path, data), []
+    return Document(path, data), notes
 
 
 MAX_NODES = 100_000
@@ -171,6 +176,11 @@ def _check_nodes(shown: str, data: Any) -> Diagnostic | None:
                 Location(shown, line, col),
                 f"invalid YAML: unsupported tag '{shown_tag}'",
             )
+        if isinstance(node, float) and not math.isfinite(node):
+            return Diagnostic(
+                _value_location(shown, parent, node),
+                f"numbers must be finite, found {node}",
+            )
         if isinstance(node, dict):
             stack.extend((v, node) for v in node.values())
             stack.extend((k, node) for k in node if not isinstance(k, str))
@@ -179,11 +189,40 @@ def _check_nodes(shown: str, data: Any) -> Diagnostic | None:
     return None
 
 
+def _value_location(shown: str, parent: Any, value: Any) -> Location:
+    """Return where ``value`` sits inside its ``parent`` mapping or list."""
+    try:
+        if isinstance(parent, CommentedMap):
+            for key, item in parent.items():
+                if item is value:
+                    line, col = parent.lc.value(key)
+                    return Location(shown, line + 1, col + 1)
+        if isinstance(parent, CommentedSeq):
+            for i, item in enumerate(parent):
+                if item is value:
+                    line, col = parent.lc.item(i)
+                    return Location(shown, line + 1, col + 1)
+    except (KeyError, IndexError, TypeError):
+        pass
+    line, col = _position(parent)
+    return Location(shown, line, col)
+
+
 def _position(node: Any) -> tuple[int, int]:
     lc = getattr(node, "lc", None)
     if lc is None or lc.line is None:
         return 1, 1
     return lc.line + 1, lc.col + 1
+
+
+def _yaml_warning(shown: str, message: Warning | str) -> Diagnostic:
+    """Return a YAML parser warning (e.g. a reused anchor) as a located warning."""
+    mark = getattr(message, "problem_mark", None) or getattr(
+        message, "context_mark", None
+    )
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    text = " ".join(str(message).split())
+    return Diagnostic(Location(shown, line, col), f"YAML: {text}", severity="warning")
 
 
 def _marked(shown: str, exc: MarkedYAMLError, what: str) -> Diagnostic:
@@ -281,37 +320,36 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         yield Diagnostic(doc.where(keys), f"missing required key '{missing}'", entity)
         return
     if validator == "propertyNames":
-        bad = error.instance
-        yield Diagnostic(
-            doc.where(keys),
-            f"invalid name ({error.message}): names start with a letter and "
-            "use letters, digits and underscores",
-            entity,
-        )
-        del bad
+        bad_names = [str(e.instance) for e in error.context or []] or [str(value)]
+        for bad in bad_names:
+            where = doc.where((*keys, bad), key=True) if bad in (value or {}) else None
+            yield Diagnostic(
+                where or doc.where(keys),
+                f"invalid name '{bad}': names start with a letter and use letters, "
+                "digits and underscores",
+                entity,
+            )
         return
     if validator in ("oneOf", "anyOf"):
-        described = error.schema.get("description", "")
-        if "$ref" in error.schema:
-            described = ""
-        # Errors from branches whose basic shape does not fit (a type or enum
-        # mismatch at this very node) say nothing useful; explain the others.
-        context = list(error.context or [])
-        fitting = [
-            e
-            for e in context
-            if len(e.absolute_path) > len(keys)
-            or e.validator not in ("type", "enum", "const", "oneOf", "anyOf")
-        ]
-        if fitting:
-            deepest = max(fitting, key=lambda e: len(e.absolute_path))
-            yield from _explain(doc, deepest)
+        leaves = list(_leaves(error))
+        deeper = [e for e in leaves if len(e.absolute_path) > len(keys)]
+        if deeper:
+            yield from _explain(doc, max(deeper, key=lambda e: len(e.absolute_path)))
             return
-        expected = described or "a different shape"
+        fitting = [e for e in leaves if e.validator not in ("type", "enum", "const")]
+        if fitting:
+            yield from _explain(doc, fitting[0])
+            return
+        choices = [e for e in leaves if e.validator == "enum"]
+        if choices and isinstance(value, str):
+            yield from _explain(doc, choices[0])
+            return
+        described = error.schema.get("description", "")
+        expected = described[0].lower() + described[1:] if described else ""
         yield Diagnostic(
             doc.where(keys),
-            f"expected {expected[0].lower() + expected[1:]} found {yaml_type(value)}"
-            if described
+            f"expected {expected.rstrip('.')}, found {yaml_type(value)} {_short(value)}"
+            if expected
             else f"unexpected {yaml_type(value)} {_short(value)}",
             entity,
         )
@@ -340,14 +378,27 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         )
         return
     if validator == "pattern":
-        what = error.schema.get("description", "")
+        what = error.schema.get("description", "").rstrip(".")
+        what = what[:1].lower() + what[1:]
+        node = doc.node(keys)
+        # A bad mapping key (propertyNames) is reported at the key itself.
+        is_key = isinstance(node, dict) and isinstance(value, str) and value in node
         yield Diagnostic(
-            doc.where(keys),
+            doc.where((*keys, value), key=True) if is_key else doc.where(keys),
             f"{_short(value)} is not valid" + (f": expected {what}" if what else ""),
             entity,
         )
         return
     yield Diagnostic(doc.where(keys), error.message, entity)
+
+
+def _leaves(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
+    """Yield the innermost errors of nested oneOf/anyOf alternatives."""
+    if error.context:
+        for sub in error.context:
+            yield from _leaves(sub)
+    else:
+        yield error
 
 
 _TYPE_NAMES = {

@@ -70,7 +70,9 @@ class Diagnostic:
 
     def __str__(self) -> str:
         entity = f"{self.entity}: " if self.entity else ""
-        return f"{self.location}: {self.severity}: {entity}{self.message}"
+        text = f"{self.location}: {self.severity}: {entity}{self.message}"
+        # Lone surrogates (from YAML escapes) cannot be printed as UTF-8.
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class GoapError(Exception):

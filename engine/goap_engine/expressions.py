@@ -124,9 +124,14 @@ def _pow(a: Any, b: Any) -> Any:
     ):
         raise EvalError(f"{a} ** {b} is too large (over 2**{MAX_POWER_BITS})")
     try:
-        return simpleeval.safe_power(a, b)
-    except (simpleeval.NumberTooHigh, OverflowError, ZeroDivisionError) as exc:
+        result = simpleeval.safe_power(a, b)
+    except OverflowError:
+        raise EvalError(f"{a} ** {b} is too large for a float") from None
+    except (simpleeval.NumberTooHigh, ZeroDivisionError) as exc:
         raise EvalError(str(exc)) from exc
+    if isinstance(result, complex):
+        raise EvalError(f"{a} ** {b} has no real value")
+    return result
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -258,6 +263,9 @@ class _Checker:
 
     def v_Constant(self, node: ast.Constant) -> _Typed:
         value = node.value
+        problem = _unrepresentable(value)
+        if problem:
+            raise self.err(node, problem)
         if isinstance(value, bool):
             return _Typed(repr(value), "bool", frozenset(), value, True)
         if isinstance(value, int):
@@ -286,6 +294,9 @@ class _Checker:
             if name in FUNCTIONS:
                 raise self.err(node, f"function '{name}' must be called")
             raise self.err(node, f"unknown name '{name}'")
+        problem = _unrepresentable(sym.value)
+        if not sym.is_state and problem:
+            raise self.err(node, f"var '{name}': {problem}")
         if sym.is_state:
             canonical = sym.name or name
             return _Typed(
@@ -486,9 +497,23 @@ class _Checker:
             return _Typed(code, type_, reads)
         try:
             value = eval(code, dict(RUNTIME))  # noqa: S307 - checked node subset
-        except (EvalError, ArithmeticError, ValueError) as exc:
+        except (EvalError, ArithmeticError, ValueError, TypeError) as exc:
             raise self.err(node, str(exc)) from None
+        problem = _unrepresentable(value)
+        if problem:
+            raise self.err(node, problem)
         return _Typed(repr(value), type_, frozenset(), value, True)
+
+
+def _unrepresentable(value: Any) -> str:
+    """Return why a constant cannot be inlined into compiled code, or ''."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the value {value} is not a finite number"
+    if isinstance(value, complex):
+        return "the value is a complex number"
+    if isinstance(value, int) and value.bit_length() > MAX_POWER_BITS:
+        return f"an integer over 2**{MAX_POWER_BITS}"
+    return ""
 
 
 def _qualified(node: ast.AST) -> str | None:

@@ -125,7 +125,7 @@ def load_with_diagnostics(
             ctx.save_lock()
         except (SourceError, OSError) as exc:
             ctx.error(Location.of(ctx.lock_file or root), f"cannot write: {exc}")
-    if ctx.diagnostics or not ctx.documents:
+    if any(d.severity == "error" for d in ctx.diagnostics) or not ctx.documents:
         return None, ctx.diagnostics
     ruleset = _Builder(ctx, overrides or {}).build()
     return ruleset, ctx.diagnostics
@@ -189,8 +189,8 @@ def _read_tree(
     ctx.loaded.add(resolved)
     ctx.namespaces[path] = alias or _UNSAFE_NS.sub("_", path.stem)
     doc, problems = read_document(path)
+    ctx.diagnostics.extend(problems)
     if doc is None:
-        ctx.diagnostics.extend(problems)
         return
     is_goal = not chain and "goal" in doc.data
     schema_problems = check_schema(doc, "goal" if is_goal else "pack")
@@ -351,6 +351,7 @@ class _Builder:
         workdir = self.workdir()
         state_file = data.get("state_file")
         policy_data = data.get("policy") or {}
+        self.check_policy(policy_data)
         policy = Policy(
             max_replans=int(policy_data.get("max_replans", 3)),
             jobs=int(policy_data.get("jobs", 1)),
@@ -420,6 +421,19 @@ class _Builder:
                 changes["wait"] = None
             self.actions[index] = replace(action, **changes)
         self.actions = [a for a in self.actions if not a.disabled]
+
+    def check_policy(self, policy: Mapping[str, Any]) -> None:
+        from .planner.heuristics import HEURISTICS
+        from .planner.search import SEARCHES
+
+        for key, known in (("search", SEARCHES), ("heuristic", HEURISTICS)):
+            if key in policy and policy[key] not in known:
+                self.error(
+                    self.root.where(("policy", key)),
+                    f"unknown {key} {policy[key]!r} (expected one of: "
+                    f"{', '.join(known)})",
+                    "policy",
+                )
 
     def workdir(self) -> Path:
         data = self.root.data
@@ -726,6 +740,13 @@ class _Builder:
                 self.error(
                     doc.where((*keys, "cost")),
                     f"cost must be a number, found {cost.type}",
+                    entity,
+                )
+                cost = None
+            elif cost is not None and cost.is_const and cost.const < 0:
+                self.error(
+                    doc.where((*keys, "cost")),
+                    f"cost must be >= 0, found {cost.const}",
                     entity,
                 )
                 cost = None
