@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .errors import Location
-from .expressions import Expr, ExprType, Symbol
+from .expressions import Expr, ExprType, Symbol, reference_name
 
 VarType = Literal["bool", "int", "float", "str", "enum"]
 HookKind = Literal["shell", "argv", "python", "builtin", "wait"]
@@ -227,8 +227,15 @@ class Ruleset:
     packs: tuple[Pack, ...] = ()
 
     def __post_init__(self) -> None:
+        # Derived once: the model is immutable and these are read in hot loops.
         by_name = {v.name: v for v in self.variables}
         object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "_names", tuple(v.name for v in self.variables))
+        object.__setattr__(
+            self,
+            "_reference_names",
+            tuple(reference_name(v.name) for v in self.variables),
+        )
 
     def var(self, name: str) -> StateVar:
         """Return the state variable called ``name``."""
@@ -237,7 +244,14 @@ class Ruleset:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(v.name for v in self.variables)
+        names: tuple[str, ...] = self._names  # type: ignore[attr-defined]
+        return names
+
+    @property
+    def reference_names(self) -> tuple[str, ...]:
+        """Return the names as the reference evaluator (simpleeval) reads them."""
+        names: tuple[str, ...] = self._reference_names  # type: ignore[attr-defined]
+        return names
 
     @property
     def conditions(self) -> tuple[Condition, ...]:

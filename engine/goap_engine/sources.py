@@ -70,6 +70,8 @@ _GIT_ENV = {
     "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# ``transport::address`` makes git run a remote helper (ext:: runs commands).
+_HELPER = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)::")
 # git's own rule: a colon before the first slash makes ``host:path`` an ssh URL.
 _SCP_LIKE = re.compile(r"^(?:([^@/:]*)@)?([^/:]+):(?!//)")
 _REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./+-]*$")
@@ -259,9 +261,10 @@ def _check_url(spec: str, url: str) -> None:
             f"uses entry '{spec}': the repository URL contains whitespace or "
             "control characters"
         )
-    if "::" in url:
+    helper = _HELPER.match(url)
+    if helper:
         raise SourceError(
-            f"uses entry '{spec}': git remote helpers ('{url.split('::')[0]}::') are "
+            f"uses entry '{spec}': git remote helpers ('{helper.group(0)}') are "
             f"not allowed; use one of {', '.join(ALLOWED_SCHEMES)} or a local path"
         )
     scheme = _SCHEME.match(url)
@@ -272,7 +275,11 @@ def _check_url(spec: str, url: str) -> None:
                 f"uses entry '{spec}': URL scheme '{name}' is not allowed; use one "
                 f"of {', '.join(ALLOWED_SCHEMES)} or a local path"
             )
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 -- parsing it is the check
+        except ValueError as exc:
+            raise SourceError(f"uses entry '{spec}': invalid URL: {exc}") from None
         if (parts.hostname or "").startswith("-") or (parts.username or "").startswith(
             "-"
         ):

@@ -138,26 +138,53 @@ def test_effect_that_did_not_happen_fails_the_step(tmp_path: Path, h) -> None:
     result = h.run("run", goal, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "goal NOT reached" in result.stderr
-    assert "gave up after 2 replans" in result.stderr
-    assert "(3 steps, 2 replans)" in result.stderr
     assert "effect did not happen" in result.stderr
-    # One first attempt and exactly max_replans more.
-    assert (tmp_path / "tries").read_text().count("pretending") == 3
+    # Nothing changed after the failure, so planning again would choose the
+    # same step: it is left out, and without it there is no plan.
+    assert "left out, because they failed here without changing anything: make" in (
+        result.stderr
+    )
+    assert (tmp_path / "tries").read_text().count("pretending") == 1
 
     events = h.events(tmp_path)
     ends = [e for e in events if e["event"] == "step_end"]
-    assert len(ends) == 3
-    for end in ends:
-        assert end["status"] == "failed"
-        assert end["exit_code"] == 0
-        assert end["message"].startswith("effect did not happen: made expected True")
-    assert [e["number"] for e in events if e["event"] == "replan"] == [1, 2]
+    assert len(ends) == 1
+    assert ends[0]["status"] == "failed" and ends[0]["exit_code"] == 0
+    assert ends[0]["message"].startswith("effect did not happen: made expected True")
     assert events[-1]["event"] == "run_end"
     assert events[-1]["status"] == "failed"
-    assert "gave up after 2 replans" in events[-1]["reason"]
-    assert events[-1]["replans"] == 2
+    assert events[-1]["reason"].startswith("no plan")
     state = h.state(tmp_path)
     assert state["status"] == "failed" and state["state"] == {"made": False}
+
+
+def test_replans_are_bounded_by_max_replans(tmp_path: Path, h) -> None:
+    # Each failure changes the world (a counter), so the same step is tried
+    # again, until max_replans is spent.
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        policy: {max_replans: 2}
+        state:
+          made: {type: bool, sense: test -f made}
+          tries: {type: int, max: 10}
+        actions:
+          make:
+            id: M1
+            effects: {made: true}
+            on_failure: {tries: tries + 1}
+            run: echo pretending >> tries
+        goal: [made]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "gave up after 2 replans" in result.stderr
+    assert (tmp_path / "tries").read_text().count("pretending") == 3
+    events = h.events(tmp_path)
+    assert [e["number"] for e in events if e["event"] == "replan"] == [1, 2]
+    assert events[-1]["replans"] == 2
 
 
 def test_no_plan_ends_the_run_with_exit_1(tmp_path: Path, h) -> None:

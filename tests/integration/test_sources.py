@@ -149,6 +149,15 @@ def pin(origin: Path, project: Path, spec: str | None = None) -> tuple[Path, Loc
             ),
         ),
         (
+            "git+ssh://git@[fe80::1]:2222/r.git@v1",
+            PackSource(
+                "git",
+                "git+ssh://git@[fe80::1]:2222/r.git@v1",
+                url="ssh://git@[fe80::1]:2222/r.git",
+                ref="v1",
+            ),
+        ),
+        (
             "git+git@github.com:org/repo.git",
             PackSource(
                 "git",
@@ -211,7 +220,9 @@ def test_parse_source(entry: Any, expected: PackSource) -> None:
         ({"git": "--upload-pack=touch"}, "must not start with '-'"),
         ({"git": "https://h/r", "ref": "-f"}, "a ref must not start with '-'"),
         ("git+ssh://-oProxyCommand=x/repo", "host or user name must not start"),
-        ("git+ext::sh", "remote helpers"),
+        ("git+ext::sh", "remote helpers ('ext::')"),
+        ("git+https://[a/r", "invalid URL"),
+        ("git+https://host:99999/r", "invalid URL"),
         ("git+ftp://host/repo", "scheme 'ftp' is not allowed"),
         ("git+https://host/repo@v1 x", "not a valid tag"),
         ("git+https://host/re po", "whitespace or control"),

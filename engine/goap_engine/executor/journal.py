@@ -18,6 +18,20 @@ from typing import Any
 
 REDACTED = "***"
 
+SYNCED = frozenset(
+    {
+        "run_start",
+        "plan",
+        "step_end",
+        "step_skipped",
+        "replan",
+        "no_plan",
+        "run_end",
+        "state_set",
+        "state_reset",
+    }
+)
+
 
 class Redactor:
     """Replace every secret value (and its JSON-escaped and per-line forms)."""
@@ -104,7 +118,10 @@ class Journal:
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
-            if self.durable:
+            # Progress events (a step starting, sensor readings, log lines)
+            # reach the disk with the next synced event; a process crash
+            # loses none of them, only a power loss could.
+            if self.durable and event in SYNCED:
                 os.fsync(self._fd)
         for listener in self.listeners:
             listener(record)

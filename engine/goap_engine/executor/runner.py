@@ -149,6 +149,7 @@ class Runner:
         self.last_action = ""
         self.started_at = now()
         self.jobs = max(options.jobs or ruleset.policy.jobs, 1)
+        self.exclusions: dict[State, set[str]] = {}
         # Set on interrupt so hook threads neither retry nor keep polling.
         self.stopping = threading.Event()
 
@@ -286,7 +287,9 @@ class Runner:
     def make_plan(self, state: State, saved: bool) -> Plan:
         if saved and self.options.plan_file is not None:
             return self.saved_plan(state)
-        plan = find_plan(self.ruleset, state)
+        plan = find_plan(
+            self.ruleset, state, exclude=frozenset(self.exclusions.get(state, ()))
+        )
         self.event(
             "plan",
             cost=plan.cost,
@@ -687,6 +690,10 @@ class Runner:
             )
         after = self.sense_into(tuple(failed), None, strict=False)
         self.last_action = label
+        if after == progress.state:
+            # Nothing changed, so planning again from here would choose the
+            # same action: leave it out while the world stays like this.
+            self.exclusions.setdefault(after, set()).add(action.name)
         progress.state = after
         progress.fail(f"{label} failed: {message}")
         self.persist(after, "running")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import simpleeval
 
 from ..errors import InputError, NoPlanError, PlanInvalidError
-from ..expressions import CONSTANTS, Expr, reference_name
+from ..expressions import CONSTANTS, Expr
 from ..model import Action, Ruleset
 from .heuristics import HEURISTICS
 from .search import SEARCHES, best_first
@@ -111,9 +111,14 @@ def find_plan(
     if result.path is None:
         from .explain import explain
 
+        explanation = explain(ruleset, start, goal=goal)
+        if exclude:
+            explanation.lines[:0] = [
+                "left out, because they failed here without changing anything: "
+                + ", ".join(sorted(exclude))
+            ]
         raise NoPlanError(
-            "no plan reaches the goal from the start state",
-            explanation=explain(ruleset, start, goal=goal),
+            "no plan reaches the goal from the start state", explanation=explanation
         )
     actions = [task.actions[i] for i in result.path]
     states = simulate(ruleset, start, actions, goal=goal)
@@ -203,9 +208,7 @@ def _ordered(
 def _names(ruleset: Ruleset, state: State) -> dict[str, Any]:
     names: dict[str, Any] = dict(CONSTANTS)
     names.update(ruleset.vars)
-    names.update(
-        (reference_name(n), v) for n, v in zip(ruleset.names, state, strict=True)
-    )
+    names.update(zip(ruleset.reference_names, state, strict=True))
     return names
 
 
