@@ -183,7 +183,7 @@ def _start_state(
         from .executor.sensing import sense as read_sensors
         from .values import state_dict
 
-        readings = read_sensors(ruleset, state_dict(ruleset, state), _stderr)
+        readings = read_sensors(ruleset, state_dict(ruleset, state), lambda _: None)
         for reading in readings:
             if not reading.ok:
                 _stderr(

@@ -96,7 +96,8 @@ class Reporter:
         elif kind == "dry_run_step":
             mark = " (irreversible)" if record.get("irreversible") else ""
             self._line(f"[{step}] would run: {record.get('command')}{mark}")
-        elif kind == "log":
+        elif kind == "log" and self.verbose:
+            # Sensor chatter; the journal keeps it.
             self._line(f"  {record.get('message')}", "dim")
 
     def output(self, label: str, text: str) -> None:
