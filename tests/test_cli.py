@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+
 from goap_engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

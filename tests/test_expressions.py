@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 import simpleeval
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from goap_engine.expressions import (
     ExprError,
     Symbol,
@@ -11,8 +14,6 @@ from goap_engine.expressions import (
     evaluate,
     to_callable,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SYMBOLS = {
     "flag": Symbol("bool", index=0),

@@ -7,11 +7,12 @@ import math
 from collections.abc import Callable, Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from goap_engine.planner.heuristics.lmcut import LMCut
 from goap_engine.planner.heuristics.relaxation import HFF, HAdd, HMax
 from goap_engine.planner.relaxed import RelaxedOp, RelaxedTask
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 INF = math.inf
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from goap_engine.cli import main
 from goap_engine.errors import EXIT_INPUT
 from goap_engine.validate import validate_paths

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import goap_engine
 import jsonschema
 import pytest
+
+import goap_engine
 from goap_engine import InputError, load
 from goap_engine.lint import lint
 from goap_engine.loader import load_with_diagnostics, parse_duration

@@ -12,10 +12,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from goap_engine.lint import lint
-from goap_engine.loader import load_with_diagnostics
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from goap_engine.lint import lint
+from goap_engine.loader import load_with_diagnostics
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = "goals.d/production.yaml"

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from goap_engine.pddl.grounder import GroundTask, ground
 from goap_engine.pddl.parser import (
     Domain,
@@ -23,8 +26,6 @@ from goap_engine.pddl.parser import (
     read_sexprs,
 )
 from goap_engine.pddl.validate import PlanError, validate_plan
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 BENCH = Path(__file__).resolve().parents[1].parent / "shared" / "ipc-pddl"
 

@@ -8,14 +8,15 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from goap_engine import NoPlanError, find_plan, load
 from goap_engine.model import Ruleset
 from goap_engine.planner.heuristics import HEURISTICS
 from goap_engine.planner.plan import applicable, apply, reference_eval, simulate
 from goap_engine.planner.search import SEARCHES
 from goap_engine.values import with_values
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOLS = ["a", "b", "c", "d"]

@@ -57,6 +57,7 @@ def cli(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
     so commands that run no hooks and need no signals run here instead.
     """
     from click.testing import CliRunner
+
     from goap_engine.cli import main
 
     argv = [str(a) for a in args]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from goap_engine.executor.hooks import HookContext
 from goap_engine.executor.runner import Runner, RunOptions
 from goap_engine.integrations import IntegrationError

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fakes import hook_context, serving
 from fakes.github_server import FakeGitHub, fake_sha
+
 from goap_engine.executor.hooks import call_python, resolve_callable
 from goap_engine.integrations import IntegrationError
 from goap_engine.integrations import github as gh

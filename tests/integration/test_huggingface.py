@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fakes import hook_context, serving
 from fakes.hf_server import FakeHub
+
 from goap_engine.integrations import IntegrationError
 from goap_engine.integrations import huggingface as hf
 

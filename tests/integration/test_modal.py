@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fakes import hook_context
+
 from goap_engine.integrations import IntegrationError
 from goap_engine.integrations import modal as md
 

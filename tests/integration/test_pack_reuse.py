@@ -1,4 +1,4 @@
-"""Two repositories reuse one pack from a git repository: pin, update, tamper, override."""
+"""Two repositories reuse one git pack: pin, update, tamper, override."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from goap_engine.init import ScaffoldExistsError, scaffold
 from goap_engine.loader import load
 from goap_engine.sources import (

@@ -10,7 +10,7 @@ from tiny_cats.config import NUM_BREEDS  # noqa: E402
 
 def test_breeds_match_the_evaluation() -> None:
     report = json.loads((ROOT / "reports" / "evaluation.json").read_text())
-    assert NUM_BREEDS == report["breeds"]
+    assert report["breeds"] == NUM_BREEDS
 
 
 def test_accuracy_is_reported() -> None:
