@@ -33,8 +33,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _stderr(text: str, *, style: str | None = None) -> None:
-    from .console import err_console
+    from .console import err_console, plain
 
+    if plain():
+        # Plain lines need no rich: keep it off the start-up path in CI.
+        click.echo(text, err=True)
+        return
     err_console().print(
         text, style=style, highlight=False, markup=False, soft_wrap=True
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from functools import cache
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def plain() -> bool:
@@ -21,6 +23,8 @@ def plain() -> bool:
 @cache
 def err_console() -> Console:
     """Return the console for progress and diagnostics (stderr)."""
+    from rich.console import Console
+
     if plain():
         return Console(stderr=True, no_color=True, highlight=False, width=200)
     return Console(stderr=True, highlight=False)
