@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -243,7 +244,11 @@ class _Builder:
         self.symbols: dict[str, Symbol] = {}
         self.actions: list[Action] = []
         self.secrets: list[str] = []
-        self.tables: dict[Path, dict[str, StateVar]] = {}
+        self.tables: dict[Path, Mapping[str, StateVar]] = {}
+        self.doc_symbols: dict[Path, Mapping[str, Symbol]] = {}
+        self.by_ns: dict[str, dict[str, StateVar]] = {}
+        self._global: dict[str, StateVar] | None = None
+        self._global_symbols: dict[str, Symbol] | None = None
         self.state_done = False
         self.ambiguous: dict[str, list[str]] = {}
         self.declared: dict[tuple[str, str], StateVar] = {}
@@ -257,37 +262,55 @@ class _Builder:
         """Return ``name`` as the ruleset knows it: ``ns.name`` only if it clashes."""
         return f"{self.ns(doc)}.{name}" if name in clashing else name
 
-    def table(self, doc: Document) -> dict[str, StateVar]:
+    def _global_table(self) -> dict[str, StateVar]:
+        """Return every ``ns.name``, and each short name that only one pack has."""
+        if self._global is not None and self.state_done:
+            return self._global
+        table: dict[str, StateVar] = {}
+        owners: dict[str, list[str]] = {}
+        for (ns, short), var in self.declared.items():
+            table[f"{ns}.{short}"] = var
+            owners.setdefault(short, []).append(ns)
+        for short, namespaces in owners.items():
+            if len(namespaces) == 1:
+                table[short] = self.declared[(namespaces[0], short)]
+            else:
+                self.ambiguous[short] = sorted(namespaces)
+        if self.state_done:
+            self._global = table
+        return table
+
+    def table(self, doc: Document) -> Mapping[str, StateVar]:
         """Return the state variables ``doc`` can name, short names resolved.
 
         A short name means the document's own variable first, else the only
-        variable of that name; ``ns.name`` always works.
+        variable of that name; ``ns.name`` always works.  The document's own
+        names are layered over one shared table, so this stays linear in the
+        number of packs.
         """
         if doc.path in self.tables:
             return self.tables[doc.path]
-        complete = self.state_done
         own = self.ns(doc)
-        table: dict[str, StateVar] = {}
-        by_short: dict[str, list[tuple[str, StateVar]]] = {}
-        for (ns, short), var in self.declared.items():
-            table[f"{ns}.{short}"] = var
-            by_short.setdefault(short, []).append((ns, var))
-        for short, owners in by_short.items():
-            mine = [v for ns, v in owners if ns == own]
-            if mine:
-                table[short] = mine[0]
-            elif len(owners) == 1:
-                table[short] = owners[0][1]
-            else:
-                self.ambiguous[short] = sorted(ns for ns, _ in owners)
-        if complete:
+        table = ChainMap(self.by_ns.get(own, {}), self._global_table())
+        if self.state_done:
             self.tables[doc.path] = table
         return table
 
-    def symbols_for(self, doc: Document) -> dict[str, Symbol]:
-        symbols = dict(self.symbols)
-        for name, var in self.table(doc).items():
-            symbols[name] = var.symbol()
+    def symbols_for(self, doc: Document) -> Mapping[str, Symbol]:
+        if doc.path in self.doc_symbols:
+            return self.doc_symbols[doc.path]
+        if self._global_symbols is None or not self.state_done:
+            shared = dict(self.symbols)
+            shared.update((n, v.symbol()) for n, v in self._global_table().items())
+            if self.state_done:
+                self._global_symbols = shared
+        else:
+            shared = self._global_symbols
+        own = self.ns(doc)
+        mine = {short: var.symbol() for short, var in self.by_ns.get(own, {}).items()}
+        symbols = ChainMap(mine, shared)
+        if self.state_done:
+            self.doc_symbols[doc.path] = symbols
         return symbols
 
     def error(self, location: Location, message: str, entity: str = "") -> None:
@@ -525,6 +548,7 @@ class _Builder:
                 var = StateVar(**{**_fields(var), "sensor": sensor})
             self.variables.append(var)
             self.declared[(ns, short)] = var
+            self.by_ns.setdefault(ns, {})[short] = var
 
     def sensor(self, doc: Document, keys: PathKey, raw: Any, var: StateVar) -> Sensor:
         hook = self.hook(doc, keys, raw)

@@ -112,8 +112,24 @@ class Domains:
         return None if mapping is None else mapping.get(value)
 
 
-def _domains(ruleset: Ruleset, actions: Sequence[Action]) -> Domains:
+def _domains(
+    ruleset: Ruleset, actions: Sequence[Action], goal: Sequence[Expr]
+) -> Domains:
+    """Return fact domains for the variables ``actions`` and ``goal`` touch.
+
+    Variables nothing relevant touches get no facts: with thousands of
+    irrelevant packs, the heuristics then work on the few that matter.
+    """
     domains = Domains()
+    touched: set[str] = set()
+    for expr in goal:
+        touched |= expr.reads
+    for action in actions:
+        touched |= action.reads | action.writes
+        for effect in (*action.effects, *action.on_failure):
+            touched |= effect.expr.reads | {effect.var}
+        if action.cost is not None:
+            touched |= action.cost.reads
     literal_values: dict[str, list[Any]] = {}
     computed: set[str] = set()
     compared: set[str] = set()
@@ -125,9 +141,11 @@ def _domains(ruleset: Ruleset, actions: Sequence[Action]) -> Domains:
                 computed.add(effect.var)
         for expr in action.pre:
             _note_comparisons(expr, literal_values, compared)
-    for condition in ruleset.conditions:
-        _note_comparisons(condition.expr, literal_values, compared)
+    for expr in goal:
+        _note_comparisons(expr, literal_values, compared)
     for var in ruleset.variables:
+        if var.name not in touched:
+            continue
         finite = var.finite_domain()
         if finite is not None:
             domains.add(var, finite)
@@ -439,7 +457,7 @@ def compile_task(
     )
     actions = relevant_actions(ruleset, goal_exprs) if prune else list(ruleset.actions)
     actions = [a for a in actions if a.name not in exclude]
-    domains = _domains(ruleset, actions)
+    domains = _domains(ruleset, actions, goal_exprs)
     relaxed = ground_relaxation(
         ruleset, actions, goal_exprs, domains, failures=failures
     )
