@@ -38,10 +38,12 @@ class Document:
 
     path: Path
     data: Any
+    shown: str = ""
+    """The path as messages show it (relative to the working directory)."""
 
-    @property
-    def shown(self) -> str:
-        return display_path(self.path)
+    def __post_init__(self) -> None:
+        if not self.shown:
+            object.__setattr__(self, "shown", display_path(self.path))
 
     def node(self, keys: PathKey) -> Any:
         """Return the node at ``keys``, or None when the path does not exist."""

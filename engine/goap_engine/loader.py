@@ -199,6 +199,7 @@ def _read_tree(
     if schema_problems:
         return
     uses = doc.data.get("uses") or []
+    ancestors = {p.resolve() for p in (*chain, path)} if uses else set()
     for i, item in enumerate(uses):
         where = doc.where(("uses", i))
         try:
@@ -213,7 +214,7 @@ def _read_tree(
                 "uses",
             )
             continue
-        if target.resolve() in {p.resolve() for p in (*chain, path)}:
+        if target.resolve() in ancestors:
             cycle = " -> ".join(d.name for d in (*chain, path, target))
             ctx.error(where, f"import cycle: {cycle}", "uses")
             continue
