@@ -80,6 +80,9 @@ def best_first(
     """
     priority = SEARCHES[search].priority(weight)
     reopen = search == "astar"
+    # Among equal estimates A* prefers deeper nodes (smaller h), greedy search
+    # cheaper paths (smaller g): it finds cheaper plans at no extra cost.
+    greedy = search == "gbfs"
     successors = task.successors
     goal_test = task.goal_test
     began = time.perf_counter()
@@ -92,12 +95,12 @@ def best_first(
     parent: dict[State, tuple[State, int] | None] = {start: None}
     h_cache: dict[State, float] = {start: h0}
     heap: list[tuple[float, float, int, float, State]] = [
-        (priority(0.0, h0), h0, next(counter), 0.0, start)
+        (priority(0.0, h0), 0.0 if greedy else h0, next(counter), 0.0, start)
     ]
     closed: set[State] = set()
     expanded = generated = 0
     while heap:
-        _, h, _, g, state = heapq.heappop(heap)
+        _, _, _, g, state = heapq.heappop(heap)
         if g > best_g[state]:
             continue  # a cheaper path to this state was found after this entry
         if state in closed and not reopen:
@@ -142,10 +145,10 @@ def best_first(
                 h_cache[child] = child_h
             if child_h == math.inf:
                 continue
+            second = new_g if greedy else child_h
             heapq.heappush(
-                heap, (priority(new_g, child_h), child_h, next(counter), new_g, child)
+                heap, (priority(new_g, child_h), second, next(counter), new_g, child)
             )
-        del h
     return SearchResult(
         None, math.inf, expanded, generated, time.perf_counter() - began
     )
