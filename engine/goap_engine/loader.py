@@ -365,9 +365,7 @@ class _Builder:
                     seen_ids[action.id] = doc.where(("actions", short, "id"))
                 self.actions.append(action)
                 names.append(name)
-            declared = tuple(
-                v.name for v in self.variables if v.location.path == doc.shown
-            )
+            declared = tuple(v.name for v in self.by_ns.get(self.ns(doc), {}).values())
             packs.append(Pack(doc.path.stem, doc.path, declared, tuple(names)))
         self.apply_overrides()
         subgoals = self.goal(self.root)
@@ -616,8 +614,8 @@ class _Builder:
             self.error(doc.where(keys), f"unknown built-in hook '{name}'{hint}")
 
     def check_templates(self, doc: Document, keys: PathKey, hook: Hook) -> None:
-        known = set(self.vars) | set(self.table(doc))
-        known |= {"env", "workdir", "goal"}
+        table = self.table(doc)
+        special = {"env", "workdir", "goal"}
         texts: list[str] = []
         if isinstance(hook.target, str):
             texts.append(hook.target)
@@ -630,7 +628,10 @@ class _Builder:
             except ValueError as exc:
                 self.error(doc.where(keys), f"template error: {exc}")
                 continue
-            for name in sorted(names - known):
+            unknown = {
+                n for n in names if n not in self.vars and n not in table
+            } - special
+            for name in sorted(unknown):
                 self.error(
                     doc.where(keys),
                     f"template uses '{name}', which is not a var or state variable",
