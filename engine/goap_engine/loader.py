@@ -380,6 +380,7 @@ class _Builder:
             search=str(policy_data.get("search", "astar")),
             heuristic=str(policy_data.get("heuristic", "lmcut")),
             ordered=bool(policy_data.get("ordered", False)),
+            mlflow=_tracking(policy_data.get("mlflow")),
         )
         return Ruleset(
             path=self.root.path,
@@ -841,6 +842,12 @@ class _Builder:
                 SubGoal(name, tuple(Condition(e, w) for e, w in conditions))
             )
         return tuple(subgoals)
+
+
+def _tracking(value: Any) -> str | None:
+    if value is None or value is False:
+        return None
+    return "" if value is True else str(value)
 
 
 def _relative(path: Path, base: Path) -> str:

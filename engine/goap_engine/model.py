@@ -199,6 +199,8 @@ class Policy:
     search: str = "astar"
     heuristic: str = "lmcut"
     ordered: bool = False
+    mlflow: str | None = None
+    """Log every run to MLflow at this tracking URI ('' = the local default)."""
 
 
 @dataclass(frozen=True, slots=True)

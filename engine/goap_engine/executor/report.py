@@ -96,6 +96,10 @@ class Reporter:
         elif kind == "dry_run_step":
             mark = " (irreversible)" if record.get("irreversible") else ""
             self._line(f"[{step}] would run: {record.get('command')}{mark}")
+        elif kind == "tracked":
+            self._line(f"logged to MLflow: run {record.get('mlflow_run')}", "dim")
+        elif kind == "track_failed":
+            self._line(f"MLflow logging failed: {record.get('message')}", "yellow")
         elif kind == "log" and self.verbose:
             # Sensor chatter; the journal keeps it.
             self._line(f"  {record.get('message')}", "dim")

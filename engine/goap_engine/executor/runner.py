@@ -224,7 +224,46 @@ class Runner:
             seconds=round(result.seconds, 3),
             replans=result.replans,
         )
+        if self.ruleset.policy.mlflow is not None:
+            self.track(result)
         return result
+
+    def track(self, result: RunResult) -> None:
+        """Log this run to MLflow (``policy.mlflow``); a failure only warns."""
+        from ..integrations.mlflow import log_run
+
+        ruleset = self.ruleset
+        ok = sum(1 for s in result.steps if s.status == "ok")
+        context = HookContext(
+            args={
+                "tracking_uri": ruleset.policy.mlflow or "",
+                "experiment": "goap-engine runs",
+                "run_name": f"{ruleset.path.name} {self.run_id}",
+                "params": {"goal": str(ruleset.path.name), "jobs": self.jobs},
+                "metrics": {
+                    "reached": int(result.reached),
+                    "steps_ok": ok,
+                    "steps_failed": len(result.steps) - ok,
+                    "replans": result.replans,
+                    "seconds": round(result.seconds, 3),
+                },
+            },
+            vars=ruleset.vars,
+            state=result.state,
+            workdir=ruleset.workdir,
+            env=hook_env({}),
+            log=self.log,
+            extra={
+                "run": self.run_id,
+                "journal": str(journal_path(ruleset)),
+                "state_file": str(state_path(ruleset)),
+            },
+        )
+        outcome = call_python(log_run, context)
+        if outcome.ok:
+            self.event("tracked", mlflow_run=str(outcome.value))
+        else:
+            self.event("track_failed", message=outcome.message)
 
     def initial_state(self) -> State:
         ruleset = self.ruleset
