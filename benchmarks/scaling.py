@@ -40,7 +40,7 @@ from goap_engine import find_plan, load
 from goap_engine.model import Ruleset
 from goap_engine.planner.heuristics import HEURISTICS
 from goap_engine.planner.search import best_first
-from goap_engine.planner.task import compile_task
+from goap_engine.planner.task import State, compile_task
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -83,6 +83,7 @@ class Measurement:
     compile_s: float
     heuristic_build_s: float
     search_s: float
+    heuristic_calls: int
     actions_considered: int
     actions_pruned: int
     expanded: int
@@ -303,31 +304,48 @@ def _timed(fn: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - began, result
 
 
-def _breakdown(ruleset: Ruleset) -> tuple[float, float, float]:
-    """Return the seconds spent compiling, building LM-cut and searching."""
+def _breakdown(ruleset: Ruleset) -> tuple[float, float, float, int]:
+    """Return the seconds spent compiling, building LM-cut and searching.
+
+    The fourth value is how many times the search called the heuristic.
+    """
     start = ruleset.default_state()
     compile_s, task = _timed(lambda: compile_task(ruleset, start))
     build_s, estimator = _timed(lambda: HEURISTICS["lmcut"].build(task))
-    search_s, _ = _timed(lambda: best_first(task, start, estimator))
-    return compile_s, build_s, search_s
+    calls = 0
+
+    def counted(state: State) -> float:
+        nonlocal calls
+        calls += 1
+        return estimator(state)
+
+    search_s, _ = _timed(lambda: best_first(task, start, counted))
+    return compile_s, build_s, search_s, calls
 
 
-def measure(scenario: Scenario, runs: int) -> Measurement:
-    """Return the medians of ``runs`` loads, plans and planning breakdowns."""
+def measure(scenario: Scenario, runs: int) -> tuple[Measurement, Ruleset]:
+    """Return the medians of ``runs`` loads, plans and planning breakdowns.
+
+    The ruleset of the last load is returned too, for profiling.
+    """
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
     load_runs: list[float] = []
     plan_runs: list[float] = []
-    parts: list[tuple[float, float, float]] = []
-    ruleset = None
-    plan = None
+    parts: list[tuple[float, float, float, int]] = []
     for _ in range(runs):
-        seconds, ruleset = _timed(lambda: load(scenario.goal))
-        load_runs.append(seconds)
-        current = ruleset
-        seconds, plan = _timed(lambda: find_plan(current))
-        plan_runs.append(seconds)
+        began = time.perf_counter()
+        ruleset = load(scenario.goal)
+        load_runs.append(time.perf_counter() - began)
+        print(
+            f"  {scenario.actions:,} actions: load {load_runs[-1]:.2f} s",
+            file=sys.stderr,
+        )
+        began = time.perf_counter()
+        plan = find_plan(ruleset)
+        plan_runs.append(time.perf_counter() - began)
         parts.append(_breakdown(ruleset))
-    assert ruleset is not None and plan is not None
-    return Measurement(
+    measurement = Measurement(
         actions=len(ruleset.actions),
         packs=len(ruleset.packs) - 1,  # the goal file is a pack too
         state_vars=len(ruleset.variables),
@@ -336,6 +354,7 @@ def measure(scenario: Scenario, runs: int) -> Measurement:
         compile_s=statistics.median(p[0] for p in parts),
         heuristic_build_s=statistics.median(p[1] for p in parts),
         search_s=statistics.median(p[2] for p in parts),
+        heuristic_calls=parts[-1][3],
         actions_considered=plan.actions_considered,
         actions_pruned=plan.actions_pruned,
         expanded=plan.expanded,
@@ -348,11 +367,15 @@ def measure(scenario: Scenario, runs: int) -> Measurement:
         load_runs_s=load_runs,
         plan_runs_s=plan_runs,
     )
+    return measurement, ruleset
 
 
-def profile_plan(goal: Path, top: int) -> tuple[float, list[dict[str, Any]]]:
-    """Return the profiled time of ``find_plan`` and its costliest functions."""
-    ruleset = load(goal)
+def profile_plan(ruleset: Ruleset, top: int) -> dict[str, Any]:
+    """Return the profiled time of ``find_plan`` and its costliest functions.
+
+    Functions are ranked by own time, and the engine's own functions also by
+    cumulative time.
+    """
     profiler = cProfile.Profile()
     began = time.perf_counter()
     profiler.enable()
@@ -365,14 +388,26 @@ def profile_plan(goal: Path, top: int) -> tuple[float, list[dict[str, Any]]]:
     for (filename, line, function), (_, calls, tottime, cumtime, _) in raw.items():
         rows.append(
             {
-                "function": f"{_short(filename)}:{line}({function})",
+                "function": (
+                    f"{_short(filename)}:{line}({function})"
+                    if filename != "~"  # built-ins have no file
+                    else function
+                ),
                 "calls": calls,
                 "tottime_s": tottime,
                 "cumtime_s": cumtime,
             }
         )
-    rows.sort(key=lambda r: r["tottime_s"], reverse=True)
-    return seconds, rows[:top]
+    by_own = sorted(rows, key=lambda r: r["tottime_s"], reverse=True)
+    engine = [r for r in rows if r["function"].startswith("goap_engine/")]
+    by_cumulative = sorted(engine, key=lambda r: r["cumtime_s"], reverse=True)
+    return {
+        "actions": len(ruleset.actions),
+        "state_vars": len(ruleset.variables),
+        "profiled_plan_s": seconds,
+        "top_by_own_time": by_own[:top],
+        "engine_by_cumulative_time": by_cumulative[:top],
+    }
 
 
 def _short(filename: str) -> str:
@@ -391,15 +426,17 @@ def results_table(rows: Sequence[Measurement]) -> str:
     """Return the measurements as a Markdown table."""
     header = (
         "| actions | packs | state vars | load (ms) | plan (ms) | compile (ms) "
-        "| LM-cut build (ms) | search (ms) | considered | pruned | expanded "
-        "| generated | cost (optimal) | length (optimal) |"
+        "| LM-cut build (ms) | search (ms) | h calls | ms / h call | considered "
+        "| pruned | expanded | generated | cost (optimal) | length (optimal) |"
     )
-    lines = [header, "|" + "---:|" * 14]
+    lines = [header, "|" + "---:|" * 16]
     for m in rows:
         lines.append(
             f"| {m.actions:,} | {m.packs:,} | {m.state_vars:,} | {_ms(m.load_s)} "
             f"| {_ms(m.plan_s)} | {_ms(m.compile_s)} | {_ms(m.heuristic_build_s)} "
-            f"| {_ms(m.search_s)} | {m.actions_considered:,} "
+            f"| {_ms(m.search_s)} | {m.heuristic_calls:,} "
+            f"| {m.search_s * 1000 / max(m.heuristic_calls, 1):.2f} "
+            f"| {m.actions_considered:,} "
             f"| {m.actions_pruned:,} | {m.expanded:,} | {m.generated:,} "
             f"| {m.plan_cost:g} ({m.optimal_cost:g}) "
             f"| {m.plan_length} ({m.optimal_length}) |"
@@ -449,20 +486,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     measurements: list[Measurement] = []
     profile: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="goap-scaling-") as tmp:
-        scenarios = []
+        ruleset = None
         for size in args.sizes:
             scenario = generate(Path(tmp) / f"n{size}", size)
-            scenarios.append(scenario)
             print(f"measuring {scenario.actions:,} actions ...", file=sys.stderr)
-            measurements.append(measure(scenario, args.runs))
+            measurement, ruleset = measure(scenario, args.runs)
+            measurements.append(measurement)
         largest = measurements[-1]
-        if args.profile or largest.plan_s >= TARGET_SECONDS:
-            seconds, rows = profile_plan(scenarios[-1].goal, PROFILE_TOP)
-            profile = {
-                "actions": largest.actions,
-                "profiled_plan_s": seconds,
-                "top_by_own_time": rows,
-            }
+        if ruleset is not None and (args.profile or largest.plan_s >= TARGET_SECONDS):
+            print("profiling the largest size ...", file=sys.stderr)
+            profile = profile_plan(ruleset, PROFILE_TOP)
 
     print(
         f"## Scaling: load and plan (A* + LM-cut), median of {args.runs} runs\n",
@@ -475,11 +508,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if profile is not None:
         print(
-            f"\n## Profile of find_plan at {profile['actions']:,} actions "
-            f"({profile['profiled_plan_s']:.3f} s under cProfile), "
-            "top functions by own time\n"
+            f"\n## Profile of find_plan at {profile['actions']:,} actions and "
+            f"{profile['state_vars']:,} state variables "
+            f"({profile['profiled_plan_s']:.3f} s under cProfile)\n"
         )
+        print("Top functions by own time:\n")
         print(profile_table(profile["top_by_own_time"]))
+        print("\nEngine functions by cumulative time:\n")
+        print(profile_table(profile["engine_by_cumulative_time"]))
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     report = {
@@ -494,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "profile": profile,
     }
     args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nResults written to {args.output.relative_to(ROOT)}", file=sys.stderr)
+    print(f"\nResults written to {args.output}", file=sys.stderr)
     return 0
 
 

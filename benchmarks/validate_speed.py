@@ -189,9 +189,7 @@ def parse_importtime(stderr: str) -> list[ImportEntry]:
         stripped = name.lstrip()
         # The first space separates the column; two more per nesting level.
         depth = (len(name) - len(stripped) - 1) // 2
-        entries.append(
-            ImportEntry(stripped, depth, float(fields[0]), float(fields[1]))
-        )
+        entries.append(ImportEntry(stripped, depth, float(fields[0]), float(fields[1])))
     return entries
 
 
