@@ -277,13 +277,17 @@ def plan(
         max_nodes=max_nodes,
         max_seconds=timeout,
     )
+    from .executor.journal import Redactor
+
+    # A start value given with --set may hold a secret: plans never show it.
+    redact = Redactor.from_env(ruleset.secrets)
     if output is not None:
         from .store import atomic_write
 
-        atomic_write(output, plan_json(result))
+        atomic_write(output, redact(plan_json(result)))
         _stderr(f"plan written to {output}")
     text = plan_text(result, tag=tag) if fmt == "text" else PLAN_FORMATS[fmt](result)
-    click.echo(text, nl=False)
+    click.echo(redact(text), nl=False)
 
 
 def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:

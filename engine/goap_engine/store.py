@@ -60,7 +60,14 @@ def read_state_values(ruleset: Ruleset, path: Path) -> dict[str, Any]:
     problems = []
     for name, value in values.items():
         if name not in ruleset.names:
-            problems.append(Diagnostic(where, f"unknown state variable '{name}'"))
+            problems.append(
+                Diagnostic(
+                    where,
+                    f"unknown state variable '{name}' (if the goal no longer declares "
+                    "it, forget the stored state with 'goap-engine state reset GOAL' "
+                    "or 'run --fresh')",
+                )
+            )
             continue
         try:
             result[name] = check_value(ruleset.var(name), value)
