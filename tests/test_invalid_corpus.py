@@ -32,9 +32,6 @@ EXPECT_WITHOUT_COMMENT = {
 # engine should give; until the defect is fixed the case is an expected
 # failure, and strict so that a fix is noticed and the marker removed.
 KNOWN_DEFECTS: dict[str, str] = {
-    # invalid input accepted by validate
-    "enum_effect_from_str": "a str expression assigned to an enum is accepted; lint "
-    "then blames the goal condition 'done'",
     # unclear message or wrong location
     "yaml_unclosed_quote": "points at the end of the file, not at the opening quote",
 }

@@ -252,3 +252,17 @@ def test_override_of_unknown_action_is_located(write) -> None:
         )
         for d in diagnostics
     )
+
+
+def test_enum_effects_from_expressions(write) -> None:
+    base = (
+        "version: 1\nstate:\n  stage: {type: enum, values: [dev, prod]}\n"
+        "  other: {type: enum, values: [dev, prod]}\n  flag: bool\n"
+        "actions:\n  a: {effects: {stage: EXPR}}\ngoal: [stage == 'prod']\n"
+    )
+    conditional = """{expr: "'prod' if flag else 'dev'"}"""
+    for expr in (conditional, "{expr: other}"):
+        load(write("ok.yaml", base.replace("EXPR", expr)))
+    bad = base.replace("EXPR", conditional.replace("'dev'", "'qa'"))
+    _, diagnostics = load_with_diagnostics(write("bad.yaml", bad))
+    assert any("'qa' is not one of dev, prod" in str(d) for d in diagnostics)

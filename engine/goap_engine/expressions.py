@@ -85,6 +85,8 @@ class Expr:
     is_const: bool = False
     facts: tuple[tuple[str, Any], ...] | None = None
     reference: str = ""
+    values: tuple[Any, ...] | None = None
+    """For str expressions: every value it can give, when that is known."""
 
     def __str__(self) -> str:
         return self.source
@@ -562,7 +564,30 @@ def compile_expr(source: str, symbols: Mapping[str, Symbol]) -> Expr:
         typed.is_const,
         facts,
         _canonical_source(tree, symbols),
+        _values(tree.body, symbols) if typed.type == "str" else None,
     )
+
+
+def _values(node: ast.expr, symbols: Mapping[str, Symbol]) -> tuple[Any, ...] | None:
+    """Return the values a str expression can take, or None if not bounded."""
+    if isinstance(node, ast.Constant):
+        return (node.value,)
+    if isinstance(node, ast.Attribute):
+        qualified = _qualified(node)
+        return None if qualified is None else _values(ast.Name(id=qualified), symbols)
+    if isinstance(node, ast.Name):
+        sym = symbols.get(node.id)
+        if sym is None:
+            return None
+        if not sym.is_state:
+            return (sym.value,)
+        return sym.choices or None
+    if isinstance(node, ast.IfExp):
+        body, orelse = _values(node.body, symbols), _values(node.orelse, symbols)
+        if body is None or orelse is None:
+            return None
+        return tuple(dict.fromkeys((*body, *orelse)))
+    return None
 
 
 class _Canonical(ast.NodeTransformer):

@@ -727,6 +727,25 @@ class _Builder:
                 entity,
             )
             return None
+        if var.type == "enum" and not expr.is_const:
+            allowed = ", ".join(var.choices)
+            if expr.values is None:
+                self.error(
+                    doc.where(keys),
+                    f"{what}: the expression may give values outside the enum "
+                    f"({allowed}); use literals, a conditional of literals, or "
+                    "an enum with the same values",
+                    entity,
+                )
+                return None
+            outside = [v for v in expr.values if v not in var.choices]
+            if outside:
+                self.error(
+                    doc.where(keys),
+                    f"{what}: {outside[0]!r} is not one of {allowed}",
+                    entity,
+                )
+                return None
         if expr.is_const and not var.accepts(
             float(expr.const) if var.type == "float" else expr.const
         ):
