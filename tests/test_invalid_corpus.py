@@ -31,10 +31,7 @@ EXPECT_WITHOUT_COMMENT = {
 # Engine defects found with this corpus.  Each case states the diagnostic the
 # engine should give; until the defect is fixed the case is an expected
 # failure, and strict so that a fix is noticed and the marker removed.
-KNOWN_DEFECTS: dict[str, str] = {
-    # unclear message or wrong location
-    "yaml_unclosed_quote": "points at the end of the file, not at the opening quote",
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 # Cases that must not run at all while their defect stands (they would hang).
 NOT_RUN: set[str] = set()

@@ -229,8 +229,13 @@ def _yaml_warning(shown: str, message: Warning | str) -> Diagnostic:
 
 def _marked(shown: str, exc: MarkedYAMLError, what: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or exc.context or "unreadable"
+    if exc.context_mark is not None and "end of stream" in str(exc.problem):
+        # An unclosed quote or bracket runs to the end of the file: point at
+        # where it was opened, which is where the fix goes.
+        mark = exc.context_mark
+        problem = f"{exc.context} that is never closed"
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     if what == "duplicate key":
         key = str(exc.problem).split('"')[1] if '"' in str(exc.problem) else ""
         problem = f"key '{key}' appears twice in one mapping" if key else problem
