@@ -8,6 +8,7 @@ from ..errors import Explanation
 from ..expressions import Expr
 from ..model import Action, Ruleset
 from .task import (
+    Domains,
     State,
     compile_task,
     condition_facts,
@@ -51,7 +52,7 @@ def _why(
     actions: Sequence[Action],
     expr: Expr,
     facts: set[int],
-    domains: object,
+    domains: Domains,
     lines: list[str],
     seen: set[str],
     depth: int,
@@ -73,7 +74,7 @@ def _why(
         blocking = [
             p
             for p in action.pre
-            if not holds_relaxed(condition_facts(ruleset, p, domains), facts)  # type: ignore[arg-type]
+            if not holds_relaxed(condition_facts(ruleset, p, domains), facts)
         ]
         if not blocking:
             lines.append(

@@ -98,6 +98,8 @@ class Domains:
     values: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     fact: dict[int, dict[Any, int]] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
+    holds: list[tuple[int, Any]] = field(default_factory=list)
+    """For each fact id, the (variable index, value) it stands for."""
 
     def add(self, var: StateVar, values: Iterable[Any]) -> None:
         unique = tuple(dict.fromkeys(values))
@@ -106,6 +108,7 @@ class Domains:
         for value in unique:
             self.fact[var.index][value] = len(self.names)
             self.names.append(f"{var.name} == {value!r}")
+            self.holds.append((var.index, value))
 
     def of(self, index: int, value: Any) -> int | None:
         mapping = self.fact.get(index)
@@ -132,7 +135,6 @@ def _domains(
             touched |= action.cost.reads
     literal_values: dict[str, list[Any]] = {}
     computed: set[str] = set()
-    compared: set[str] = set()
     for action in actions:
         for effect in (*action.effects, *action.on_failure):
             if effect.expr.is_const:
@@ -140,9 +142,9 @@ def _domains(
             else:
                 computed.add(effect.var)
         for expr in action.pre:
-            _note_comparisons(expr, literal_values, compared)
+            _note_comparisons(expr, literal_values)
     for expr in goal:
-        _note_comparisons(expr, literal_values, compared)
+        _note_comparisons(expr, literal_values)
     for var in ruleset.variables:
         if var.name not in touched:
             continue
@@ -153,16 +155,12 @@ def _domains(
             # A str variable only ever set to literals has those (and its
             # default) as domain; a sensed value outside it maps to no fact.
             domains.add(var, [var.default, *literal_values.get(var.name, [])])
-    del compared
     return domains
 
 
-def _note_comparisons(
-    expr: Expr, values: dict[str, list[Any]], compared: set[str]
-) -> None:
+def _note_comparisons(expr: Expr, values: dict[str, list[Any]]) -> None:
     for name, value in expr.facts or ():
         values.setdefault(name, []).append(value)
-        compared.add(name)
 
 
 @dataclass
@@ -415,11 +413,8 @@ def _ground_action(
 
 
 def _apply_fact(state: list[Any], fact: int, domains: Domains) -> None:
-    for index, mapping in domains.fact.items():
-        for value, f in mapping.items():
-            if f == fact:
-                state[index] = value
-                return
+    index, value = domains.holds[fact]
+    state[index] = value
 
 
 def reachable(

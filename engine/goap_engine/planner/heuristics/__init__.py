@@ -124,5 +124,3 @@ HEURISTICS: dict[str, HeuristicInfo] = {
         ),
     )
 }
-
-INFINITY = math.inf
