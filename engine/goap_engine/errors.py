@@ -70,7 +70,8 @@ class Diagnostic:
 
     def __str__(self) -> str:
         entity = f"{self.entity}: " if self.entity else ""
-        text = f"{self.location}: {self.severity}: {entity}{self.message}"
+        where = f"{self.location}: " if self.location.path else ""
+        text = f"{where}{self.severity}: {entity}{self.message}"
         # Lone surrogates (from YAML escapes) cannot be printed as UTF-8.
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
@@ -88,7 +89,8 @@ class InputError(GoapError):
 
     def __init__(self, diagnostics: list[Diagnostic] | Diagnostic | str) -> None:
         if isinstance(diagnostics, str):
-            diagnostics = [Diagnostic(Location("<input>"), diagnostics)]
+            # Usage errors have no file; their message names what is wrong.
+            diagnostics = [Diagnostic(Location(""), diagnostics)]
         elif isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = diagnostics
