@@ -27,7 +27,6 @@ import json
 import platform
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from common import revision
 
 from goap_engine import find_plan, load
 from goap_engine.model import Ruleset
@@ -458,20 +459,6 @@ def profile_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _revision() -> str:
-    """Return the checked-out commit, marked when the tree has local changes."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print Markdown tables and write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -522,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "benchmark": "scaling",
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "revision": _revision(),
+        "revision": revision(),
         "runs": args.runs,
         "target_plan_s": TARGET_SECONDS,
         "target_met": largest.plan_s < TARGET_SECONDS,

@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from common import revision
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "validate_speed.json"
@@ -44,6 +46,7 @@ HEAVY_MODULES = ("mlflow", "modal", "github", "huggingface_hub", "git")
 _MODULES_PROBE = """\
 import json, sys
 from click.testing import CliRunner
+from common import revision
 from goap_engine.cli import main
 result = CliRunner().invoke(main, [{command!r}, {goal!r}])
 heavy = [m for m in {heavy!r} if m in sys.modules]
@@ -279,20 +282,6 @@ def import_table(rows: Sequence[ImportEntry]) -> str:
     return "\n".join(lines)
 
 
-def _revision() -> str:
-    """Return the checked-out commit, marked when the tree has local changes."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print Markdown tables and write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -347,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "benchmark": "validate_speed",
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "revision": _revision(),
+        "revision": revision(),
         "goal": GOAL,
         "cli": {
             "runs": args.runs,
