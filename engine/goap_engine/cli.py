@@ -362,7 +362,16 @@ def run() -> None:
 @click.option(
     "--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Parallel steps."
 )
-@click.option("--yes", "-y", is_flag=True, help="Approve irreversible actions.")
+@click.option(
+    "--yes", "-y", is_flag=True, help="Approve every irreversible/approval step."
+)
+@click.option(
+    "--approve",
+    "approve",
+    multiple=True,
+    metavar="ID[,ID...]",
+    help="Approve these irreversible/approval steps (by id or name).",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run.")
 @click.option(
     "--fresh", is_flag=True, help="Ignore the stored state; start from defaults."
@@ -385,12 +394,19 @@ def run_command(
     plan_file: Path | None,
     jobs: int | None,
     yes: bool,
+    approve: Sequence[str],
     resume: bool,
     fresh: bool,
     sets: Sequence[str],
     fmt: str,
 ) -> None:
-    """Sense, plan, act, verify and replan until GOAL holds."""
+    """Sense, plan, act, verify and replan until GOAL holds.
+
+    Steps marked irreversible or approval are approved before anything runs:
+    on a terminal the run asks once; otherwise pass --yes or --approve, or
+    nothing runs (exit 2).
+    """
+    from .executor.approvals import parse_approvals
     from .executor.report import Reporter
     from .executor.runner import Runner, RunOptions
     from .loader import load
@@ -402,6 +418,7 @@ def run_command(
     options = RunOptions(
         dry_run=dry_run,
         yes=yes,
+        approve=parse_approvals(ruleset, approve),
         jobs=jobs,
         resume=resume,
         fresh=fresh,
@@ -413,8 +430,13 @@ def run_command(
     runner = Runner(
         ruleset, options, on_event=reporter.event, on_output=reporter.output
     )
-    result = runner.run()
+    try:
+        result = runner.run()
+    finally:
+        reporter.close()
     reporter.summary(result)
+    if result.approval is not None:
+        sys.exit(result.approval.exit_code)
     if not result.reached and not dry_run:
         sys.exit(1)
 

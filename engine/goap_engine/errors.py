@@ -7,6 +7,7 @@
     ├── NoPlanError       exit 3   the goal cannot be reached (carries an explanation)
     │   └── SearchLimitError       the search hit its node or time limit
     ├── LockedError       exit 4   another run holds the workspace lock
+    ├── ApprovalError     exit 2   steps need an approval nobody gave (1 if declined)
     ├── ExecutionError    exit 1   a run stopped before its goal was reached
     └── PlanInvalidError  exit 70  a plan failed verification: a bug in the engine
 
@@ -125,6 +126,22 @@ class LockedError(GoapError):
     """Another run holds the workspace lock."""
 
     exit_code = EXIT_LOCKED
+
+
+class ApprovalError(GoapError):
+    """Steps need an approval that was not given; none of them ran.
+
+    Missing approval without a terminal is a usage problem (exit 2: pass
+    ``--yes`` or ``--approve``); a person who answered no ended the run (exit 1).
+    """
+
+    def __init__(
+        self, message: str, *, steps: list[str], declined: bool = False
+    ) -> None:
+        self.steps = steps
+        self.declined = declined
+        self.exit_code = EXIT_FAILED if declined else EXIT_INPUT
+        super().__init__(message)
 
 
 class ExecutionError(GoapError):

@@ -381,6 +381,8 @@ class _Builder:
             heuristic=str(policy_data.get("heuristic", "lmcut")),
             ordered=bool(policy_data.get("ordered", False)),
             mlflow=_tracking(policy_data.get("mlflow")),
+            hook_timeout=parse_duration(policy_data.get("hook_timeout", 3600)),
+            sensor_timeout=parse_duration(policy_data.get("sensor_timeout", 60)),
         )
         return Ruleset(
             path=self.root.path,
@@ -570,8 +572,10 @@ class _Builder:
                 "a command has no return value: use 'from: exit' or 'from: stdout'",
                 f"state variable '{var.name}'",
             )
-        timeout = raw.get("timeout", 60) if isinstance(raw, dict) else 60
-        return Sensor(hook, source, parse_duration(timeout))
+        timeout = raw.get("timeout") if isinstance(raw, dict) else None
+        return Sensor(
+            hook, source, None if timeout is None else parse_duration(timeout)
+        )
 
     def hook(self, doc: Document, keys: PathKey, raw: Any) -> Hook:
         where = doc.where(keys)

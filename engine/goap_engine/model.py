@@ -18,6 +18,13 @@ from .expressions import Expr, ExprType, Symbol, reference_name
 VarType = Literal["bool", "int", "float", "str", "enum"]
 HookKind = Literal["shell", "argv", "python", "builtin", "wait"]
 SensorSource = Literal["exit", "stdout", "value"]
+Delivery = Literal["sensed", "person", "rerun"]
+
+DELIVERY_TEXT: dict[str, str] = {
+    "sensed": "skipped if done (effects sensed)",
+    "person": "needs a person (irreversible, not sensed)",
+    "rerun": "re-run",
+}
 
 DEFAULTS: dict[str, Any] = {"bool": False, "int": 0, "float": 0.0, "str": ""}
 
@@ -52,7 +59,8 @@ class Sensor:
 
     hook: Hook
     source: SensorSource = "value"
-    timeout: float = 60.0
+    timeout: float | None = None
+    """None: the goal's ``policy.sensor_timeout``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +209,10 @@ class Policy:
     ordered: bool = False
     mlflow: str | None = None
     """Log every run to MLflow at this tracking URI ('' = the local default)."""
+    hook_timeout: float = 3600.0
+    """The timeout of hooks that set none."""
+    sensor_timeout: float = 60.0
+    """The timeout of sensors that set none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +274,21 @@ class Ruleset:
     def default_state(self) -> tuple[Any, ...]:
         """Return the state made of every variable's default."""
         return tuple(v.default for v in self.variables)
+
+    def delivery(self, action: Action) -> Delivery:
+        """Return what an interruption during ``action`` means for a resumed run.
+
+        ``sensed``: every effect is read back from the world, so the step is
+        skipped if it happened and run again if not; ``person``: irreversible
+        with an effect no sensor can check, so a person must say whether it
+        happened; ``rerun``: the step is simply run again (at least once).
+        """
+        writes = action.writes
+        if writes and all(self.var(n).sensor is not None for n in writes):
+            return "sensed"
+        if action.irreversible:
+            return "person"
+        return "rerun"
 
     def action(self, key: str) -> Action:
         """Return the action whose name or id is ``key``."""

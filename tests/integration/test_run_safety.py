@@ -171,6 +171,12 @@ def test_dry_run_prints_commands_and_changes_nothing(tmp_path: Path, h) -> None:
     result = h.cli("run", "--dry-run", goal)
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert "[N1: make] would run: touch made 'my file'" in lines
-    assert "[N2: copy] would run: cp made 'my file.bak' (irreversible)" in lines
+    assert (
+        "[N1: make] would run: touch made 'my file' "
+        "(if interrupted: skipped if done (effects sensed))"
+    ) in lines
+    assert (
+        "[N2: copy] would run: cp made 'my file.bak' (irreversible, needs approval; "
+        "if interrupted: needs a person (irreversible, not sensed))"
+    ) in lines
     assert sorted(p.name for p in tmp_path.iterdir()) == ["goal.yaml"]

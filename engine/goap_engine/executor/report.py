@@ -1,8 +1,10 @@
-"""What a run shows: one line per event, hook output grouped per step, a summary.
+"""What a run shows: one line per event, hook output live, a summary.
 
-With ``--format json`` the journal events stream to stdout as JSON Lines and
-nothing else goes there.  Otherwise lines go to stderr, coloured on a terminal
-and plain in CI or with NO_COLOR.
+With ``--format json`` the journal events stream to stdout as JSON Lines, with
+hook output as ``output`` events, and nothing else goes there.  Otherwise lines
+go to stderr: on a terminal, coloured, with the running steps and their elapsed
+against estimated time kept at the bottom; plain in CI, when piped or with
+NO_COLOR, where a step that runs long says so once a minute instead.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from typing import Any
 
 import click
 
-from ..console import err_console
+from ..console import err_console, plain
 from ..planner.schedule import format_duration
+from .journal import now
 from .runner import RunResult
+
+HEARTBEAT = 60.0
 
 
 class Reporter:
@@ -29,6 +35,74 @@ class Reporter:
         self._lock = threading.Lock()
         # Bound now: during a run sys.stdout is sent to stderr (see Runner.run).
         self._stdout = sys.stdout
+        self.run_id = ""
+        # label -> (monotonic start, estimated seconds, next heartbeat)
+        self.running: dict[str, list[float]] = {}
+        self.live_view = fmt == "text" and not plain()
+        self._live: Any = None
+        self._beat: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop the live view and the heartbeat."""
+        self._closed.set()
+        with self._lock:
+            self.running.clear()
+            self._show_running()
+
+    def _show_running(self) -> None:
+        """Start, refresh or stop the bottom view of running steps (lock held)."""
+        if not self.live_view:
+            if self.running and self._beat is None and not self._closed.is_set():
+                self._beat = threading.Thread(target=self._heartbeat, daemon=True)
+                self._beat.start()
+            return
+        if self.running and self._live is None:
+            from rich.live import Live
+
+            self._live = Live(
+                get_renderable=self._status,
+                console=self.console,
+                refresh_per_second=4,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start()
+        elif not self.running and self._live is not None:
+            # Stopped whenever nothing runs, so a prompt never fights it.
+            self._live.stop()
+            self._live = None
+
+    def _status(self) -> Any:
+        from rich.text import Text
+
+        text = Text()
+        moment = time.monotonic()
+        for label, (began, estimated, _) in list(self.running.items()):
+            elapsed = format_duration(moment - began)
+            text.append(f"  running {label}: {elapsed}", style="bold cyan")
+            text.append(f" of ~{format_duration(estimated)}\n", style="dim")
+        text.rstrip()
+        return text
+
+    def _heartbeat(self) -> None:
+        while not self._closed.wait(1.0):
+            moment = time.monotonic()
+            with self._lock:
+                due = [
+                    (label, item)
+                    for label, item in self.running.items()
+                    if moment >= item[2]
+                ]
+                for label, item in due:
+                    item[2] += HEARTBEAT
+                    click.echo(
+                        f"[{label}] still running: "
+                        f"{format_duration(moment - item[0])} of "
+                        f"~{format_duration(item[1])}",
+                        err=True,
+                    )
 
     def _line(self, text: str, style: str | None = None) -> None:
         with self._lock:
@@ -44,6 +118,7 @@ class Reporter:
         kind = record.get("event")
         step = record.get("step", "")
         if kind == "run_start":
+            self.run_id = str(record.get("run", ""))
             resumed = (
                 f" (resuming {record['resume_of']})" if record.get("resume_of") else ""
             )
@@ -67,7 +142,17 @@ class Reporter:
             )
         elif kind == "step_start":
             self._line(f"[{step}] $ {record.get('command')}")
+            with self._lock:
+                self.running[step] = [
+                    time.monotonic(),
+                    float(record.get("estimated") or 0),
+                    time.monotonic() + HEARTBEAT,
+                ]
+                self._show_running()
         elif kind == "step_end":
+            with self._lock:
+                self.running.pop(step, None)
+                self._show_running()
             status = record.get("status")
             took = format_duration(float(record.get("seconds") or 0))
             if status == "ok":
@@ -78,6 +163,8 @@ class Reporter:
                     f"[{step}] {str(status).upper()} ({took}) {detail}".rstrip(),
                     "bold red",
                 )
+                if record.get("log"):
+                    self._line(f"[{step}] whole output: {record['log']}", "red")
         elif kind == "step_skipped":
             self._line(f"[{step}] skipped: {record.get('reason')}", "dim")
         elif kind == "retry":
@@ -94,8 +181,17 @@ class Reporter:
             for line in record.get("explanation", []):
                 self._line(f"  {line}")
         elif kind == "dry_run_step":
-            mark = " (irreversible)" if record.get("irreversible") else ""
-            self._line(f"[{step}] would run: {record.get('command')}{mark}")
+            marks = []
+            if record.get("approval"):
+                why = "irreversible" if record.get("irreversible") else "approval"
+                state = "approved" if record.get("approved") else "needs approval"
+                marks.append(f"{why}, {state}")
+            marks.append(f"if interrupted: {record.get('on_interrupt')}")
+            self._line(
+                f"[{step}] would run: {record.get('command')} ({'; '.join(marks)})"
+            )
+        elif kind == "needs_approval":
+            self._line(str(record.get("message")), "bold yellow")
         elif kind == "tracked":
             self._line(f"logged to MLflow: run {record.get('mlflow_run')}", "dim")
         elif kind == "track_failed":
@@ -104,21 +200,27 @@ class Reporter:
             # Sensor chatter; the journal keeps it.
             self._line(f"  {record.get('message')}", "dim")
 
-    def output(self, label: str, text: str) -> None:
-        if self.fmt == "json" or not text.strip():
+    def output(self, label: str, line: str) -> None:
+        """Show one line of a hook's output (already redacted) as it comes."""
+        if self.fmt == "json":
+            record = {"ts": now(), "event": "output", "run": self.run_id}
+            record.update(step=label, line=line)
+            with self._lock:
+                click.echo(json.dumps(record), file=self._stdout)
             return
-        lines = text.rstrip("\n").splitlines()
         with self._lock:
-            for line in lines:
-                self.console.print(
-                    f"  [{label}] | {line}",
-                    markup=False,
-                    highlight=False,
-                    soft_wrap=True,
-                    style="dim",
-                )
+            # One print per line under the lock: lines of parallel steps
+            # interleave but never mix within a line.
+            self.console.print(
+                f"  [{label}] | {line}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+                style="dim",
+            )
 
     def summary(self, result: RunResult) -> None:
+        self.close()
         if self.fmt == "json":
             return
         self._line("")

@@ -1,53 +1,59 @@
 """The sense-plan-act loop behind ``goap-engine run``.
 
-Sense the world, plan from what is really there, run the next steps, check
-their effects against the sensors, persist, and replan when something failed,
-until the goal holds or the replan budget is spent.  Every step is journalled
-before and after it runs and the state file is rewritten atomically after it,
-so an interrupted run can be resumed and a crash loses nothing.
+Sense the world, plan from what is really there, settle the approvals the plan
+needs, run its steps, check their effects against the sensors, persist, and
+replan when something failed, until the goal holds or the replan budget is
+spent.  Every step is journalled before and after it runs and the state file is
+rewritten atomically after it, so an interrupted run can be resumed and a crash
+loses nothing.  How one step runs lives in ``steps``; approvals in
+``approvals``; hook processes in ``processes`` and ``worker``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..errors import ExecutionError, InputError, NoPlanError
-from ..model import Action, Ruleset
-from ..planner.plan import Plan, apply, find_plan, reference_eval, step_cost
-from ..planner.schedule import dependencies
+from ..errors import ApprovalError, ExecutionError, InputError, NoPlanError
+from ..model import DELIVERY_TEXT, Action, Ruleset
+from ..planner.plan import Plan, apply, find_plan, reference_eval
 from ..store import atomic_write, read_state_values
-from ..values import fingerprint, ruleset_fingerprint, state_dict, with_values
-from .hooks import (
-    HookContext,
-    HookError,
-    Outcome,
-    call_python,
-    describe,
-    hook_env,
-    prepare,
-    resolve_callable,
-    run_command,
-    template_context,
-)
+from ..values import ruleset_fingerprint, state_dict, with_values
+from .approvals import Approvals, interrupted_steps, needs_approval
+from .context import HookContext
+from .hooks import hook_env
 from .journal import Journal, Redactor, now, read_events
 from .lock import WorkspaceLock
+from .output import Output
+from .processes import end_strays, subreaper
+from .saved import load_saved_plan
 from .sensing import sense
+from .steps import RETRY_BASE, State, StepRecord, StepRunner
+from .worker import WorkerPool
 
-State = tuple[Any, ...]
-RETRY_BASE = float(os.environ.get("GOAP_RETRY_BASE", "1.0"))
+__all__ = [
+    "RETRY_BASE",
+    "RunOptions",
+    "RunResult",
+    "Runner",
+    "StepRecord",
+    "journal_path",
+    "last_run",
+    "state_path",
+    "workspace",
+]
+
+TRACK_TIMEOUT = 300.0
 
 
 @dataclass
@@ -56,6 +62,7 @@ class RunOptions:
 
     dry_run: bool = False
     yes: bool = False
+    approve: frozenset[str] = frozenset()
     jobs: int | None = None
     resume: bool = False
     fresh: bool = False
@@ -64,17 +71,6 @@ class RunOptions:
     interactive: bool = False
     durable: bool = True
     confirm: Callable[[str], bool] | None = None
-
-
-@dataclass
-class StepRecord:
-    """One executed (or skipped) step, for the summary."""
-
-    label: str
-    status: str
-    estimated: float
-    actual: float
-    message: str = ""
 
 
 @dataclass
@@ -89,6 +85,7 @@ class RunResult:
     replans: int
     seconds: float
     reason: str = ""
+    approval: ApprovalError | None = None
 
 
 def workspace(ruleset: Ruleset) -> Path:
@@ -106,27 +103,44 @@ def journal_path(ruleset: Ruleset) -> Path:
 
 
 def last_run(path: Path) -> dict[str, Any] | None:
-    """Return the latest run's start event, with ``finished`` telling if it ended.
+    """Return the run left unfinished in the journal, or None.
 
-    A run stopped by Ctrl-C or SIGTERM records its end but is as unfinished
-    as one killed outright: both leave work to resume.
+    A run stopped by Ctrl-C or SIGTERM records its end but is as unfinished as
+    one killed outright: both leave work to resume.  A run that ended with an
+    error or for want of an approval before any step started changed nothing,
+    so it neither settles an earlier interrupted run nor needs resuming.
     """
+    pending: dict[str, Any] | None = None
     current: dict[str, Any] | None = None
+    started = 0
+
+    def settle() -> None:
+        nonlocal pending
+        if current is None:
+            return
+        status = current.get("status")
+        if status is None or status == "interrupted" or (status == "error" and started):
+            pending = current
+        elif started or status in ("reached", "failed"):
+            pending = None
+
     for event in read_events(path):
         kind = event.get("event")
         if kind == "run_start":
-            current = dict(event, finished=False)
-        elif (
-            kind == "run_end"
-            and current is not None
-            and event.get("run") == current.get("run")
-        ):
-            current["finished"] = event.get("status") != "interrupted"
+            settle()
+            current = dict(event, finished=False, status=None)
+            started = 0
+        elif current is None or event.get("run") != current.get("run"):
+            continue
+        elif kind == "step_start":
+            started += 1
+        elif kind == "run_end":
             current["status"] = event.get("status")
-    return current
+    settle()
+    return pending
 
 
-class Runner:
+class Runner(StepRunner):
     """Run a ruleset's goal against the real world."""
 
     def __init__(
@@ -141,17 +155,26 @@ class Runner:
         self.options = options
         self.redact = Redactor.from_env(ruleset.secrets)
         self.on_event = on_event
-        self.on_output = on_output or (lambda label, text: None)
+        self.on_output = on_output or (lambda label, line: None)
         self.run_id = uuid.uuid4().hex[:12]
         self.journal: Journal | None = None
-        self.records: list[StepRecord] = []
+        self.records = []
         self.replans = 0
         self.last_action = ""
         self.started_at = now()
         self.jobs = max(options.jobs or ruleset.policy.jobs, 1)
-        self.exclusions: dict[State, set[str]] = {}
+        self.exclusions = {}
+        self.not_again = set()
         # Set on interrupt so hook threads neither retry nor keep polling.
         self.stopping = threading.Event()
+        self.pool = WorkerPool()
+        self.logs = workspace(ruleset) / "runs" / self.run_id
+        self.approvals = Approvals(
+            goal=str(ruleset.path),
+            approved=set(options.approve),
+            all=options.yes,
+            ask=options.confirm if options.interactive else None,
+        )
 
     def log(self, text: str) -> None:
         self.event("log", message=text)
@@ -164,35 +187,51 @@ class Runner:
             record.update(self.redact.data(fields))
             self.on_event(record)
 
+    def hook_extra(self) -> dict[str, Any]:
+        return {
+            "run": self.run_id,
+            "journal": str(journal_path(self.ruleset)),
+            "state_file": str(state_path(self.ruleset)),
+            "plan": None,
+        }
+
     def run(self) -> RunResult:
         """Run to the goal; raise on bad input, return how the run ended.
 
         Python hooks and sensors that print write to stderr during the run:
         stdout carries data only (the JSON Lines of ``--format json``).
         """
-        with redirect_stdout(sys.stderr):
-            if self.options.dry_run:
-                return self.dry_run()
-            lock = WorkspaceLock(workspace(self.ruleset) / "lock")
-            with lock, _sigterm_as_interrupt():
-                journal = Journal(
-                    journal_path(self.ruleset),
-                    self.redact,
-                    durable=self.options.durable,
-                )
-                if self.on_event is not None:
-                    journal.listeners.append(self.on_event)
-                try:
-                    return self._run_locked(journal)
-                finally:
-                    journal.close()
+        reaping = subreaper(True)
+        try:
+            with redirect_stdout(sys.stderr):
+                if self.options.dry_run:
+                    return self.dry_run()
+                lock = WorkspaceLock(workspace(self.ruleset) / "lock")
+                with lock, _sigterm_as_interrupt():
+                    journal = Journal(
+                        journal_path(self.ruleset),
+                        self.redact,
+                        durable=self.options.durable,
+                    )
+                    if self.on_event is not None:
+                        journal.listeners.append(self.on_event)
+                    try:
+                        return self._run_locked(journal)
+                    finally:
+                        journal.close()
+        finally:
+            self.pool.close()
+            if reaping:
+                end_strays()
+                subreaper(False)
 
     def _run_locked(self, journal: Journal) -> RunResult:
         previous = last_run(journal.path)
         resume_of = None
-        if previous is not None and not previous["finished"]:
+        if previous is not None:
             if self.options.resume:
                 resume_of = previous.get("run")
+                self.check_resume(journal.path, str(resume_of))
             elif not self.options.fresh:
                 raise InputError(
                     f"the previous run {previous.get('run')} (started "
@@ -217,9 +256,12 @@ class Runner:
         except BaseException as exc:
             self.event("run_end", status="error", message=str(exc))
             raise
+        status = "reached" if result.reached else "failed"
+        if result.approval is not None:
+            status = "needs_approval"
         self.event(
             "run_end",
-            status="reached" if result.reached else "failed",
+            status=status,
             reason=result.reason,
             seconds=round(result.seconds, 3),
             replans=result.replans,
@@ -228,10 +270,40 @@ class Runner:
             self.track(result)
         return result
 
+    def check_resume(self, path: Path, run: str) -> None:
+        """Refuse to re-run, unasked, an irreversible step that may have happened."""
+        risky: list[Action] = []
+        for label in interrupted_steps(read_events(path), run):
+            action = next((a for a in self.ruleset.actions if a.label == label), None)
+            if action is not None and self.ruleset.delivery(action) == "person":
+                risky.append(action)
+        risky = [a for a in risky if not self.approvals.allows(a)]
+        if not risky:
+            return
+        listing = ", ".join(a.label for a in risky)
+        question = (
+            f"the interrupted run {run} stopped while {listing} was running: "
+            "irreversible, and no sensor can tell whether it happened"
+        )
+        if self.approvals.ask is not None:
+            if self.approvals.ask(f"{question}. Run it again if needed?"):
+                self.approvals.approved.update(a.name for a in risky)
+                return
+            raise ApprovalError(
+                f"{question}; not resumed",
+                steps=[a.label for a in risky],
+                declined=True,
+            )
+        effects = " ".join(f"{e.var}=..." for a in risky for e in a.effects)
+        keys = ",".join(a.id or a.name for a in risky)
+        raise InputError(
+            f"{question}. If it happened, record that with 'goap-engine state set "
+            f"{self.ruleset.path} {effects}' and run --resume again; to run it "
+            f"again, run --resume --approve {keys} (or --yes)"
+        )
+
     def track(self, result: RunResult) -> None:
         """Log this run to MLflow (``policy.mlflow``); a failure only warns."""
-        from ..integrations.mlflow import log_run
-
         ruleset = self.ruleset
         ok = sum(1 for s in result.steps if s.status == "ok")
         context = HookContext(
@@ -253,13 +325,15 @@ class Runner:
             workdir=ruleset.workdir,
             env=hook_env({}),
             log=self.log,
-            extra={
-                "run": self.run_id,
-                "journal": str(journal_path(ruleset)),
-                "state_file": str(state_path(ruleset)),
-            },
+            extra=self.hook_extra(),
         )
-        outcome = call_python(log_run, context)
+        outcome = self.pool.call(
+            "goap_engine.integrations.mlflow:log_run",
+            context,
+            output=Output(self.redact, on_line=self.log),
+            timeout=TRACK_TIMEOUT,
+            stop=self.stopping,
+        )
         if outcome.ok:
             self.event("tracked", mlflow_run=str(outcome.value))
         else:
@@ -272,24 +346,43 @@ class Runner:
         if path.exists() and not self.options.fresh:
             state = with_values(ruleset, state, read_state_values(ruleset, path))
         state = with_values(ruleset, state, dict(self.options.sets))
-        state = self.sense_into(state, None, strict=True)
+        state = self.sense_strict(state)
         self.persist(state, "running")
         return state
 
-    def sense_into(
-        self, state: State, names: set[str] | None, *, strict: bool
-    ) -> State:
-        readings = sense(self.ruleset, state_dict(self.ruleset, state), self.log, names)
+    def sense_strict(self, state: State) -> State:
+        readings = sense(
+            self.ruleset,
+            state_dict(self.ruleset, state),
+            self.log,
+            pool=self.pool,
+            stop=self.stopping,
+        )
+        errors = {r.name: r.error for r in readings if not r.ok}
+        values = {r.name: r.value for r in readings if r.ok}
+        if readings:
+            self.event("sensed", values=values, errors=errors)
+        if errors:
+            # The message reaches the terminal unredacted, and a sensor's
+            # output may hold a secret.
+            detail = self.redact("; ".join(f"{k}: {v}" for k, v in errors.items()))
+            raise ExecutionError(f"cannot sense the world: {detail}")
+        return with_values(self.ruleset, state, values)
+
+    def sense_into(self, state: State, names: set[str] | None) -> State:
+        readings = sense(
+            self.ruleset,
+            state_dict(self.ruleset, state),
+            self.log,
+            names,
+            pool=self.pool,
+            stop=self.stopping,
+        )
         if not readings:
             return state
         values = {r.name: r.value for r in readings if r.ok}
         errors = {r.name: r.error for r in readings if not r.ok}
         self.event("sensed", values=values, errors=errors)
-        if errors and strict:
-            # The message reaches the terminal unredacted, and a sensor's
-            # output may hold a secret.
-            detail = self.redact("; ".join(f"{k}: {v}" for k, v in errors.items()))
-            raise ExecutionError(f"cannot sense the world: {detail}")
         return with_values(self.ruleset, state, values)
 
     def persist(self, state: State, status: str) -> None:
@@ -326,9 +419,8 @@ class Runner:
     def make_plan(self, state: State, saved: bool) -> Plan:
         if saved and self.options.plan_file is not None:
             return self.saved_plan(state)
-        plan = find_plan(
-            self.ruleset, state, exclude=frozenset(self.exclusions.get(state, ()))
-        )
+        exclude = frozenset(self.exclusions.get(state, ())) | self.not_again
+        plan = find_plan(self.ruleset, state, exclude=exclude)
         self.event(
             "plan",
             cost=plan.cost,
@@ -341,67 +433,24 @@ class Runner:
         path = self.options.plan_file
         assert path is not None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: cannot read the saved plan: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != "goap-engine/plan":
-            raise InputError(f"{path}: not a goap-engine plan file")
-        try:
-            return self._saved_plan(path, data, state)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            # A hand-edited or truncated file: bad input, not an engine bug.
-            raise InputError(
-                f"{path}: malformed plan file ({type(exc).__name__}: {exc})"
-            ) from None
-
-    def _saved_plan(self, path: Path, data: dict[str, Any], state: State) -> Plan:
-        prints = data.get("fingerprint", {})
-        if prints.get("ruleset") != ruleset_fingerprint(self.ruleset):
-            raise InputError(
-                f"{path}: the rules changed since this plan was made; plan again"
-            )
-        start = state_dict(self.ruleset, state)
-        if prints.get("start") != fingerprint(start):
-            changed = [k for k, v in data.get("start", {}).items() if start.get(k) != v]
-            raise InputError(
-                f"{path}: the sensed start state differs from the plan's "
-                f"({', '.join(changed) or 'values'} changed); plan again"
-            )
-        from ..planner.plan import Step, guarantee_of
-
-        steps = []
-        state_now = state
-        for i, item in enumerate(data.get("steps", []), 1):
-            action = self.ruleset.action(str(item["action"]))
-            steps.append(Step(i, action, step_cost(action, state_now, self.ruleset)))
-            state_now = apply(self.ruleset, action, state_now)
-        kind, bound = guarantee_of(data["search"], data["heuristic"], 2.0)
+            plan = load_saved_plan(self.ruleset, path, state)
+        except InputError as exc:
+            # The message shows start values, which a sensor may have read
+            # from a secret.
+            raise InputError(self.redact(str(exc))) from None
         self.event(
             "plan",
-            cost=data["cost"],
-            steps=[s.action.label for s in steps],
+            cost=plan.cost,
+            steps=[s.action.label for s in plan.steps],
             saved=str(path),
         )
-        return Plan(
-            self.ruleset,
-            state,
-            tuple(steps),
-            float(data["cost"]),
-            kind,
-            bound,
-            data["search"],
-            data["heuristic"],
-            0,
-            0,
-            0.0,
-            len(steps),
-            0,
-        )
+        return plan
 
     def loop(self, state: State, began: float) -> RunResult:
         max_replans = self.ruleset.policy.max_replans
         first = True
         reason = ""
+        approval: ApprovalError | None = None
         while True:
             if self.goal_holds(state):
                 break
@@ -409,9 +458,24 @@ class Runner:
                 plan = self.make_plan(state, saved=first)
             except NoPlanError as exc:
                 reason = f"no plan: {exc}"
+                if self.not_again:
+                    reason += (
+                        f" (failed irreversible steps are not run again in the "
+                        f"same run: {', '.join(sorted(self.not_again))})"
+                    )
                 self.event(
                     "no_plan", message=str(exc), explanation=exc.explanation.lines
                 )
+                break
+            try:
+                self.approvals.settle(
+                    [s.action for s in plan.steps],
+                    first=not any(r.status != "skipped" for r in self.records),
+                )
+            except ApprovalError as exc:
+                approval = exc
+                reason = str(exc)
+                self.event("needs_approval", steps=exc.steps, message=reason)
                 break
             first = False
             failed = self.execute(plan, state)
@@ -437,316 +501,7 @@ class Runner:
             replans=self.replans,
             seconds=time.monotonic() - began,
             reason=self.redact(reason),
-        )
-
-    def execute(self, plan: Plan, state: State) -> _Progress:
-        """Run ``plan``'s steps (in parallel where allowed) up to the first failure."""
-        deps = dependencies(plan.steps)
-        pending = list(zip(plan.steps, deps, strict=True))
-        done: set[int] = set()
-        progress = _Progress(state, True, "")
-        running: dict[Future[Outcome], tuple[Any, State, float]] = {}
-        pool = ThreadPoolExecutor(max_workers=self.jobs) if self.jobs > 1 else None
-        try:
-            while pending or running:
-                if progress.ok:
-                    for item in list(pending):
-                        if len(running) >= self.jobs:
-                            break
-                        step, before = item
-                        if any(d not in done for d in before):
-                            continue
-                        pending.remove(item)
-                        started = self.start(step, progress, pool)
-                        if started is None:
-                            done.add(step.number)
-                            if not progress.ok:
-                                break
-                            continue
-                        running[started[0]] = (step, started[1], started[2])
-                if not running:
-                    break
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    step, expected, t0 = running.pop(future)
-                    self.finish(step, future.result(), expected, t0, progress)
-                    done.add(step.number)
-                if not progress.ok:
-                    pending.clear()
-        except KeyboardInterrupt:
-            self._stop_workers(list(running))
-            for _, (step, _, t0) in running.items():
-                self.event(
-                    "step_end",
-                    step=step.action.label,
-                    status="interrupted",
-                    seconds=round(time.monotonic() - t0, 3),
-                )
-            self.persist(progress.state, "interrupted")
-            raise
-        finally:
-            if pool is not None:
-                if self.stopping.is_set():
-                    # A second Ctrl-C may have cut the handler above short.
-                    self._stop_workers(list(running))
-                pool.shutdown(wait=True)
-        return progress
-
-    def _stop_workers(self, futures: list[Future[Outcome]]) -> None:
-        """Kill hooks until every running step has returned; Ctrl-C cannot skip it.
-
-        A worker may be starting a process at the moment of the interrupt, so
-        kill again until all are back: no hook may outlive the run, and the
-        pool's threads cannot be abandoned (the interpreter would wait for them).
-        """
-        from .hooks import kill_all
-
-        self.stopping.set()
-        while True:
-            try:
-                kill_all()
-                _, left = wait(futures, timeout=0.1)
-                if not left:
-                    return
-            except KeyboardInterrupt:
-                continue
-
-    def start(
-        self, step: Any, progress: _Progress, pool: ThreadPoolExecutor | None
-    ) -> tuple[Future[Outcome], State, float] | None:
-        """Start ``step``; return None when it needs no run (skipped or refused)."""
-        action: Action = step.action
-        state = progress.state
-        ruleset = self.ruleset
-        label = action.label
-        if not all(reference_eval(ruleset, p, state) is True for p in action.pre):
-            progress.fail(f"{label}: preconditions no longer hold")
-            self.event(
-                "step_skipped", step=label, reason="preconditions no longer hold"
-            )
-            return None
-        expected = apply(ruleset, action, state)
-        if expected == state and action.wait is None:
-            self.event("step_skipped", step=label, reason="effects already hold")
-            self.records.append(
-                StepRecord(label, "skipped", action.duration, 0.0, "already true")
-            )
-            return None
-        if (action.irreversible or action.approval) and not self.approve(action):
-            # Not an exception: steps already running in parallel must still
-            # be finished and recorded; the loop then stops without replanning.
-            why = "irreversible" if action.irreversible else "marked for approval"
-            message = (
-                f"{label} is {why} and was not approved; "
-                "run on a terminal to confirm, or pass --yes"
-            )
-            progress.fail(message)
-            progress.stop = True
-            self.event("step_end", step=label, status="refused", message=message)
-            self.records.append(
-                StepRecord(label, "refused", action.duration, 0.0, "not approved")
-            )
-            return None
-        command = self.command_text(action, state)
-        self.event("step_start", step=label, action=action.name, command=command)
-        t0 = time.monotonic()
-        future: Future[Outcome] = Future()
-        if pool is None:
-            try:
-                future.set_result(self.perform(action, state))
-            except KeyboardInterrupt:
-                self.event(
-                    "step_end",
-                    step=label,
-                    status="interrupted",
-                    seconds=round(time.monotonic() - t0, 3),
-                )
-                raise
-        else:
-            future = pool.submit(self.perform, action, state)
-        return future, expected, t0
-
-    def approve(self, action: Action) -> bool:
-        if self.options.yes:
-            return True
-        if self.options.interactive and self.options.confirm is not None:
-            why = "irreversible" if action.irreversible else "needs approval"
-            return self.options.confirm(f"{action.label} is {why}. Run it?")
-        return False
-
-    def command_text(self, action: Action, state: State) -> str:
-        if action.wait is not None:
-            return f"wait until {action.wait.until.source}"
-        if action.hook is None:
-            return "(no hook: state change only)"
-        context = template_context(
-            self.ruleset.vars, state_dict(self.ruleset, state), self.ruleset.workdir
-        )
-        try:
-            return describe(action.hook, prepare(action.hook, context))
-        except HookError as exc:
-            return f"(cannot render: {exc})"
-
-    def perform(self, action: Action, state: State) -> Outcome:
-        """Run ``action``'s hook with retries and backoff; return the last outcome."""
-        attempts = action.retries + 1
-        outcome = Outcome(False, message="not run")
-        for attempt in range(attempts):
-            if attempt:
-                if self.stopping.is_set():
-                    break
-                delay = min(RETRY_BASE * 2 ** (attempt - 1), 30.0)
-                self.event("retry", step=action.label, attempt=attempt + 1, delay=delay)
-                if self.stopping.wait(delay):
-                    break
-            outcome = self.perform_once(action, state)
-            if outcome.ok:
-                break
-        return outcome
-
-    def perform_once(self, action: Action, state: State) -> Outcome:
-        ruleset = self.ruleset
-        if action.wait is not None:
-            return self.poll(action, state)
-        if action.hook is None:
-            return Outcome(True)
-        values = state_dict(ruleset, state)
-        context = template_context(ruleset.vars, values, ruleset.workdir)
-        cwd = ruleset.workdir / action.cwd if action.cwd else ruleset.workdir
-        try:
-            prepared = prepare(action.hook, context)
-            env = hook_env({k: _render_env(v, context) for k, v in action.env.items()})
-            if isinstance(prepared, str | list):
-                outcome = run_command(
-                    prepared, cwd=cwd, env=env, timeout=action.timeout
-                )
-            else:
-                fn = resolve_callable(action.hook.kind, str(action.hook.target))
-                outcome = call_python(
-                    fn,
-                    HookContext(
-                        args=prepared,
-                        vars=ruleset.vars,
-                        state=values,
-                        workdir=cwd,
-                        env=env,
-                        log=lambda line: self.on_output(
-                            action.label, self.redact(line + "\n")
-                        ),
-                        action=action.name,
-                        timeout=action.timeout,
-                        extra={
-                            "run": self.run_id,
-                            "journal": str(journal_path(ruleset)),
-                            "state_file": str(state_path(ruleset)),
-                            "plan": None,
-                        },
-                    ),
-                )
-        except HookError as exc:
-            return Outcome(False, message=str(exc))
-        if outcome.output:
-            self.on_output(action.label, self.redact(outcome.output))
-        return outcome
-
-    def poll(self, action: Action, state: State) -> Outcome:
-        wait_spec = action.wait
-        assert wait_spec is not None
-        deadline = time.monotonic() + wait_spec.timeout
-        began = time.monotonic()
-        current = state
-        while True:
-            current = self.sense_into(current, set(wait_spec.until.reads), strict=False)
-            if reference_eval(self.ruleset, wait_spec.until, current) is True:
-                return Outcome(True, seconds=time.monotonic() - began)
-            if time.monotonic() >= deadline:
-                return Outcome(
-                    False,
-                    message=f"'{wait_spec.until.source}' still false after "
-                    f"{wait_spec.timeout:g} s",
-                    seconds=time.monotonic() - began,
-                    timed_out=True,
-                )
-            pause = min(wait_spec.interval, max(deadline - time.monotonic(), 0))
-            if self.stopping.wait(pause):
-                return Outcome(False, message="interrupted")
-
-    def finish(
-        self,
-        step: Any,
-        outcome: Outcome,
-        expected: State,
-        t0: float,
-        progress: _Progress,
-    ) -> None:
-        action: Action = step.action
-        ruleset = self.ruleset
-        label = action.label
-        seconds = time.monotonic() - t0
-        # Messages end up in the summary, which is printed, not journalled.
-        message = self.redact(outcome.message)
-        state = progress.state
-        if outcome.ok:
-            # Apply only this step's writes, so parallel steps compose.
-            new = list(state)
-            for name in action.writes:
-                index = ruleset.var(name).index
-                new[index] = expected[index]
-            candidate = tuple(new)
-            sensed_names = {
-                n for n in action.writes if ruleset.var(n).sensor is not None
-            }
-            if sensed_names:
-                candidate = self.sense_into(candidate, sensed_names, strict=False)
-                wrong = [
-                    f"{n} expected {expected[ruleset.var(n).index]!r}, sensed "
-                    f"{candidate[ruleset.var(n).index]!r}"
-                    for n in sorted(sensed_names)
-                    if candidate[ruleset.var(n).index] != expected[ruleset.var(n).index]
-                ]
-                if wrong:
-                    outcome.ok = False
-                    message = self.redact("effect did not happen: " + "; ".join(wrong))
-                    state = candidate
-            if outcome.ok:
-                self.last_action = label
-                progress.state = candidate
-                self.persist(candidate, "running")
-                self.event(
-                    "step_end",
-                    step=label,
-                    status="ok",
-                    seconds=round(seconds, 3),
-                    exit_code=outcome.exit_code,
-                    estimated=action.duration,
-                )
-                self.records.append(StepRecord(label, "ok", action.duration, seconds))
-                return
-        failed = list(state)
-        for effect in action.on_failure:
-            failed[ruleset.var(effect.var).index] = reference_eval(
-                ruleset, effect.expr, progress.state
-            )
-        after = self.sense_into(tuple(failed), None, strict=False)
-        self.last_action = label
-        if after == progress.state:
-            # Nothing changed, so planning again from here would choose the
-            # same action: leave it out while the world stays like this.
-            self.exclusions.setdefault(after, set()).add(action.name)
-        progress.state = after
-        progress.fail(f"{label} failed: {message}")
-        self.persist(after, "running")
-        self.event(
-            "step_end",
-            step=label,
-            status="failed",
-            seconds=round(seconds, 3),
-            exit_code=outcome.exit_code,
-            message=message,
-            estimated=action.duration,
-        )
-        self.records.append(
-            StepRecord(label, "failed", action.duration, seconds, message)
+            approval=approval,
         )
 
     def dry_run(self) -> RunResult:
@@ -757,20 +512,24 @@ class Runner:
         if path.exists() and not self.options.fresh:
             state = with_values(ruleset, state, read_state_values(ruleset, path))
         state = with_values(ruleset, state, dict(self.options.sets))
-        state = self.sense_into(state, None, strict=True)
+        state = self.sense_strict(state)
         plan = self.make_plan(state, saved=True)
         current = state
         for step in plan.steps:
+            action = step.action
             self.event(
                 "dry_run_step",
-                step=step.action.label,
-                command=self.command_text(step.action, current),
-                irreversible=step.action.irreversible,
+                step=action.label,
+                command=self.command_text(action, current),
+                irreversible=action.irreversible,
+                approval=needs_approval(action),
+                approved=self.approvals.allows(action),
+                on_interrupt=DELIVERY_TEXT[ruleset.delivery(action)],
             )
             self.records.append(
-                StepRecord(step.action.label, "planned", step.action.duration, 0.0)
+                StepRecord(action.label, "planned", action.duration, 0.0)
             )
-            current = apply(ruleset, step.action, current)
+            current = apply(ruleset, action, current)
         return RunResult(
             self.run_id,
             self.goal_holds(state),
@@ -780,28 +539,6 @@ class Runner:
             0,
             time.monotonic() - began,
         )
-
-
-@dataclass
-class _Progress:
-    state: State
-    ok: bool
-    message: str
-    stop: bool = False
-
-    def fail(self, message: str) -> None:
-        if self.ok:
-            self.ok = False
-            self.message = message
-
-
-def _render_env(value: str, context: Mapping[str, Any]) -> str:
-    from ..templates import render
-
-    try:
-        return render(value, context)
-    except ValueError as exc:
-        raise HookError(f"env template error: {exc}") from None
 
 
 @contextmanager
@@ -822,6 +559,4 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +13,15 @@ from ..values import check_value, parse_value
 from .hooks import (
     HookContext,
     HookError,
-    call_python,
+    callable_spec,
     hook_env,
     prepare,
-    resolve_callable,
     run_command,
     template_context,
 )
+from .output import Output
+from .processes import new_marker
+from .worker import WorkerPool
 
 
 @dataclass(frozen=True)
@@ -39,20 +42,25 @@ def sense_var(
     var: StateVar,
     state: Mapping[str, Any],
     log: Callable[[str], None],
+    pool: WorkerPool,
+    stop: threading.Event | None = None,
 ) -> Reading:
-    """Return the value ``var``'s sensor reads now."""
+    """Return the value ``var``'s sensor reads now (bounded by its timeout)."""
     sensor = var.sensor
     assert sensor is not None
     workdir: Path = ruleset.workdir
+    timeout = (
+        sensor.timeout if sensor.timeout is not None else ruleset.policy.sensor_timeout
+    )
     context = template_context(ruleset.vars, state, workdir)
     try:
         prepared = prepare(sensor.hook, context)
         if isinstance(prepared, str | list):
             outcome = run_command(
-                prepared, cwd=workdir, env=hook_env({}), timeout=sensor.timeout
+                prepared, cwd=workdir, env=hook_env({}), timeout=timeout, stop=stop
             )
-            if outcome.timed_out:
-                return Reading(var.name, error=outcome.message)
+            if outcome.timed_out or outcome.interrupted:
+                return Reading(var.name, error=f"sensor {outcome.message}")
             if sensor.source == "exit":
                 return Reading(var.name, outcome.exit_code == 0)
             if outcome.exit_code != 0:
@@ -62,7 +70,7 @@ def sense_var(
                     f"{outcome.output.strip()[-300:]}",
                 )
             return Reading(var.name, parse_value(var, outcome.output.strip()))
-        fn = resolve_callable(sensor.hook.kind, str(sensor.hook.target))
+        spec = callable_spec(sensor.hook.kind, str(sensor.hook.target))
         hook_context = HookContext(
             args=prepared,
             vars=ruleset.vars,
@@ -70,9 +78,18 @@ def sense_var(
             workdir=workdir,
             env=hook_env({}),
             log=log,
-            timeout=sensor.timeout,
+            timeout=timeout,
         )
-        outcome = call_python(fn, hook_context)
+        outcome = pool.call(
+            spec,
+            hook_context,
+            output=Output(on_line=log),
+            timeout=timeout,
+            stop=stop,
+            marker=new_marker(),
+        )
+        if outcome.timed_out or outcome.interrupted:
+            return Reading(var.name, error=f"sensor {outcome.message}")
         if not outcome.ok and outcome.value is not False:
             return Reading(var.name, error=outcome.message)
         value = outcome.value
@@ -88,12 +105,24 @@ def sense(
     state: Mapping[str, Any],
     log: Callable[[str], None],
     names: Iterable[str] | None = None,
+    *,
+    pool: WorkerPool | None = None,
+    stop: threading.Event | None = None,
 ) -> list[Reading]:
-    """Return readings of the sensed variables (all, or those in ``names``)."""
+    """Return readings of the sensed variables (all, or those in ``names``).
+
+    Without ``pool``, python sensors get workers of their own for this call.
+    """
     wanted = None if names is None else set(names)
+    own = pool is None
+    workers = pool or WorkerPool()
     readings = []
-    for var in ruleset.variables:
-        if var.sensor is None or (wanted is not None and var.name not in wanted):
-            continue
-        readings.append(sense_var(ruleset, var, state, log))
+    try:
+        for var in ruleset.variables:
+            if var.sensor is None or (wanted is not None and var.name not in wanted):
+                continue
+            readings.append(sense_var(ruleset, var, state, log, workers, stop))
+    finally:
+        if own:
+            workers.close()
     return readings

@@ -1,0 +1,140 @@
+"""Approvals: settled before the first step, asked again only for new steps.
+
+An irreversible step (or one marked ``approval: true``) runs only when a person
+approved it: ``--yes`` approves all, ``--approve ID,...`` some, and on a
+terminal the run asks once, listing them all, before anything runs.  Without a
+terminal and without approval nothing runs.  A replan that brings in a step not
+yet approved stops for approval instead of running it.
+
+Resuming needs the same care: a run interrupted while an irreversible step
+whose effect no sensor can check was running cannot know whether it happened,
+so ``--resume`` asks, or needs ``--yes``, or a reconciliation with
+``goap-engine state set``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ApprovalError
+from ..model import Action, Ruleset
+
+
+def needs_approval(action: Action) -> bool:
+    return action.irreversible or action.approval
+
+
+def why(action: Action) -> str:
+    return "irreversible" if action.irreversible else "marked for approval"
+
+
+def parse_approvals(ruleset: Ruleset, items: Iterable[str]) -> frozenset[str]:
+    """Return the action names that ``--approve ID[,ID...]`` names."""
+    names: set[str] = set()
+    unknown = []
+    for item in items:
+        for key in (part.strip() for part in item.split(",")):
+            if not key:
+                continue
+            try:
+                names.add(ruleset.action(key).name)
+            except KeyError:
+                unknown.append(key)
+    if unknown:
+        from ..errors import InputError
+
+        known = ", ".join(a.id or a.name for a in ruleset.actions if needs_approval(a))
+        raise InputError(
+            f"--approve: unknown action {', '.join(map(repr, unknown))} "
+            f"(actions that need approval: {known or 'none'})"
+        )
+    return frozenset(names)
+
+
+@dataclass
+class Approvals:
+    """Which steps a person approved for this run, and how to ask for more."""
+
+    goal: str
+    approved: set[str] = field(default_factory=set)
+    all: bool = False
+    ask: Callable[[str], bool] | None = None
+    declined: set[str] = field(default_factory=set)
+
+    def missing(self, actions: Sequence[Action]) -> list[Action]:
+        """Return the actions of a plan that need an approval not yet given."""
+        if self.all:
+            return []
+        seen: set[str] = set()
+        found = []
+        for action in actions:
+            if (
+                needs_approval(action)
+                and action.name not in self.approved
+                and action.name not in seen
+            ):
+                seen.add(action.name)
+                found.append(action)
+        return found
+
+    def settle(self, actions: Sequence[Action], *, first: bool) -> None:
+        """Ask for the missing approvals of a plan; raise when they are missing.
+
+        On a terminal the question lists every step at once; a ``no`` means
+        nothing more runs.  Without a terminal the error names the steps and
+        how to approve them.
+        """
+        missing = self.missing(actions)
+        if not missing:
+            return
+        listing = "; ".join(f"{a.label} ({why(a)})" for a in missing)
+        if self.ask is not None:
+            lead = "This run will" if first else "The new plan needs to"
+            question = f"{lead} run steps that need approval: {listing}. Run them?"
+            if self.ask(question):
+                self.approved.update(a.name for a in missing)
+                return
+            self.declined.update(a.name for a in missing)
+            raise ApprovalError(
+                f"not approved: {listing}; nothing of it ran",
+                steps=[a.label for a in missing],
+                declined=True,
+            )
+        keys = ",".join(a.id or a.name for a in missing)
+        where = "before anything ran" if first else "after a replan; it did not run"
+        raise ApprovalError(
+            f"approval needed {where}: {listing}. Approve with "
+            f"'goap-engine run {self.goal} --approve {keys}' (or --yes for all), "
+            "or run on a terminal to be asked",
+            steps=[a.label for a in missing],
+        )
+
+    def allows(self, action: Action) -> bool:
+        return self.all or action.name in self.approved
+
+
+def interrupted_steps(events: Iterable[dict[str, Any]], run: str) -> list[str]:
+    """Return the steps of ``run`` that started and never ended cleanly.
+
+    A ``state_set`` after the interruption reconciles everything before it: a
+    person recorded what really happened.
+    """
+    open_steps: dict[str, None] = {}
+    for event in events:
+        kind = event.get("event")
+        if kind == "state_set" or kind == "state_reset":
+            open_steps.clear()
+            continue
+        if event.get("run") != run:
+            continue
+        if kind == "step_start":
+            open_steps[str(event.get("step"))] = None
+        elif kind == "step_end":
+            label = str(event.get("step"))
+            if event.get("status") in ("ok", "failed", "refused"):
+                open_steps.pop(label, None)
+            else:
+                open_steps[label] = None
+    return list(open_steps)

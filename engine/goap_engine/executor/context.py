@@ -1,0 +1,135 @@
+"""What a python or built-in hook receives, and how it is found and called.
+
+Kept free of the engine's heavier modules: the hook worker process imports only
+this to serve calls.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .builtins import BUILTINS
+
+
+@dataclass
+class Outcome:
+    """What running a hook gave: success, exit code, output, value, timing."""
+
+    ok: bool
+    exit_code: int | None = None
+    output: str = ""
+    value: Any = None
+    message: str = ""
+    seconds: float = 0.0
+    timed_out: bool = False
+    interrupted: bool = False
+
+
+@dataclass
+class HookContext:
+    """What a python or built-in hook receives.
+
+    ``args`` are the hook's rendered ``with:`` arguments; ``vars`` and
+    ``state`` the goal's variables and the state as the step starts; ``log``
+    writes a line to the step's output.
+    """
+
+    args: Mapping[str, Any]
+    vars: Mapping[str, Any]
+    state: Mapping[str, Any]
+    workdir: Path
+    env: Mapping[str, str]
+    log: Callable[[str], None]
+    action: str = ""
+    timeout: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class HookError(Exception):
+    """A hook could not be prepared (template, import); reported as a failure."""
+
+
+EXTRAS = {
+    "git": "git",
+    "github": "github",
+    "huggingface_hub": "hf",
+    "mlflow": "mlflow",
+    "modal": "modal",
+}
+
+
+def callable_spec(kind: str, target: str) -> str:
+    """Return ``module:function`` for a python hook or a built-in's name."""
+    if kind != "builtin":
+        return target
+    spec = BUILTINS.get(target) or _entry_point(target)
+    if spec is None:
+        raise HookError(f"unknown built-in '{target}'")
+    return spec
+
+
+def resolve_callable(kind: str, target: str) -> Callable[[HookContext], Any]:
+    """Return the function behind a python (``module:function``) or built-in hook."""
+    spec = callable_spec(kind, target)
+    module_name, _, name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HookError(_import_message(module_name, exc)) from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise HookError(f"'{spec}': module has no function '{name}'")
+    return fn  # type: ignore[no-any-return]
+
+
+def _import_message(module: str, exc: ImportError) -> str:
+    missing = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(missing)
+    if extra:
+        return (
+            f"this hook needs the '{missing}' library: "
+            f"pip install 'goap-engine[{extra}]'"
+        )
+    return f"cannot import '{module}': {exc}"
+
+
+def _entry_point(name: str) -> str | None:
+    from importlib.metadata import entry_points
+
+    for point in entry_points(group="goap_engine.builtins"):
+        if point.name == name:
+            return str(point.value)
+    return None
+
+
+def call_python(fn: Callable[[HookContext], Any], context: HookContext) -> Outcome:
+    """Call a python/built-in hook in this process; an exception or False fails.
+
+    The engine runs hooks in a worker process (see ``worker``) so they can be
+    bounded and killed; this is the call that process makes.
+    """
+    began = time.monotonic()
+    try:
+        value = fn(context)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a hook's failure is an outcome
+        return Outcome(
+            False,
+            None,
+            message=f"{type(exc).__name__}: {exc}",
+            seconds=time.monotonic() - began,
+        )
+    ok = value is not False
+    return Outcome(
+        ok,
+        None,
+        value=value,
+        message="" if ok else "returned False",
+        seconds=time.monotonic() - began,
+    )

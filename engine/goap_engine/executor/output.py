@@ -1,0 +1,132 @@
+"""Where a hook's output goes while it runs: live lines, the step log, a tail.
+
+Output arrives as bytes from a pipe, in whatever pieces the kernel hands over.
+``Output`` cuts it into lines, redacts each line once, and sends it on at once
+to the live view and to the step's log file, so a person sees a training step's
+progress as it happens and the log keeps everything even when the run is
+interrupted or killed.  A line still open when nothing more has come for a
+moment is let out anyway: a prompt or a progress bar without a newline must not
+sit invisible.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+TAIL_LINES = 20
+# Lines longer than this are cut: one runaway line must not fill memory.
+MAX_LINE = 16 * 1024
+# How long an unfinished line waits for its newline before it is shown.
+PARTIAL_AFTER = 0.5
+# What a sensor or a caller may read back as the whole output (stdout sensors).
+MAX_CAPTURE = 64 * 1024
+
+
+class Output:
+    """One hook's output: cut into redacted lines, shown live, logged, tailed."""
+
+    def __init__(
+        self,
+        redact: Callable[[str], str] = lambda text: text,
+        *,
+        on_line: Callable[[str], None] | None = None,
+        log_path: Path | None = None,
+        capture: bool = False,
+    ) -> None:
+        self.redact = redact
+        self.on_line = on_line
+        self.log_path = log_path
+        self.capture = capture
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.lines = 0
+        self._captured: deque[str] = deque()
+        self._captured_size = 0
+        self._partial = b""
+        self._partial_since = 0.0
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def feed(self, data: bytes) -> None:
+        """Take raw bytes from the hook; send on every complete line."""
+        if not data:
+            return
+        with self._lock:
+            if not self._partial:
+                self._partial_since = time.monotonic()
+            buffer = self._partial + data
+            *complete, rest = buffer.split(b"\n")
+            self._partial = rest
+            if complete and rest:
+                self._partial_since = time.monotonic()
+            for raw in complete:
+                self._emit(raw)
+            if len(self._partial) > MAX_LINE:
+                self._emit(self._partial)
+                self._partial = b""
+
+    def idle(self) -> None:
+        """Let out an unfinished line that has waited long enough."""
+        with self._lock:
+            if (
+                self._partial
+                and time.monotonic() - self._partial_since >= PARTIAL_AFTER
+            ):
+                self._emit(self._partial)
+                self._partial = b""
+
+    def line(self, text: str) -> None:
+        """Add one whole line of text (a hook's ``ctx.log``)."""
+        with self._lock:
+            for part in text.splitlines() or [""]:
+                self._emit(part.encode("utf-8", errors="replace"))
+
+    def close(self) -> None:
+        """Send on what is left and close the log file."""
+        with self._lock:
+            if self._partial:
+                self._emit(self._partial)
+                self._partial = b""
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def text(self) -> str:
+        """Return the captured output (the last ``MAX_CAPTURE`` characters)."""
+        return "".join(self._captured)
+
+    def tail_text(self) -> str:
+        return "\n".join(self.tail)
+
+    def _emit(self, raw: bytes) -> None:
+        if len(raw) > MAX_LINE:
+            raw = raw[:MAX_LINE] + b" [... line cut ...]"
+        text = self.redact(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        self.lines += 1
+        self.tail.append(text)
+        if self.capture:
+            self._captured.append(text + "\n")
+            self._captured_size += len(text) + 1
+            while self._captured_size > MAX_CAPTURE and len(self._captured) > 1:
+                self._captured_size -= len(self._captured.popleft())
+        if self.log_path is not None:
+            self._write_log(text)
+        if self.on_line is not None:
+            self.on_line(text)
+
+    def _write_log(self, text: str) -> None:
+        if self._fd is None:
+            assert self.log_path is not None
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(
+                self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+            )
+        # One unbuffered write per line: whatever the hook printed before a
+        # crash or kill -9 of the engine is in the file.
+        data = memoryview((text + "\n").encode("utf-8", errors="replace"))
+        while data:
+            data = data[os.write(self._fd, data) :]

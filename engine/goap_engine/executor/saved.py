@@ -1,0 +1,79 @@
+"""Saved plans (``plan -o plan.json``) read back for ``run --plan``.
+
+A saved plan runs as shown or is refused with the reason: the rules and the
+start state it was made from must be the ones the run finds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..model import Ruleset
+from ..planner.plan import Plan, Step, apply, guarantee_of, step_cost
+from ..values import fingerprint, ruleset_fingerprint, state_dict
+
+State = tuple[Any, ...]
+
+
+def load_saved_plan(ruleset: Ruleset, path: Path, state: State) -> Plan:
+    """Return the plan saved in ``path`` if it still fits ``ruleset`` and ``state``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the saved plan: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != "goap-engine/plan":
+        raise InputError(f"{path}: not a goap-engine plan file")
+    try:
+        return _saved_plan(ruleset, path, data, state)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A hand-edited or truncated file: bad input, not an engine bug.
+        raise InputError(
+            f"{path}: malformed plan file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _saved_plan(
+    ruleset: Ruleset, path: Path, data: dict[str, Any], state: State
+) -> Plan:
+    prints = data.get("fingerprint", {})
+    if prints.get("ruleset") != ruleset_fingerprint(ruleset):
+        raise InputError(
+            f"{path}: the rules changed since this plan was made; plan again"
+        )
+    start = state_dict(ruleset, state)
+    if prints.get("start") != fingerprint(start):
+        saved = data.get("start", {})
+        changed = [
+            f"{k}: planned from {saved.get(k)!r}, now {v!r}"
+            for k, v in start.items()
+            if saved.get(k) != v
+        ]
+        raise InputError(
+            f"{path}: the start state differs from the plan's "
+            f"({'; '.join(changed) or 'values'}); plan again"
+        )
+    steps = []
+    state_now = state
+    for i, item in enumerate(data.get("steps", []), 1):
+        action = ruleset.action(str(item["action"]))
+        steps.append(Step(i, action, step_cost(action, state_now, ruleset)))
+        state_now = apply(ruleset, action, state_now)
+    kind, bound = guarantee_of(data["search"], data["heuristic"], 2.0)
+    return Plan(
+        ruleset,
+        state,
+        tuple(steps),
+        float(data["cost"]),
+        kind,
+        bound,
+        data["search"],
+        data["heuristic"],
+        0,
+        0,
+        0.0,
+        len(steps),
+        0,
+    )

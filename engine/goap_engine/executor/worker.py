@@ -1,0 +1,294 @@
+"""Python and built-in hooks run in worker processes that can be killed.
+
+A thread cannot be stopped, so a python hook called inside the engine could
+ignore its timeout, Ctrl-C and SIGTERM.  Instead each call goes to a worker: a
+small Python process in its own session that imports the hook's module and
+calls it.  Its stdout and stderr are one pipe the engine streams like a shell
+hook's; the result comes back on a second pipe.  A worker that finishes a call
+in time serves the next one (so a no-op hook costs a round trip, not an
+interpreter start); one that overruns its timeout or is interrupted is killed
+with everything it started, and a fresh one takes its place.
+
+Run as ``python -m goap_engine.executor.worker FD``: requests arrive on stdin,
+results leave on file descriptor FD, both as length-prefixed pickles.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from .context import HookContext, HookError, Outcome, call_python, resolve_callable
+from .output import Output
+from .processes import STEP_VAR, end_marked, finish, kill_group, pump, spawn
+
+_HEADER = struct.Struct("!Q")
+
+
+def _send(fd: int, data: Any) -> None:
+    payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_HEADER.pack(len(payload)) + payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int) -> Any:
+    """Return the next message on ``fd``; None at end of file."""
+    header = _read_exactly(fd, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    payload = _read_exactly(fd, size)
+    if payload is None:
+        return None
+    return pickle.loads(payload)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    parts = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            return None
+        parts.append(chunk)
+        size -= len(chunk)
+    return b"".join(parts)
+
+
+class Worker:
+    """One worker process, from the engine's side."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            self.proc = spawn(
+                [sys.executable, "-m", "goap_engine.executor.worker", str(write_end)],
+                cwd=Path.cwd(),
+                env={**env, "PYTHONUNBUFFERED": "1"},
+                stdin=subprocess.PIPE,
+                pass_fds=(write_end,),
+            )
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        self.results = read_end
+        self.fresh = True
+
+    def send(self, request: dict[str, Any]) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        stdin.write(_HEADER.pack(len(payload)) + payload)
+        stdin.flush()
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the worker: politely when idle, by force after a failure."""
+        if not kill and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=1.0)
+            except (OSError, subprocess.TimeoutExpired):
+                kill = True
+        finish(self.proc, Output(), kill=kill or self.proc.poll() is None)
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with suppress(OSError):
+                self.proc.stdin.close()
+        os.close(self.results)
+
+
+class WorkerPool:
+    """Idle workers to serve hook calls; thread-safe for parallel steps."""
+
+    def __init__(self) -> None:
+        self._idle: list[Worker] = []
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def call(
+        self,
+        spec: str,
+        context: HookContext,
+        *,
+        output: Output,
+        timeout: float | None,
+        stop: threading.Event | None = None,
+        marker: str = "",
+    ) -> Outcome:
+        """Call ``spec`` (``module:function``) with ``context`` in a worker."""
+        began = time.monotonic()
+        env = dict(context.env)
+        if marker:
+            env[STEP_VAR] = marker
+        request = {
+            "spec": spec,
+            "args": dict(context.args),
+            "vars": dict(context.vars),
+            "state": dict(context.state),
+            "workdir": str(context.workdir),
+            "env": env,
+            "action": context.action,
+            "timeout": timeout,
+            "extra": context.extra,
+            "path": list(sys.path),
+        }
+        worker = self._acquire()
+        replies: list[Any] = []
+
+        def ready() -> bool:
+            replies.append(_receive(worker.results))
+            return True
+
+        deadline = None if timeout is None else began + timeout
+        healthy = False
+        try:
+            worker.send(request)
+            how = pump(
+                worker.proc,
+                output,
+                deadline=deadline,
+                stop=stop,
+                extra=(worker.results, ready),
+            )
+            seconds = time.monotonic() - began
+            if how == "extra" and replies and replies[0] is not None:
+                healthy = True
+                reply = replies[0]
+                return Outcome(
+                    bool(reply["ok"]),
+                    None,
+                    value=reply.get("value"),
+                    message=str(reply.get("message", "")),
+                    seconds=seconds,
+                )
+            if how == "timeout":
+                return Outcome(
+                    False,
+                    message=f"timed out after {timeout:g} s (hook process killed)",
+                    seconds=seconds,
+                    timed_out=True,
+                )
+            if how == "stopped":
+                return Outcome(
+                    False, message="interrupted", seconds=seconds, interrupted=True
+                )
+            code = worker.proc.poll()
+            return Outcome(
+                False,
+                code,
+                message="the hook's process ended without a result"
+                + (f" (exit code {code})" if code is not None else ""),
+                seconds=seconds,
+            )
+        except (BrokenPipeError, pickle.PicklingError, TypeError) as exc:
+            return Outcome(False, message=f"cannot pass the call to the hook: {exc}")
+        finally:
+            if not healthy:
+                worker.close(kill=True)
+            if marker:
+                end_marked(marker, watch=[worker.proc.pid] if healthy else [])
+            output.close()
+            if healthy:
+                self._release(worker)
+
+    def _acquire(self) -> Worker:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        # Not the call's environment: the worker outlives the step, so it
+        # must not carry the step's marker (or its secrets) in its own.
+        env = {k: v for k, v in os.environ.items() if k != STEP_VAR}
+        return Worker(env)
+
+    def _release(self, worker: Worker) -> None:
+        with self._lock:
+            if not self.closed:
+                worker.fresh = False
+                self._idle.append(worker)
+                return
+        worker.close()
+
+    def close(self) -> None:
+        """Stop every idle worker (the busy ones stop with their calls)."""
+        with self._lock:
+            self.closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+
+    def kill(self) -> None:
+        """Kill every idle worker at once (on interrupt)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            kill_group(worker.proc, grace=0.2)
+            worker.close(kill=True)
+
+
+def _serve(request: dict[str, Any]) -> dict[str, Any]:
+    sys.path[:] = request["path"]
+    os.environ.clear()
+    os.environ.update(request["env"])
+    workdir = Path(request["workdir"])
+    with suppress(OSError):
+        os.chdir(workdir)
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    context = HookContext(
+        args=request["args"],
+        vars=request["vars"],
+        state=request["state"],
+        workdir=workdir,
+        env=request["env"],
+        log=log,
+        action=request["action"],
+        timeout=request["timeout"],
+        extra=request["extra"],
+    )
+    try:
+        outcome = call_python(resolve_callable("python", request["spec"]), context)
+    except HookError as exc:
+        return {"ok": False, "message": str(exc)}
+    except SystemExit as exc:
+        return {"ok": False, "message": f"the hook called exit({exc.code})"}
+    value = outcome.value
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - any unpicklable value is shown, not passed
+        value = repr(value)
+    return {"ok": outcome.ok, "value": value, "message": outcome.message}
+
+
+def main(argv: list[str]) -> int:
+    """Serve calls until the engine closes stdin."""
+    results = int(argv[1])
+    requests = sys.stdin.buffer.fileno()
+    # Nothing may read the engine's stdin pipe by accident: hooks get none.
+    stdin_copy = os.dup(requests)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    while True:
+        request = _receive(stdin_copy)
+        if request is None:
+            return 0
+        reply = _serve(request)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _send(results, reply)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
