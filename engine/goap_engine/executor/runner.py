@@ -43,8 +43,8 @@ from .hooks import (
     template_context,
 )
 from .journal import Journal, Redactor, now, read_events
-from .lock import WorkspaceLock
 from .sensing import sense
+from .workspace import goal_lock, journal_path, state_path
 
 State = tuple[Any, ...]
 RETRY_BASE = float(os.environ.get("GOAP_RETRY_BASE", "1.0"))
@@ -89,20 +89,6 @@ class RunResult:
     replans: int
     seconds: float
     reason: str = ""
-
-
-def workspace(ruleset: Ruleset) -> Path:
-    """Return the folder holding the journal and lock of ``ruleset``'s runs."""
-    return ruleset.workdir / ".goap"
-
-
-def state_path(ruleset: Ruleset) -> Path:
-    """Return where ``ruleset``'s state is persisted."""
-    return ruleset.state_file or workspace(ruleset) / "state.json"
-
-
-def journal_path(ruleset: Ruleset) -> Path:
-    return workspace(ruleset) / "journal.jsonl"
 
 
 def last_run(path: Path) -> dict[str, Any] | None:
@@ -173,7 +159,7 @@ class Runner:
         with redirect_stdout(sys.stderr):
             if self.options.dry_run:
                 return self.dry_run()
-            lock = WorkspaceLock(workspace(self.ruleset) / "lock")
+            lock = goal_lock(self.ruleset)
             with lock, _sigterm_as_interrupt():
                 journal = Journal(
                     journal_path(self.ruleset),
