@@ -6,7 +6,7 @@
         goals.d/production/       the workspace of goals.d/production.yaml
             journal.jsonl         its runs, append-only
             state.json            its state, unless the goal sets state_file:
-            runs/<run id>/        per-run files (step logs)
+            runs/<run id>/        kept for per-run files (step logs)
         locks/
             goals.d-production-state.json-<hash>.lock
 
