@@ -17,6 +17,7 @@ from pathlib import Path
 
 from goap_engine import find_plan, load
 from goap_engine.executor.runner import Runner, RunOptions
+from goap_engine.executor.workspace import journal_path
 
 STEPS = 500
 
@@ -50,7 +51,7 @@ def measure(steps: int, hook: str, where: str | None = None) -> dict[str, float]
         total = time.perf_counter() - began
         assert result.reached, result.reason
         hook_seconds = sum(s.actual for s in result.steps)
-        journal = Path(tmp) / ".goap" / "journal.jsonl"
+        journal = journal_path(ruleset)
         events = sum(1 for _ in journal.open())
     return {
         "steps": steps,

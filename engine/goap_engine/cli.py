@@ -86,7 +86,7 @@ def main() -> None:
     """Plan and run goal-driven automation described in YAML.
 
     Exit codes: 0 success, 1 an action failed, 2 invalid input or usage,
-    3 no plan exists, 4 workspace locked, 130 interrupted.
+    3 no plan exists, 4 locked by another run, 130 interrupted.
     """
 
 
@@ -452,12 +452,13 @@ def state() -> None:
 @_guard
 def state_show(goal: Path, fmt: str) -> None:
     """Show the stored state of GOAL (defaults where nothing is stored)."""
-    from .executor.runner import state_path
+    from .executor.workspace import adopt_shared_state, state_path
     from .loader import load
     from .store import read_state_values
     from .values import state_dict, with_values
 
     ruleset = load(goal)
+    adopt_shared_state(ruleset)
     path = state_path(ruleset)
     stored = read_state_values(ruleset, path) if path.exists() else {}
     values = state_dict(ruleset, with_values(ruleset, ruleset.default_state(), stored))
@@ -496,7 +497,7 @@ def state_reset(goal: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @_guard
 def history(goal: Path, fmt: str) -> None:
-    """List the runs recorded in GOAL's journal."""
+    """List GOAL's runs (recorded in its own journal)."""
     from .executor.state import runs
     from .loader import load
 
@@ -517,18 +518,24 @@ def history(goal: Path, fmt: str) -> None:
     "--force",
     is_flag=True,
     required=True,
-    help="Required: you are sure no run is active.",
+    help="Required: clear a lock whose run is gone (refused while it runs).",
 )
 @_guard
 def unlock(goal: Path, force: bool) -> None:
-    """Remove GOAL's workspace lock file."""
-    from .executor.lock import force_unlock
-    from .executor.runner import workspace
+    """Clear the lock of GOAL's state file left behind by a run that is gone.
+
+    Refused (exit 4) while a live process holds the lock.
+    """
+    from .executor.lock import describe_holder, force_unlock
+    from .executor.workspace import lock_path
     from .loader import load
 
-    path = workspace(load(goal)) / "lock"
-    removed = force_unlock(path)
-    _stderr(f"{'removed' if removed else 'no lock at'} {path}")
+    path = lock_path(load(goal))
+    left = force_unlock(path)
+    if left is None:
+        _stderr(f"no lock at {path}")
+    else:
+        _stderr(f"removed {path}, left by a run that is gone ({describe_holder(left)})")
 
 
 @main.command("import-pddl")

@@ -6,7 +6,7 @@
     ├── InputError        exit 2   bad YAML, schema, expression or usage
     ├── NoPlanError       exit 3   the goal cannot be reached (carries an explanation)
     │   └── SearchLimitError       the search hit its node or time limit
-    ├── LockedError       exit 4   another run holds the workspace lock
+    ├── LockedError       exit 4   another live run holds the state file's lock
     ├── ApprovalError     exit 2   steps need an approval nobody gave (1 if declined)
     ├── ExecutionError    exit 1   a run stopped before its goal was reached
     └── PlanInvalidError  exit 70  a plan failed verification: a bug in the engine
@@ -123,7 +123,7 @@ class SearchLimitError(NoPlanError):
 
 
 class LockedError(GoapError):
-    """Another run holds the workspace lock."""
+    """Another live run holds the lock of the state file."""
 
     exit_code = EXIT_LOCKED
 

@@ -20,9 +20,10 @@ from .values import state_dict, with_values
 def progress_context(ruleset: Ruleset) -> dict[str, Any]:
     """Return what the templates see: sub-goals, actions done and pending, timing."""
     from .executor.journal import read_events
-    from .executor.runner import journal_path, state_path
+    from .executor.workspace import adopt_shared_state, journal_path, state_path
     from .store import read_state_values
 
+    adopt_shared_state(ruleset)
     path = state_path(ruleset)
     stored = read_state_values(ruleset, path) if path.exists() else {}
     state = with_values(ruleset, ruleset.default_state(), stored)

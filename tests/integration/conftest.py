@@ -24,10 +24,16 @@ import pytest
 
 
 def engine_env(**extra: str) -> dict[str, str]:
-    """Return the environment for an engine process: plain output, fast retries."""
+    """Return the environment for an engine process: plain output, fast retries.
+
+    A ``PYTHONPATH`` given (for a test's hook modules) is put before the one
+    the suite runs with, so the engine under test stays importable.
+    """
     env = dict(os.environ)
     env.pop("GOAP_DEBUG", None)
     env.update({"NO_COLOR": "1", "GOAP_RETRY_BASE": "0.01", "TERM": "dumb"})
+    if "PYTHONPATH" in extra and os.environ.get("PYTHONPATH"):
+        extra["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
     env.update(extra)
     return env
 
@@ -92,9 +98,21 @@ def write_goal(folder: Path, text: str, name: str = "goal.yaml") -> Path:
     return path
 
 
-def journal_events(folder: Path) -> list[dict[str, Any]]:
-    """Return every event of ``folder/.goap/journal.jsonl``; every line must parse."""
-    path = folder / ".goap" / "journal.jsonl"
+def goal_files(folder: Path, goal: str | Path = "goal.yaml") -> Path:
+    """Return the workspace of ``goal`` (relative to ``folder``) run in ``folder``.
+
+    Asks the engine, so the tests follow wherever it keeps a goal's files.
+    """
+    from goap_engine.executor.workspace import goal_workspace
+
+    return goal_workspace(folder, folder / goal)
+
+
+def journal_events(
+    folder: Path, goal: str | Path = "goal.yaml"
+) -> list[dict[str, Any]]:
+    """Return every event of the goal's journal; every line must parse."""
+    path = goal_files(folder, goal) / "journal.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line]
@@ -104,8 +122,9 @@ def kinds(events: list[dict[str, Any]]) -> list[str]:
     return [str(e["event"]) for e in events]
 
 
-def stored_state(folder: Path) -> dict[str, Any]:
-    data = json.loads((folder / ".goap" / "state.json").read_text())
+def stored_state(folder: Path, goal: str | Path = "goal.yaml") -> dict[str, Any]:
+    """Return the goal's default state file, parsed."""
+    data = json.loads((goal_files(folder, goal) / "state.json").read_text())
     assert isinstance(data, dict)
     return data
 
@@ -188,6 +207,7 @@ def h() -> SimpleNamespace:
         cli=cli,
         start=start_engine,
         goal=write_goal,
+        files=goal_files,
         events=journal_events,
         kinds=kinds,
         state=stored_state,

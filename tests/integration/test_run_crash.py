@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from goap_engine.executor.workspace import goal_workspace
+
 STEPS = 30
 KILLS = 15
 
@@ -31,14 +33,15 @@ def _goal() -> str:
 
 def _check_files(folder: Path) -> dict[str, bool]:
     """Assert what a crash may leave: parseable state, valid complete lines."""
-    journal = (folder / ".goap" / "journal.jsonl").read_bytes()
+    files = goal_workspace(folder, folder / "goal.yaml")
+    journal = (files / "journal.jsonl").read_bytes()
     lines = journal.split(b"\n")
     # Every line that ends with a newline is a whole event; only the last
     # (unterminated) piece may have been cut short by the kill.
     for line in lines[:-1]:
         if line:
             assert isinstance(json.loads(line), dict), line
-    path = folder / ".goap" / "state.json"
+    path = files / "state.json"
     if not path.exists():
         return {}
     data = json.loads(path.read_text())
@@ -96,7 +99,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path, h, engines) -> No
 
 
 def _complete_events(folder: Path) -> list[dict[str, object]]:
-    path = folder / ".goap" / "journal.jsonl"
+    path = goal_workspace(folder, folder / "goal.yaml") / "journal.jsonl"
     if not path.exists():
         return []
     return [

@@ -107,7 +107,7 @@ def test_secrets_are_redacted_everywhere(tmp_path: Path, h) -> None:
         "plan",
         goal,
         "--state",
-        tmp_path / ".goap" / "state.json",
+        h.files(tmp_path) / "state.json",
         "--format",
         "json",
         "-o",
@@ -132,8 +132,8 @@ def test_secrets_are_redacted_everywhere(tmp_path: Path, h) -> None:
         "dry-run stderr": dry.stderr,
         "json stdout": as_json.stdout,
         "json stderr": as_json.stderr,
-        "state file": (tmp_path / ".goap" / "state.json").read_text(),
-        "journal": (tmp_path / ".goap" / "journal.jsonl").read_text(),
+        "state file": (h.files(tmp_path) / "state.json").read_text(),
+        "journal": (h.files(tmp_path) / "journal.jsonl").read_text(),
         "plan file": plan_file.read_text(),
     }
     forms = [

@@ -147,7 +147,7 @@ def test_ci_failure_is_fixed_by_replanning(tmp_path: Path, h) -> None:
         assert f"[x] {subgoal}" in result.stderr
 
     # The journal tells the story: CI failed, a replan, the fix, CI passed.
-    events = h.events(work)  # workdir: the folder above goals.d/
+    events = h.events(work, "goals.d/release.yaml")  # workdir: above goals.d/
     ends = [(e["step"], e["status"]) for e in events if e["event"] == "step_end"]
     assert ends == [
         ("A02: validate_code", "ok"),
@@ -191,7 +191,7 @@ def test_ci_failure_is_fixed_by_replanning(tmp_path: Path, h) -> None:
     pushed = _git("rev-parse", BRANCH, cwd=remote, env=env)
     assert len(heads) == 2 and heads[0] != heads[1] and heads[1] == pushed
     assert _git("rev-parse", "HEAD", cwd=work, env=env) == pushed
-    assert h.state(work)["state"] == {
+    assert h.state(work, "goals.d/release.yaml")["state"] == {
         "code_validated": True,
         "branch_created": True,
         "commits_made": 2,

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from goap_engine.executor.workspace import lock_path
+from goap_engine.loader import load
+
 SLOW_GOAL = """
 version: 1
 state:
@@ -87,10 +90,10 @@ def test_second_run_is_refused_while_the_first_runs(tmp_path: Path, h, engines) 
     second = h.run("run", goal, cwd=tmp_path, timeout=20)
     assert time.monotonic() - began < 5
     assert second.returncode == 4, second.stderr
-    lock = tmp_path / ".goap" / "lock"
+    lock = lock_path(load(goal))
     assert str(lock) in second.stderr
     assert f"pid {first.pid}" in second.stderr
-    assert "unlock --force" in second.stderr
+    assert f"goal {goal}" in second.stderr
     # Every state command that writes also takes the lock.
     assert h.cli("state", "reset", goal).returncode == 4
     assert h.cli("state", "set", goal, "first=false").returncode == 4

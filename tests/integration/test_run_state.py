@@ -6,6 +6,9 @@ import json
 import signal
 from pathlib import Path
 
+from goap_engine.executor.workspace import lock_path
+from goap_engine.loader import load
+
 GOAL = """
 version: 1
 state:
@@ -65,7 +68,7 @@ def test_state_show_set_and_reset(tmp_path: Path, h) -> None:
         "label": "x y",
     }
 
-    before = (tmp_path / ".goap" / "state.json").read_text()
+    before = (h.files(tmp_path) / "state.json").read_text()
     for bad, why in (
         ("count=abc", "count"),
         ("count=99", "count"),
@@ -77,7 +80,7 @@ def test_state_show_set_and_reset(tmp_path: Path, h) -> None:
         assert refused.returncode == 2, (bad, refused.stderr)
         assert why in refused.stderr
         assert "Traceback" not in refused.stderr
-    assert (tmp_path / ".goap" / "state.json").read_text() == before
+    assert (h.files(tmp_path) / "state.json").read_text() == before
 
     # A run picks the edited state up: only the test step runs again.
     again = h.cli("run", goal)
@@ -128,11 +131,16 @@ def test_history_lists_runs_with_their_status(tmp_path: Path, h, engines) -> Non
     assert [r["run"] for r in data] == [line.split()[0] for line in lines]
 
 
+def _lock_file(goal: Path) -> Path:
+    return lock_path(load(goal))
+
+
 def test_unlock_force(tmp_path: Path, h) -> None:
     goal = h.goal(tmp_path, GOAL)
     (tmp_path / "pass").touch()
     assert h.cli("run", goal).returncode == 0
-    lock = tmp_path / ".goap" / "lock"
+    lock = _lock_file(goal)
+    assert lock.parent == tmp_path / ".goap" / "locks"
     assert lock.exists()  # released (flock), but the file stays
 
     without = h.cli("unlock", goal)
@@ -140,7 +148,7 @@ def test_unlock_force(tmp_path: Path, h) -> None:
     assert lock.exists()
     removed = h.cli("unlock", "--force", goal)
     assert removed.returncode == 0
-    assert f"removed {lock}" in removed.stderr
+    assert f"removed {lock}, left by a run that is gone" in removed.stderr
     assert not lock.exists()
     again = h.cli("unlock", "--force", goal)
     assert again.returncode == 0 and "no lock at" in again.stderr

@@ -1,53 +1,99 @@
-"""The workspace lock: one run at a time, released even by ``kill -9``.
+"""The state lock: one writer of a state file at a time, released even by ``kill -9``.
 
 ``flock`` on an open file is dropped by the kernel when the process dies, so a
-crashed run never leaves a stale lock; the file records who holds it.
+crashed run never holds a lock; the file records who held it last.  Whether a
+process holds it is therefore answered by trying to take it, never by
+reading the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import socket
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ..errors import LockedError
 from .journal import now
 
 
-class WorkspaceLock:
-    """An exclusive, non-blocking lock on ``path``."""
+def _holder(fd: int) -> dict[str, Any]:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
-    def __init__(self, path: Path) -> None:
+
+def describe_holder(data: dict[str, Any]) -> str:
+    """Return who a lock file says holds it: ``pid 12, since ..., goal ...``."""
+    if not data.get("pid"):
+        return "holder unknown"
+    text = f"pid {data.get('pid')}"
+    if data.get("host") and data.get("host") != socket.gethostname():
+        text += f" on {data['host']}"
+    text += f", since {data.get('since')}"
+    if data.get("goal"):
+        text += f", goal {data['goal']}"
+    return text
+
+
+def _open_locked(path: Path) -> tuple[int, dict[str, Any] | None]:
+    """Open ``path`` and try to flock it; return the fd and, if busy, the holder.
+
+    Another process may remove the file (``unlock --force``) between our
+    ``open`` and ``flock``; a lock on a removed file guards nothing, so retry
+    until the locked file is the one at ``path``.
+    """
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fd, _holder(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd, None
+        os.close(fd)
+
+
+class WorkspaceLock:
+    """An exclusive, non-blocking lock on ``path``, recording who holds it."""
+
+    def __init__(self, path: Path, *, goal: Path | None = None) -> None:
         self.path = path
+        self.goal = goal
         self._fd: int | None = None
 
     def __enter__(self) -> WorkspaceLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = self._holder(fd)
+        fd, holder = _open_locked(self.path)
+        if holder is not None:
             os.close(fd)
             raise LockedError(
-                f"another run holds the workspace lock {self.path} ({holder}); "
-                "wait for it, or run 'goap-engine unlock --force' if you are sure "
-                "it is gone"
-            ) from None
+                f"another run holds the lock {self.path} ({describe_holder(holder)}); "
+                "wait for it to finish or stop that process"
+            )
+        record = {
+            "pid": os.getpid(),
+            "since": now(),
+            "goal": str(self.goal) if self.goal is not None else None,
+            "host": socket.gethostname(),
+        }
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "since": now()}).encode())
+        os.pwrite(fd, json.dumps(record).encode(), 0)
         self._fd = fd
         return self
-
-    @staticmethod
-    def _holder(fd: int) -> str:
-        try:
-            data = json.loads(os.pread(fd, 4096, 0) or b"{}")
-            return f"pid {data.get('pid')}, since {data.get('since')}"
-        except (OSError, ValueError):
-            return "holder unknown"
 
     def __exit__(
         self,
@@ -60,10 +106,39 @@ class WorkspaceLock:
             self._fd = None
 
 
-def force_unlock(path: Path) -> bool:
-    """Remove the lock file; return whether there was one."""
+def force_unlock(path: Path) -> dict[str, Any] | None:
+    """Remove a lock file its holder left behind; return what it recorded.
+
+    Return None when there is no lock file.  Raise ``LockedError`` when a live
+    process holds the lock: removing its file would let a second run start
+    beside it.
+    """
     try:
-        path.unlink()
+        fd, holder = _open_existing(path)
     except FileNotFoundError:
-        return False
-    return True
+        return None
+    try:
+        if holder is not None:
+            raise LockedError(
+                f"a live run holds the lock {path} ({describe_holder(holder)}); "
+                "refusing to remove it: wait for that run or stop it"
+            )
+        left = _holder(fd)
+        # Removed while held, so no other run can take the old file meanwhile.
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return left
+    finally:
+        os.close(fd)
+
+
+def _open_existing(path: Path) -> tuple[int, dict[str, Any] | None]:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return fd, _holder(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, None

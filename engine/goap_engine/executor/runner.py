@@ -33,13 +33,13 @@ from .approvals import Approvals, interrupted_steps, needs_approval
 from .context import HookContext
 from .hooks import hook_env
 from .journal import Journal, Redactor, now, read_events
-from .lock import WorkspaceLock
 from .output import Output
 from .processes import end_strays, subreaper
 from .saved import load_saved_plan
 from .sensing import sense
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
 from .worker import WorkerPool
+from .workspace import goal_lock, journal_path, run_dir, state_path, workspace
 
 __all__ = [
     "RETRY_BASE",
@@ -86,20 +86,6 @@ class RunResult:
     seconds: float
     reason: str = ""
     approval: ApprovalError | None = None
-
-
-def workspace(ruleset: Ruleset) -> Path:
-    """Return the folder holding the journal and lock of ``ruleset``'s runs."""
-    return ruleset.workdir / ".goap"
-
-
-def state_path(ruleset: Ruleset) -> Path:
-    """Return where ``ruleset``'s state is persisted."""
-    return ruleset.state_file or workspace(ruleset) / "state.json"
-
-
-def journal_path(ruleset: Ruleset) -> Path:
-    return workspace(ruleset) / "journal.jsonl"
 
 
 def last_run(path: Path) -> dict[str, Any] | None:
@@ -168,7 +154,7 @@ class Runner(StepRunner):
         # Set on interrupt so hook threads neither retry nor keep polling.
         self.stopping = threading.Event()
         self.pool = WorkerPool()
-        self.logs = workspace(ruleset) / "runs" / self.run_id
+        self.logs = run_dir(ruleset, self.run_id)
         self.approvals = Approvals(
             goal=str(ruleset.path),
             approved=set(options.approve),
@@ -206,7 +192,7 @@ class Runner(StepRunner):
             with redirect_stdout(sys.stderr):
                 if self.options.dry_run:
                     return self.dry_run()
-                lock = WorkspaceLock(workspace(self.ruleset) / "lock")
+                lock = goal_lock(self.ruleset)
                 with lock, _sigterm_as_interrupt():
                     journal = Journal(
                         journal_path(self.ruleset),

@@ -12,8 +12,7 @@ from ..model import Ruleset
 from ..store import atomic_write, read_state_values
 from ..values import state_dict, with_values
 from .journal import Journal, Redactor, now, read_events
-from .lock import WorkspaceLock
-from .runner import journal_path, state_path, workspace
+from .workspace import goal_lock, journal_path, state_path
 
 
 def _write(ruleset: Ruleset, values: dict[str, Any], status: str) -> None:
@@ -32,10 +31,10 @@ def update_state(
     parse: Callable[[Ruleset, Sequence[str]], dict[str, Any]],
     assignments: Sequence[str],
 ) -> None:
-    """Set typed values in the stored state, under the workspace lock."""
+    """Set typed values in the stored state, under the state file's lock."""
     ruleset = load(goal)
     changes = parse(ruleset, assignments)
-    with WorkspaceLock(workspace(ruleset) / "lock"):
+    with goal_lock(ruleset):
         path = state_path(ruleset)
         stored = read_state_values(ruleset, path) if path.exists() else {}
         state = with_values(ruleset, ruleset.default_state(), {**stored, **changes})
@@ -46,9 +45,9 @@ def update_state(
 
 
 def reset_state(goal: Path) -> None:
-    """Reset the stored state to the defaults, under the workspace lock."""
+    """Reset the stored state to the defaults, under the state file's lock."""
     ruleset = load(goal)
-    with WorkspaceLock(workspace(ruleset) / "lock"):
+    with goal_lock(ruleset):
         _write(ruleset, state_dict(ruleset, ruleset.default_state()), "reset")
         journal = Journal(journal_path(ruleset), Redactor.from_env(ruleset.secrets))
         journal.write("state_reset")
@@ -56,7 +55,7 @@ def reset_state(goal: Path) -> None:
 
 
 def runs(ruleset: Ruleset) -> list[dict[str, Any]]:
-    """Return one summary per run in the journal, oldest first."""
+    """Return one summary per run in the goal's journal, oldest first."""
     found: dict[str, dict[str, Any]] = {}
     for event in read_events(journal_path(ruleset)):
         run = event.get("run")

@@ -1,0 +1,191 @@
+"""Where a goal's runs keep their files: one workspace per goal, one lock per state.
+
+::
+
+    <workdir>/.goap/
+        goals.d/production/       the workspace of goals.d/production.yaml
+            journal.jsonl         its runs, append-only
+            state.json            its state, unless the goal sets state_file:
+            runs/<run id>/        kept for per-run files (step logs)
+        locks/
+            goals.d-production-state.json-<hash>.lock
+
+The journal and history belong to the goal, but the lock belongs to the state
+file: two goals of one repository run side by side unless they share a state
+file, which is then what one run at a time may write.  Lock files live under
+``.goap/locks/`` so that nothing appears beside a state file kept in the
+user's tree.
+
+Before workspaces were per goal, every goal of a folder shared
+``.goap/state.json`` and ``.goap/journal.jsonl``.  The state file is moved to
+the goal that wrote it on first use; the old journal stays where it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import LockedError
+from ..model import Ruleset
+from .lock import WorkspaceLock
+
+ROOT = ".goap"
+# Names a goal's workspace holds or the root holds; a goal whose folder name
+# would be one of them gets a hashed name instead, so no two uses meet.
+_RESERVED = frozenset({"journal.jsonl", "state.json", "runs", "locks", "lock"})
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _short_hash(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()[:10]
+
+
+def goal_workspace(workdir: Path, goal: Path) -> Path:
+    """Return the workspace folder of the goal file ``goal`` run in ``workdir``.
+
+    The folder is named from the goal's path relative to the workdir, without
+    a ``.yaml`` suffix (``goals.d/production.yaml`` -> ``goals.d/production``).
+    The suffix is dropped only from a dotless stem, so ``x.yaml`` and a file
+    named ``x`` cannot meet: names that would be ambiguous, reserved or outside
+    the workdir fall back to ``<stem>-<short hash of the absolute path>``.
+    """
+    root = workdir / ROOT
+    resolved = goal.resolve()
+    fallback = root / f"{_UNSAFE.sub('_', goal.stem) or 'goal'}-{_short_hash(resolved)}"
+    try:
+        relative = resolved.relative_to(workdir.resolve())
+    except ValueError:
+        return fallback
+    name = relative.name
+    stem = name.removesuffix(".yaml")
+    if stem != name and stem and "." not in stem:
+        name = stem
+    elif "." not in name:
+        return fallback
+    parts = (*relative.parent.parts, name)
+    if any(part in _RESERVED for part in parts):
+        return fallback
+    return root.joinpath(*parts)
+
+
+def workspace(ruleset: Ruleset) -> Path:
+    """Return the folder holding the journal and run files of ``ruleset``'s goal."""
+    return goal_workspace(ruleset.workdir, ruleset.path)
+
+
+def state_path(ruleset: Ruleset) -> Path:
+    """Return where ``ruleset``'s state is persisted."""
+    return ruleset.state_file or workspace(ruleset) / "state.json"
+
+
+def journal_path(ruleset: Ruleset) -> Path:
+    """Return the journal of ``ruleset``'s goal: its runs and state edits."""
+    return workspace(ruleset) / "journal.jsonl"
+
+
+def run_dir(ruleset: Ruleset, run_id: str) -> Path:
+    """Return the folder for the files of one run (its step logs)."""
+    return workspace(ruleset) / "runs" / run_id
+
+
+def lock_path(ruleset: Ruleset) -> Path:
+    """Return the lock file guarding ``ruleset``'s state file.
+
+    Named from the state file's path (relative to ``.goap/`` or the workdir
+    when inside them) plus a hash of its absolute path: readable, and the same
+    for every goal that shares the state file.
+    """
+    state = state_path(ruleset).resolve()
+    root = ruleset.workdir / ROOT
+    for base in (root.resolve(), ruleset.workdir.resolve()):
+        if state.is_relative_to(base):
+            label = "-".join(state.relative_to(base).parts)
+            break
+    else:
+        label = state.name
+    label = _UNSAFE.sub("_", label)[-60:].lstrip("-.") or "state"
+    return root / "locks" / f"{label}-{_short_hash(state)}.lock"
+
+
+def shared_state_path(ruleset: Ruleset) -> Path:
+    """Return the state file all goals of a folder shared before workspaces."""
+    return ruleset.workdir / ROOT / "state.json"
+
+
+def _shared_state_is_ours(ruleset: Ruleset) -> bool:
+    """Whether the old shared state file was written by this goal and is unmoved."""
+    old = shared_state_path(ruleset)
+    new = state_path(ruleset)
+    if ruleset.state_file is not None or new.exists() or not old.is_file():
+        return False
+    try:
+        data = json.loads(old.read_text(encoding="utf-8"))
+        goal = data.get("goal") if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(goal, str) and Path(goal).resolve() == ruleset.path.resolve()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def migrate_shared_state(ruleset: Ruleset, say: Callable[[str], None] = _say) -> bool:
+    """Move this goal's old shared state file into its workspace; call under the lock.
+
+    Return whether it moved.  The rename stays inside ``.goap/``, one file
+    system, so it is atomic: a crash leaves the file in one place or the other.
+    """
+    if not _shared_state_is_ours(ruleset):
+        return False
+    old, new = shared_state_path(ruleset), state_path(ruleset)
+    new.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(old, new)
+    for folder in {old.parent, new.parent}:
+        _sync_folder(folder)
+    say(
+        f"moved this goal's state from the shared {old} to {new} (runs before "
+        f"this one stay listed in {old.parent / 'journal.jsonl'})"
+    )
+    return True
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def goal_lock(ruleset: Ruleset) -> Iterator[WorkspaceLock]:
+    """Hold the lock of ``ruleset``'s state file; migrate old shared state first."""
+    with WorkspaceLock(lock_path(ruleset), goal=ruleset.path) as lock:
+        migrate_shared_state(ruleset)
+        yield lock
+
+
+def adopt_shared_state(ruleset: Ruleset) -> None:
+    """Migrate old shared state for a command that only reads it, if nobody runs.
+
+    A run holding the lock migrates by itself, so a busy lock means there is
+    nothing to do here.
+    """
+    if not _shared_state_is_ours(ruleset):
+        return
+    try:
+        with goal_lock(ruleset):
+            pass
+    except LockedError:
+        return
