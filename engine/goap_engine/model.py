@@ -18,6 +18,8 @@ from .expressions import Expr, ExprType, Symbol, reference_name
 VarType = Literal["bool", "int", "float", "str", "enum"]
 HookKind = Literal["shell", "argv", "python", "builtin", "wait"]
 SensorSource = Literal["exit", "stdout", "value"]
+Lifetime = float | Literal["run", "always"]
+"""How long a remembered fact holds: this run only, seconds, or until changed."""
 
 DEFAULTS: dict[str, Any] = {"bool": False, "int": 0, "float": 0.0, "str": ""}
 
@@ -71,6 +73,7 @@ class StateVar:
     description: str = ""
     pack: str = ""
     secret: bool = False
+    remember: Lifetime = "always"
 
     @property
     def expr_type(self) -> ExprType:
@@ -157,6 +160,8 @@ class Action:
     pack: str = ""
     pddl: str = ""
     disabled: bool = False
+    sources: tuple[str, ...] = ()
+    """Globs (relative to the workdir) whose change makes this action's facts stale."""
 
     @property
     def label(self) -> str:
