@@ -28,7 +28,8 @@ from ..errors import ExecutionError, InputError, NoPlanError
 from ..model import Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval, step_cost
 from ..planner.schedule import dependencies
-from ..store import atomic_write, read_state_values
+from ..planner.task import relevant_variables
+from ..store import atomic_write
 from ..values import fingerprint, ruleset_fingerprint, state_dict, with_values
 from .hooks import (
     HookContext,
@@ -45,6 +46,15 @@ from .hooks import (
 from .journal import Journal, Redactor, now, read_events
 from .lock import WorkspaceLock
 from .sensing import sense
+from .world import (
+    SensorFailure,
+    Start,
+    check_unknowns,
+    fingerprint_sources,
+    note_sensed,
+    record_facts,
+    start_state,
+)
 
 State = tuple[Any, ...]
 RETRY_BASE = float(os.environ.get("GOAP_RETRY_BASE", "1.0"))
@@ -152,6 +162,9 @@ class Runner:
         self.exclusions: dict[State, set[str]] = {}
         # Set on interrupt so hook threads neither retry nor keep polling.
         self.stopping = threading.Event()
+        self.origins: dict[str, dict[str, Any]] = {}
+        self.unknown: dict[str, SensorFailure] = {}
+        self.source_prints: dict[str, dict[str, Any]] = {}
 
     def log(self, text: str) -> None:
         self.event("log", message=text)
@@ -266,24 +279,44 @@ class Runner:
             self.event("track_failed", message=outcome.message)
 
     def initial_state(self) -> State:
-        ruleset = self.ruleset
-        state = ruleset.default_state()
-        path = state_path(ruleset)
-        if path.exists() and not self.options.fresh:
-            state = with_values(ruleset, state, read_state_values(ruleset, path))
-        state = with_values(ruleset, state, dict(self.options.sets))
-        state = self.sense_into(state, None, strict=True)
+        state = self.start_from(self.run_id)
         self.persist(state, "running")
         return state
+
+    def start_from(self, run_id: str | None) -> State:
+        """Compute the start state as plan and explain do, and note the unknowns."""
+        start = start_state(
+            self.ruleset,
+            sets=self.options.sets,
+            fresh=self.options.fresh,
+            run_id=run_id,
+            log=self.log,
+            redact=self.redact,
+        )
+        self.origins = dict(start.origins)
+        self.unknown = dict(start.failures)
+        if start.sensed or start.failures:
+            errors = {n: f.reason for n, f in start.failures.items()}
+            self.event("sensed", values=dict(start.sensed), errors=errors)
+        if start.forgotten:
+            self.event("forgotten", facts=dict(start.forgotten))
+        return start.state
 
     def sense_into(
         self, state: State, names: set[str] | None, *, strict: bool
     ) -> State:
+        if names is None:
+            # Sensors nothing relevant reads never run (a missing extra for
+            # one must not block the run).
+            names = set(relevant_variables(self.ruleset))
         readings = sense(self.ruleset, state_dict(self.ruleset, state), self.log, names)
         if not readings:
             return state
         values = {r.name: r.value for r in readings if r.ok}
         errors = {r.name: r.error for r in readings if not r.ok}
+        note_sensed(self.origins, values, now())
+        for name in values:
+            self.unknown.pop(name, None)
         self.event("sensed", values=values, errors=errors)
         if errors and strict:
             # The message reaches the terminal unredacted, and a sensor's
@@ -304,6 +337,7 @@ class Runner:
             "updated_at": now(),
             "last_action": self.last_action,
             "state": state_dict(self.ruleset, state),
+            "origins": self.origins,
         }
         text = json.dumps(self.redact.data(data), indent=2, default=str) + "\n"
         atomic_write(state_path(self.ruleset), text)
@@ -324,6 +358,20 @@ class Runner:
         }
 
     def make_plan(self, state: State, saved: bool) -> Plan:
+        plan = self._make_plan(state, saved)
+        self.check_unknowns(plan)
+        return plan
+
+    def check_unknowns(self, plan: Plan) -> None:
+        """Stop before acting if the plan or the goal reads an unknown value."""
+        if not self.unknown:
+            return
+        start = Start(plan.start, self.origins, {}, self.unknown, {})
+        steps = [s.action for s in plan.steps]
+        for warning in check_unknowns(self.ruleset, start, steps):
+            self.log(warning)
+
+    def _make_plan(self, state: State, saved: bool) -> Plan:
         if saved and self.options.plan_file is not None:
             return self.saved_plan(state)
         plan = find_plan(
@@ -548,6 +596,12 @@ class Runner:
             )
             return None
         command = self.command_text(action, state)
+        if action.sources:
+            # Taken before the hook runs: a change made while it runs is a
+            # change after the facts it establishes.
+            self.source_prints[action.name] = fingerprint_sources(
+                ruleset.workdir, action.sources
+            )
         self.event("step_start", step=label, action=action.name, command=command)
         t0 = time.monotonic()
         future: Future[Outcome] = Future()
@@ -711,6 +765,14 @@ class Runner:
             if outcome.ok:
                 self.last_action = label
                 progress.state = candidate
+                record_facts(
+                    self.origins,
+                    ruleset,
+                    action,
+                    run_id=self.run_id,
+                    fingerprint=self.source_prints.pop(action.name, None),
+                    at=now(),
+                )
                 self.persist(candidate, "running")
                 self.event(
                     "step_end",
@@ -752,12 +814,8 @@ class Runner:
     def dry_run(self) -> RunResult:
         ruleset = self.ruleset
         began = time.monotonic()
-        state = ruleset.default_state()
-        path = state_path(ruleset)
-        if path.exists() and not self.options.fresh:
-            state = with_values(ruleset, state, read_state_values(ruleset, path))
-        state = with_values(ruleset, state, dict(self.options.sets))
-        state = self.sense_into(state, None, strict=True)
+        # No run id: facts held for one run are forgotten, as the real run will.
+        state = self.start_from(None)
         plan = self.make_plan(state, saved=True)
         current = state
         for step in plan.steps:
