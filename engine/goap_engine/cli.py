@@ -201,7 +201,7 @@ def _start_state(
 
 
 def _check_unknowns(
-    ruleset: Any, start: Any, steps: Sequence[Any], *, warn: bool = True
+    ruleset: Any, start: Any, steps: Sequence[Any] | None, *, warn: bool = True
 ) -> None:
     """Stop (exit 2) if a failed sensor's variable is needed; else warn."""
     from .executor.world import check_unknowns
@@ -290,15 +290,20 @@ def plan(
     )
     # The goal's own needs are known before searching, and a search may fail.
     _check_unknowns(ruleset, start, (), warn=False)
-    result = find_plan(
-        ruleset,
-        start.state,
-        search=search,
-        heuristic=heuristic,
-        weight=weight,
-        max_nodes=max_nodes,
-        max_seconds=timeout,
-    )
+    try:
+        result = find_plan(
+            ruleset,
+            start.state,
+            search=search,
+            heuristic=heuristic,
+            weight=weight,
+            max_nodes=max_nodes,
+            max_seconds=timeout,
+        )
+    except NoPlanError:
+        # The unknown value may be what makes the goal look unreachable.
+        _check_unknowns(ruleset, start, None, warn=False)
+        raise
     _check_unknowns(ruleset, start, [step.action for step in result.steps])
     from .executor.journal import Redactor
 
@@ -353,8 +358,8 @@ def explain(
 
     ruleset = load(goal)
     known = _start_state(ruleset, state_file, sets, sense=not no_sense)
-    # Only the goal is known to be needed: no plan exists yet to ask about.
-    _check_unknowns(ruleset, known, ())
+    # Reachability depends on every value a relevant action reads.
+    _check_unknowns(ruleset, known, None)
     start = known.state
     from .planner.plan import reference_eval
 

@@ -358,16 +358,20 @@ class Runner:
         }
 
     def make_plan(self, state: State, saved: bool) -> Plan:
-        plan = self._make_plan(state, saved)
-        self.check_unknowns(plan)
+        try:
+            plan = self._make_plan(state, saved)
+        except NoPlanError:
+            # The unknown value may be what makes the goal look unreachable.
+            self.check_unknowns(state, None)
+            raise
+        self.check_unknowns(state, [s.action for s in plan.steps])
         return plan
 
-    def check_unknowns(self, plan: Plan) -> None:
+    def check_unknowns(self, state: State, steps: list[Action] | None) -> None:
         """Stop before acting if the plan or the goal reads an unknown value."""
         if not self.unknown:
             return
-        start = Start(plan.start, self.origins, {}, self.unknown, {})
-        steps = [s.action for s in plan.steps]
+        start = Start(state, self.origins, {}, self.unknown, {})
         for warning in check_unknowns(self.ruleset, start, steps):
             self.log(warning)
 

@@ -178,19 +178,21 @@ def describe_origin(var: StateVar, origin: Mapping[str, Any]) -> str:
     if kind == "sensed":
         return f"sensed {at}" if at else "sensed"
     if kind == "set":
-        by = origin.get("by") or "by hand"
-        return f"set with {by} {at}" if at else f"set with {by}"
-    if kind != "remembered":
+        parts = [f"set with {origin.get('by') or 'state set'}"]
+        if at:
+            parts.append(str(at))
+    elif kind == "remembered":
+        parts = ["remembered"]
+        if at:
+            parts.append(f"since {at}")
+        if origin.get("action"):
+            parts.append(f"set by {origin['action']}")
+        if origin.get("run"):
+            parts.append(f"in run {origin['run']}")
+        if not at and not origin.get("action"):
+            parts.append("(origin not recorded)")
+    else:
         return "default"
-    parts = ["remembered"]
-    if at:
-        parts.append(f"since {at}")
-    if origin.get("action"):
-        parts.append(f"set by {origin['action']}")
-    if origin.get("run"):
-        parts.append(f"in run {origin['run']}")
-    if not at and not origin.get("action"):
-        parts.append("(origin not recorded)")
     if var.remember == "run":
         parts.append("; holds for that run only")
     else:
@@ -394,14 +396,15 @@ def note_sensed(origins: dict[str, Origin], names: Iterable[str], at: str) -> No
 
 
 def check_unknowns(
-    ruleset: Ruleset, start: Start, steps: Sequence[Action] = ()
+    ruleset: Ruleset, start: Start, steps: Sequence[Action] | None = ()
 ) -> list[str]:
     """Refuse to act on a value a sensor failed to read; return the other failures.
 
     Raise InputError naming each unknown variable the goal or one of
     ``steps`` reads (preconditions, effects, cost, wait condition), with the
-    sensor's reason and location.  Return one warning per failure nothing
-    reads, for the caller to show before going on.
+    sensor's reason and location.  ``steps=None`` means no plan was found:
+    then every variable that could change the answer counts as read.  Return
+    one warning per failure nothing reads, for the caller to show.
     """
     if not start.failures:
         return []
@@ -409,6 +412,10 @@ def check_unknowns(
     for condition in ruleset.conditions:
         for name in condition.expr.reads:
             readers.setdefault(name, f"goal condition '{condition.expr.source}'")
+    if steps is None:
+        for name in relevant_variables(ruleset):
+            readers.setdefault(name, "the search for a plan")
+        steps = ()
     for action in steps:
         names = set(action.reads)
         for effect in action.effects:
