@@ -51,33 +51,43 @@ def test_validate_missing_file_exit_2() -> None:
 
 
 def test_plan_text_json_mermaid_dot(tmp_path: Path) -> None:
-    code, out, _ = invoke("plan", GOAL)
+    code, out, _ = invoke("plan", "--no-sense", GOAL)
     assert code == 0
     assert "cost 52 (optimal" in out and "A04" in out and "Timeline:" in out
     target = tmp_path / "plan.json"
-    code, out, _ = invoke("plan", GOAL, "--format", "json", "-o", str(target))
+    code, out, _ = invoke(
+        "plan", "--no-sense", GOAL, "--format", "json", "-o", str(target)
+    )
     data = json.loads(out)
     assert data["format"] == "goap-engine/plan" and data["cost"] == 52
     assert json.loads(target.read_text())["fingerprint"] == data["fingerprint"]
     assert [s["number"] for s in data["steps"]] == list(range(1, 15))
-    code, out, _ = invoke("plan", GOAL, "--format", "mermaid")
+    code, out, _ = invoke("plan", "--no-sense", GOAL, "--format", "mermaid")
     assert out.startswith("flowchart TD") and "-->" in out
-    code, out, _ = invoke("plan", GOAL, "--format", "dot")
+    code, out, _ = invoke("plan", "--no-sense", GOAL, "--format", "dot")
     assert out.startswith("digraph plan {")
 
 
 def test_plan_set_and_state(tmp_path: Path) -> None:
     code, out, _ = invoke(
-        "plan", GOAL, "--set", "code_validated_modal=true", "--format", "json"
+        "plan",
+        "--no-sense",
+        GOAL,
+        "--set",
+        "code_validated_modal=true",
+        "--format",
+        "json",
     )
     assert code == 0 and json.loads(out)["cost"] == 46
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"state": {"code_validated_ruff": True}}))
-    code, out, _ = invoke("plan", GOAL, "--state", str(state), "--format", "json")
+    code, out, _ = invoke(
+        "plan", "--no-sense", GOAL, "--state", str(state), "--format", "json"
+    )
     assert json.loads(out)["cost"] == 49
-    code, _, err = invoke("plan", GOAL, "--set", "commits_made=x")
+    code, _, err = invoke("plan", "--no-sense", GOAL, "--set", "commits_made=x")
     assert code == 2 and "expected an integer, found 'x'" in err
-    code, _, err = invoke("plan", GOAL, "--set", "nope=1")
+    code, _, err = invoke("plan", "--no-sense", GOAL, "--set", "nope=1")
     assert code == 2 and "unknown state variable 'nope'" in err
 
 
@@ -93,7 +103,7 @@ def test_plan_unreachable_exit_3(write) -> None:
 
 
 def test_explain(write) -> None:
-    code, out, _ = invoke("explain", GOAL)
+    code, out, _ = invoke("explain", "--no-sense", GOAL)
     assert code == 0 and "[ ] code_validated_modal" in out
 
 
@@ -109,7 +119,7 @@ def test_subprocess_entry_points_do_not_import_integrations() -> None:
         "from goap_engine.cli import main\n"
         f"r = CliRunner().invoke(main, ['validate', {GOAL!r}])\n"
         "assert r.exit_code == 0, r.output\n"
-        f"r = CliRunner().invoke(main, ['plan', {GOAL!r}])\n"
+        f"r = CliRunner().invoke(main, ['plan', '--no-sense', {GOAL!r}])\n"
         "assert r.exit_code == 0, r.output\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
     )

@@ -171,31 +171,44 @@ def _parse_sets(ruleset: Any, sets: Sequence[str]) -> dict[str, Any]:
 
 
 def _start_state(
-    ruleset: Any, state_file: Path | None, sets: Sequence[str], *, sense: bool = False
+    ruleset: Any,
+    state_file: Path | None,
+    sets: Sequence[str],
+    *,
+    sense: bool = True,
+    fresh: bool = False,
 ) -> Any:
-    """Return defaults, overlaid by the stored state, the sensors, and ``--set``."""
-    from .store import read_state_values
-    from .values import with_values
+    """Return the start state every command shares, after showing what is unknown.
 
-    state = ruleset.default_state()
-    stored = ruleset.state_file
-    if state_file is None and stored is not None and stored.exists():
-        state_file = stored
-    if state_file is not None:
-        state = with_values(ruleset, state, read_state_values(ruleset, state_file))
-    if sense:
-        from .executor.sensing import sense as read_sensors
-        from .values import state_dict
+    Defaults, the stored state (the goal's state file unless ``--state``),
+    remembered facts that expired forgotten, the sensors the goal can need,
+    then ``--set``.
+    """
+    from .executor.journal import Redactor
+    from .executor.world import start_state
 
-        readings = read_sensors(ruleset, state_dict(ruleset, state), lambda _: None)
-        for reading in readings:
-            if not reading.ok:
-                _stderr(
-                    f"warning: sensor {reading.name}: {reading.error}", style="yellow"
-                )
-        values = {r.name: r.value for r in readings if r.ok}
-        state = with_values(ruleset, state, values)
-    return with_values(ruleset, state, _parse_sets(ruleset, sets))
+    start = start_state(
+        ruleset,
+        state_file=state_file,
+        sets=_parse_sets(ruleset, sets),
+        sense=sense,
+        fresh=fresh,
+        redact=Redactor.from_env(ruleset.secrets),
+    )
+    for name, why in start.forgotten.items():
+        _stderr(f"forgot {name}: {why}", style="dim")
+    return start
+
+
+def _check_unknowns(
+    ruleset: Any, start: Any, steps: Sequence[Any] | None, *, warn: bool = True
+) -> None:
+    """Stop (exit 2) if a failed sensor's variable is needed; else warn."""
+    from .executor.world import check_unknowns
+
+    warnings = check_unknowns(ruleset, start, steps)
+    for warning in warnings if warn else ():
+        _stderr(warning, style="yellow")
 
 
 @main.command()
@@ -210,8 +223,11 @@ def _start_state(
     help="Start from a state file.",
 )
 @click.option(
-    "--sense", is_flag=True, help="Read the sensors first (runs their hooks)."
+    "--no-sense",
+    is_flag=True,
+    help="Plan from the stored state without running any sensor.",
 )
+@click.option("--sense", is_flag=True, hidden=True, help="The default; no effect.")
 @click.option("--search", default=None, help="astar (default), wastar or gbfs.")
 @click.option(
     "--heuristic",
@@ -251,6 +267,7 @@ def plan(
     goal: Path | None,
     sets: Sequence[str],
     state_file: Path | None,
+    no_sense: bool,
     sense: bool,
     search: str | None,
     heuristic: str | None,
@@ -267,16 +284,27 @@ def plan(
     from .render import PLAN_FORMATS, plan_json, plan_text
 
     ruleset = _ruleset(goal, pddl)
-    start = _start_state(ruleset, state_file, sets, sense=sense)
-    result = find_plan(
-        ruleset,
-        start,
-        search=search,
-        heuristic=heuristic,
-        weight=weight,
-        max_nodes=max_nodes,
-        max_seconds=timeout,
+    # A PDDL problem is its own start state: nothing is stored or sensed.
+    start = _start_state(
+        ruleset, state_file, sets, sense=not no_sense and not pddl, fresh=bool(pddl)
     )
+    # The goal's own needs are known before searching, and a search may fail.
+    _check_unknowns(ruleset, start, (), warn=False)
+    try:
+        result = find_plan(
+            ruleset,
+            start.state,
+            search=search,
+            heuristic=heuristic,
+            weight=weight,
+            max_nodes=max_nodes,
+            max_seconds=timeout,
+        )
+    except NoPlanError:
+        # The unknown value may be what makes the goal look unreachable.
+        _check_unknowns(ruleset, start, None, warn=False)
+        raise
+    _check_unknowns(ruleset, start, [step.action for step in result.steps])
     from .executor.journal import Redactor
 
     # A start value given with --set may hold a secret: plans never show it.
@@ -315,14 +343,24 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
     type=click.Path(path_type=Path),
     help="Start from a state file.",
 )
+@click.option(
+    "--no-sense",
+    is_flag=True,
+    help="Explain from the stored state without running any sensor.",
+)
 @_guard
-def explain(goal: Path, sets: Sequence[str], state_file: Path | None) -> None:
+def explain(
+    goal: Path, sets: Sequence[str], state_file: Path | None, no_sense: bool
+) -> None:
     """Explain whether GOAL is reachable and what blocks each condition."""
     from .loader import load
     from .planner.explain import explain as explain_goal
 
     ruleset = load(goal)
-    start = _start_state(ruleset, state_file, sets)
+    known = _start_state(ruleset, state_file, sets, sense=not no_sense)
+    # Reachability depends on every value a relevant action reads.
+    _check_unknowns(ruleset, known, None)
+    start = known.state
     from .planner.plan import reference_eval
 
     for subgoal in ruleset.subgoals:
@@ -451,23 +489,23 @@ def state() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @_guard
 def state_show(goal: Path, fmt: str) -> None:
-    """Show the stored state of GOAL (defaults where nothing is stored)."""
-    from .executor.workspace import adopt_shared_state, state_path
+    """Show the stored state of GOAL and where each value came from."""
+    from .executor.workspace import adopt_shared_state
+    from .executor.world import describe_origin, stored_origins
     from .loader import load
-    from .store import read_state_values
-    from .values import state_dict, with_values
 
     ruleset = load(goal)
     adopt_shared_state(ruleset)
-    path = state_path(ruleset)
-    stored = read_state_values(ruleset, path) if path.exists() else {}
-    values = state_dict(ruleset, with_values(ruleset, ruleset.default_state(), stored))
+    values, origins, expired = stored_origins(ruleset)
     if fmt == "json":
-        click.echo(json.dumps(values, indent=2))
+        data = {"state": values, "origins": origins, "expired": expired}
+        click.echo(json.dumps(data, indent=2))
         return
     width = max((len(n) for n in values), default=0)
     for name, value in values.items():
-        origin = "stored" if name in stored else "default"
+        origin = describe_origin(ruleset.var(name), origins[name])
+        if name in expired:
+            origin += f"; expired, forgotten at the next plan or run: {expired[name]}"
         click.echo(f"{name.ljust(width)}  {json.dumps(value)}  ({origin})")
 
 

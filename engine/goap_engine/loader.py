@@ -27,6 +27,7 @@ from .model import (
     Condition,
     Effect,
     Hook,
+    Lifetime,
     Pack,
     Policy,
     Ruleset,
@@ -548,9 +549,53 @@ class _Builder:
             if "sense" in spec:
                 sensor = self.sensor(doc, (*keys, "sense"), spec["sense"], var)
                 var = StateVar(**{**_fields(var), "sensor": sensor})
+            if "remember" in spec:
+                remember = self.lifetime(doc, (*keys, "remember"), spec, entity)
+                var = StateVar(**{**_fields(var), "remember": remember})
             self.variables.append(var)
             self.declared[(ns, short)] = var
             self.by_ns.setdefault(ns, {})[short] = var
+
+    def lifetime(
+        self, doc: Document, keys: PathKey, spec: Mapping[str, Any], entity: str
+    ) -> Lifetime:
+        raw = spec["remember"]
+        if "sense" in spec:
+            # A sensed value is read again every time: it is never remembered.
+            self.error(
+                doc.where(keys, key=True),
+                "'remember' is for unsensed variables; this one has a sensor",
+                entity,
+            )
+            return "always"
+        if isinstance(raw, str) and raw.strip() in ("run", "always"):
+            return cast(Lifetime, raw.strip())
+        seconds = parse_duration(raw)
+        if not seconds > 0:
+            self.error(
+                doc.where(keys),
+                f"expected 'run', 'always' or a duration > 0, found {raw!r}",
+                entity,
+            )
+            return "always"
+        return seconds
+
+    def source_globs(
+        self, doc: Document, keys: PathKey, raw: Any, entity: str
+    ) -> tuple[str, ...]:
+        globs = []
+        for i, item in enumerate(raw or ()):
+            text = str(item)
+            problem = _glob_problem(text)
+            if problem:
+                self.error(
+                    doc.where((*keys, i)),
+                    f"source {text!r}: {problem}",
+                    entity,
+                )
+                continue
+            globs.append(text)
+        return tuple(globs)
 
     def sensor(self, doc: Document, keys: PathKey, raw: Any, var: StateVar) -> Sensor:
         hook = self.hook(doc, keys, raw)
@@ -845,6 +890,9 @@ class _Builder:
             approval=bool(spec.get("approval", False)),
             pack=doc.path.stem,
             pddl=str(spec.get("pddl", "")),
+            sources=self.source_globs(
+                doc, (*keys, "sources"), spec.get("sources"), entity
+            ),
         )
 
     def goal(self, doc: Document) -> tuple[SubGoal, ...]:
@@ -871,6 +919,21 @@ def _tracking(value: Any) -> str | None:
     if value is None or value is False:
         return None
     return "" if value is True else str(value)
+
+
+def _glob_problem(pattern: str) -> str:
+    """Return why ``pattern`` is not a usable source glob, or '' if it is."""
+    if not pattern.strip():
+        return "expected a glob such as 'data/**/*.csv'"
+    if Path(pattern).is_absolute() or pattern.startswith("~"):
+        return "expected a glob relative to the goal's workdir"
+    parts = pattern.replace("\\", "/").split("/")
+    if ".." in parts:
+        # Facts may depend only on files of the project the engine works in.
+        return "'..' leaves the goal's workdir"
+    if any("**" in part and part != "**" for part in parts):
+        return "'**' must be a whole path component, as in 'data/**/*.csv'"
+    return ""
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -25,6 +25,8 @@ DELIVERY_TEXT: dict[str, str] = {
     "person": "needs a person (irreversible, not sensed)",
     "rerun": "re-run",
 }
+Lifetime = float | Literal["run", "always"]
+"""How long a remembered fact holds: this run only, seconds, or until changed."""
 
 DEFAULTS: dict[str, Any] = {"bool": False, "int": 0, "float": 0.0, "str": ""}
 
@@ -79,6 +81,7 @@ class StateVar:
     description: str = ""
     pack: str = ""
     secret: bool = False
+    remember: Lifetime = "always"
 
     @property
     def expr_type(self) -> ExprType:
@@ -165,6 +168,8 @@ class Action:
     pack: str = ""
     pddl: str = ""
     disabled: bool = False
+    sources: tuple[str, ...] = ()
+    """Globs (relative to the workdir) whose change makes this action's facts stale."""
 
     @property
     def label(self) -> str:

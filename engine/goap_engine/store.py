@@ -38,6 +38,18 @@ def atomic_write(path: Path, text: str) -> None:
 
 def read_state_values(ruleset: Ruleset, path: Path) -> dict[str, Any]:
     """Return the typed values stored in a state file; unknown names are errors."""
+    return read_stored(ruleset, path)[0]
+
+
+def read_stored(
+    ruleset: Ruleset, path: Path
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Return a state file's typed values and the origins recorded for them.
+
+    Files written before origins were kept have none; an origin that is not
+    a mapping with a ``kind`` is left out rather than refused, since it only
+    explains a value.
+    """
     where = Location.of(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -75,4 +87,10 @@ def read_state_values(ruleset: Ruleset, path: Path) -> dict[str, Any]:
             problems.append(Diagnostic(where, str(exc), f"state variable '{name}'"))
     if problems:
         raise InputError(problems)
-    return result
+    recorded = data.get("origins") if "state" in data else None
+    origins = {
+        name: dict(origin)
+        for name, origin in (recorded if isinstance(recorded, dict) else {}).items()
+        if name in result and isinstance(origin, dict) and "kind" in origin
+    }
+    return result, origins

@@ -42,12 +42,22 @@ def test_state_show_set_and_reset(tmp_path: Path, h) -> None:
     (tmp_path / "pass").touch()
     assert h.cli("run", goal).returncode == 0
     shown = h.cli("state", "show", "--format", "json", goal)
-    assert json.loads(shown.stdout) == {
+    data = json.loads(shown.stdout)
+    assert data["state"] == {
         "built": True,
         "tested": True,
         "count": 1,
         "label": "none",
     }
+    run_id = h.events(tmp_path)[-1]["run"]
+    assert data["origins"]["built"] == {
+        "kind": "remembered",
+        "action": "H1: build",
+        "run": run_id,
+        "at": data["origins"]["built"]["at"],
+    }
+    assert data["origins"]["label"] == {"kind": "default"}
+    assert data["expired"] == {}
 
     changed = h.run(
         "state", "set", goal, "tested=false", "count=3", "label=x y", cwd=tmp_path

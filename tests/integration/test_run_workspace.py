@@ -187,7 +187,7 @@ def test_old_shared_state_moves_to_the_goal_that_wrote_it(tmp_path: Path, h) -> 
 
     # Another goal of the folder neither takes nor reads it.
     shown = h.cli("state", "show", "--format", "json", ci)
-    assert json.loads(shown.stdout) == {"done_ci": False}
+    assert json.loads(shown.stdout)["state"] == {"done_ci": False}
     assert old.exists() and "moved" not in shown.stderr
 
     moved = h.run("run", release, cwd=tmp_path)
@@ -213,6 +213,6 @@ def test_state_show_adopts_the_old_shared_state(tmp_path: Path, h) -> None:
     )
     shown = h.cli("state", "show", "--format", "json", goal)
     assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout) == {"done_release": True}
+    assert json.loads(shown.stdout)["state"] == {"done_release": True}
     assert "moved this goal's state" in shown.stderr
     assert not old.exists()

@@ -24,10 +24,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..errors import ApprovalError, ExecutionError, InputError, NoPlanError
+from ..errors import ApprovalError, InputError, NoPlanError
 from ..model import DELIVERY_TEXT, Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval
-from ..store import atomic_write, read_state_values
+from ..planner.task import relevant_variables
+from ..store import atomic_write
 from ..values import ruleset_fingerprint, state_dict, with_values
 from .approvals import Approvals, interrupted_steps, needs_approval
 from .context import HookContext
@@ -40,6 +41,13 @@ from .sensing import sense
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
 from .worker import WorkerPool
 from .workspace import goal_lock, journal_path, run_dir, state_path, workspace
+from .world import (
+    SensorFailure,
+    Start,
+    check_unknowns,
+    note_sensed,
+    start_state,
+)
 
 __all__ = [
     "RETRY_BASE",
@@ -154,6 +162,9 @@ class Runner(StepRunner):
         # Set on interrupt so hook threads neither retry nor keep polling.
         self.stopping = threading.Event()
         self.pool = WorkerPool()
+        self.origins: dict[str, dict[str, Any]] = {}
+        self.unknown: dict[str, SensorFailure] = {}
+        self.source_prints: dict[str, dict[str, Any]] = {}
         self.logs = run_dir(ruleset, self.run_id)
         self.approvals = Approvals(
             goal=str(ruleset.path),
@@ -326,36 +337,36 @@ class Runner(StepRunner):
             self.event("track_failed", message=outcome.message)
 
     def initial_state(self) -> State:
-        ruleset = self.ruleset
-        state = ruleset.default_state()
-        path = state_path(ruleset)
-        if path.exists() and not self.options.fresh:
-            state = with_values(ruleset, state, read_state_values(ruleset, path))
-        state = with_values(ruleset, state, dict(self.options.sets))
-        state = self.sense_strict(state)
+        state = self.start_from(self.run_id)
         self.persist(state, "running")
         return state
 
-    def sense_strict(self, state: State) -> State:
-        readings = sense(
+    def start_from(self, run_id: str | None) -> State:
+        """Compute the start state as plan and explain do, and note the unknowns."""
+        start = start_state(
             self.ruleset,
-            state_dict(self.ruleset, state),
-            self.log,
+            sets=self.options.sets,
+            fresh=self.options.fresh,
+            run_id=run_id,
+            log=self.log,
+            redact=self.redact,
             pool=self.pool,
             stop=self.stopping,
         )
-        errors = {r.name: r.error for r in readings if not r.ok}
-        values = {r.name: r.value for r in readings if r.ok}
-        if readings:
-            self.event("sensed", values=values, errors=errors)
-        if errors:
-            # The message reaches the terminal unredacted, and a sensor's
-            # output may hold a secret.
-            detail = self.redact("; ".join(f"{k}: {v}" for k, v in errors.items()))
-            raise ExecutionError(f"cannot sense the world: {detail}")
-        return with_values(self.ruleset, state, values)
+        self.origins = dict(start.origins)
+        self.unknown = dict(start.failures)
+        if start.sensed or start.failures:
+            errors = {n: f.reason for n, f in start.failures.items()}
+            self.event("sensed", values=dict(start.sensed), errors=errors)
+        if start.forgotten:
+            self.event("forgotten", facts=dict(start.forgotten))
+        return start.state
 
     def sense_into(self, state: State, names: set[str] | None) -> State:
+        if names is None:
+            # Sensors nothing relevant reads never run (a missing extra for
+            # one must not block the run).
+            names = set(relevant_variables(self.ruleset))
         readings = sense(
             self.ruleset,
             state_dict(self.ruleset, state),
@@ -368,6 +379,9 @@ class Runner(StepRunner):
             return state
         values = {r.name: r.value for r in readings if r.ok}
         errors = {r.name: r.error for r in readings if not r.ok}
+        note_sensed(self.origins, values, now())
+        for name in values:
+            self.unknown.pop(name, None)
         self.event("sensed", values=values, errors=errors)
         return with_values(self.ruleset, state, values)
 
@@ -383,6 +397,7 @@ class Runner(StepRunner):
             "updated_at": now(),
             "last_action": self.last_action,
             "state": state_dict(self.ruleset, state),
+            "origins": self.origins,
         }
         text = json.dumps(self.redact.data(data), indent=2, default=str) + "\n"
         atomic_write(state_path(self.ruleset), text)
@@ -403,6 +418,24 @@ class Runner(StepRunner):
         }
 
     def make_plan(self, state: State, saved: bool) -> Plan:
+        try:
+            plan = self._make_plan(state, saved)
+        except NoPlanError:
+            # The unknown value may be what makes the goal look unreachable.
+            self.check_unknowns(state, None)
+            raise
+        self.check_unknowns(state, [s.action for s in plan.steps])
+        return plan
+
+    def check_unknowns(self, state: State, steps: list[Action] | None) -> None:
+        """Stop before acting if the plan or the goal reads an unknown value."""
+        if not self.unknown:
+            return
+        start = Start(state, self.origins, {}, self.unknown, {})
+        for warning in check_unknowns(self.ruleset, start, steps):
+            self.log(warning)
+
+    def _make_plan(self, state: State, saved: bool) -> Plan:
         if saved and self.options.plan_file is not None:
             return self.saved_plan(state)
         exclude = frozenset(self.exclusions.get(state, ())) | self.not_again
@@ -493,12 +526,8 @@ class Runner(StepRunner):
     def dry_run(self) -> RunResult:
         ruleset = self.ruleset
         began = time.monotonic()
-        state = ruleset.default_state()
-        path = state_path(ruleset)
-        if path.exists() and not self.options.fresh:
-            state = with_values(ruleset, state, read_state_values(ruleset, path))
-        state = with_values(ruleset, state, dict(self.options.sets))
-        state = self.sense_strict(state)
+        # No run id: facts held for one run are forgotten, as the real run will.
+        state = self.start_from(None)
         plan = self.make_plan(state, saved=True)
         current = state
         for step in plan.steps:

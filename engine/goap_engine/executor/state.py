@@ -9,19 +9,25 @@ from typing import Any
 
 from ..loader import load
 from ..model import Ruleset
-from ..store import atomic_write, read_state_values
+from ..store import atomic_write, read_stored
 from ..values import state_dict, with_values
 from .journal import Journal, Redactor, now, read_events
 from .workspace import goal_lock, journal_path, state_path
 
 
-def _write(ruleset: Ruleset, values: dict[str, Any], status: str) -> None:
+def _write(
+    ruleset: Ruleset,
+    values: dict[str, Any],
+    status: str,
+    origins: dict[str, dict[str, Any]] | None = None,
+) -> None:
     data = {
         "version": 1,
         "goal": str(ruleset.path),
         "status": status,
         "updated_at": now(),
         "state": values,
+        "origins": origins or {},
     }
     atomic_write(state_path(ruleset), json.dumps(data, indent=2) + "\n")
 
@@ -36,9 +42,12 @@ def update_state(
     changes = parse(ruleset, assignments)
     with goal_lock(ruleset):
         path = state_path(ruleset)
-        stored = read_state_values(ruleset, path) if path.exists() else {}
+        stored, origins = read_stored(ruleset, path) if path.exists() else ({}, {})
         state = with_values(ruleset, ruleset.default_state(), {**stored, **changes})
-        _write(ruleset, state_dict(ruleset, state), "edited")
+        at = now()
+        for name in changes:
+            origins[name] = {"kind": "set", "at": at, "by": "state set"}
+        _write(ruleset, state_dict(ruleset, state), "edited", origins)
         journal = Journal(journal_path(ruleset), Redactor.from_env(ruleset.secrets))
         journal.write("state_set", values=changes)
         journal.close()

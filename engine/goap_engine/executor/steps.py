@@ -29,10 +29,11 @@ from .hooks import (
     run_command,
     template_context,
 )
-from .journal import Redactor
+from .journal import Redactor, now
 from .output import Output
 from .processes import new_marker
 from .worker import WorkerPool
+from .world import fingerprint_sources, record_facts
 
 if TYPE_CHECKING:
     from .approvals import Approvals
@@ -83,6 +84,8 @@ class StepRunner:
     approvals: Approvals
     last_action: str
     logs: Path
+    origins: dict[str, dict[str, Any]]
+    source_prints: dict[str, dict[str, Any]]
 
     def event(self, kind: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -218,6 +221,12 @@ class StepRunner:
             )
             return None
         command = self.command_text(action, state)
+        if action.sources:
+            # Taken before the hook runs: a change made while it runs is a
+            # change after the facts it establishes.
+            self.source_prints[action.name] = fingerprint_sources(
+                ruleset.workdir, action.sources
+            )
         number = len(self.records) + 1
         output = Output(
             self.redact,
@@ -410,6 +419,14 @@ class StepRunner:
             if outcome.ok:
                 self.last_action = label
                 progress.state = candidate
+                record_facts(
+                    self.origins,
+                    ruleset,
+                    action,
+                    run_id=self.run_id,
+                    fingerprint=self.source_prints.pop(action.name, None),
+                    at=now(),
+                )
                 self.persist(candidate, "running")
                 self.event(
                     "step_end",

@@ -221,6 +221,29 @@ def relevant_actions(ruleset: Ruleset, goal: Sequence[Expr]) -> list[Action]:
     return [a for a in ruleset.actions if a.name in chosen]
 
 
+def relevant_variables(ruleset: Ruleset) -> frozenset[str]:
+    """Return the variables the goal or an action that may serve it reads.
+
+    These are the variables whose start values can change a plan: the goal
+    conditions' names and, transitively, what the preconditions, effects,
+    costs and wait conditions of relevant actions read.  Sensors of other
+    variables need not run before planning.
+    """
+    goal = [c.expr for c in ruleset.conditions]
+    names: set[str] = set()
+    for expr in goal:
+        names |= expr.reads
+    for action in relevant_actions(ruleset, goal):
+        names |= action.reads
+        for effect in action.effects:
+            names |= effect.expr.reads
+        if action.cost is not None:
+            names |= action.cost.reads
+        if action.wait is not None:
+            names |= action.wait.until.reads
+    return frozenset(names)
+
+
 def ground_relaxation(
     ruleset: Ruleset,
     actions: Sequence[Action],
