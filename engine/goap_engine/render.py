@@ -46,6 +46,9 @@ def plan_data(plan: Plan, sched: Schedule | None = None) -> dict[str, Any]:
                 "start": slot.start,
                 "finish": slot.finish,
                 "critical": slot.critical,
+                "irreversible": slot.step.action.irreversible,
+                "approval": slot.step.action.irreversible or slot.step.action.approval,
+                "on_interrupt": ruleset.delivery(slot.step.action),
                 **({"pddl": slot.step.action.pddl} if slot.step.action.pddl else {}),
             }
             for slot in sched.slots
@@ -85,17 +88,20 @@ def plan_text(plan: Plan, *, tag: str | None = None) -> str:
         "",
     ]
     slots = [s for s in sched.slots if tag is None or tag in s.step.action.tags]
-    rows = [("#", "id", "action", "cost", "phase", "time", "tags")]
+    rows = [("#", "id", "action", "cost", "phase", "time", "if stopped", "tags")]
     for slot in slots:
         action = slot.step.action
+        mark = " [irreversible]" if action.irreversible else ""
+        mark = mark or (" [approval]" if action.approval else "")
         rows.append(
             (
                 str(slot.step.number),
                 action.id or "-",
-                action.name + (" *" if slot.critical else ""),
+                action.name + mark + (" *" if slot.critical else ""),
                 f"{slot.step.cost:g}",
                 str(slot.phase),
                 format_duration(action.duration),
+                _STOPPED[plan.ruleset.delivery(action)],
                 ", ".join(action.tags),
             )
         )
@@ -106,6 +112,22 @@ def plan_text(plan: Plan, *, tag: str | None = None) -> str:
         )
     if not plan.steps:
         out.append("(the goal already holds: nothing to do)")
+    else:
+        out.append("")
+        out.append(
+            "If stopped during a step, a resumed run re-runs it (re-run), runs it "
+            "again only if its sensed effects did not happen (skip if done), or "
+            "asks a person first (ask: irreversible, effects not sensed)."
+        )
+        approvals = [s.step.action for s in slots if s.step.action.irreversible] + [
+            s.step.action for s in slots if s.step.action.approval
+        ]
+        if approvals:
+            names = ", ".join(dict.fromkeys(a.id or a.name for a in approvals))
+            out.append(
+                f"Needs approval before the run starts: {names} "
+                "(asked on a terminal; otherwise --yes or --approve)."
+            )
     out.append("")
     out.append(
         f"Timeline: {format_duration(sched.sequential)} one step at a time, "
@@ -121,6 +143,9 @@ def plan_text(plan: Plan, *, tag: str | None = None) -> str:
         f"{plan.actions_considered} actions considered, {plan.actions_pruned} pruned."
     )
     return "\n".join(out) + "\n"
+
+
+_STOPPED = {"sensed": "skip if done", "rerun": "re-run", "person": "ask"}
 
 
 def _node(slot_id: str) -> str:

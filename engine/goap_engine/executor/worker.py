@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
@@ -271,6 +272,22 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": outcome.ok, "value": value, "message": outcome.message}
 
 
+def _idle(fd: int) -> None:
+    """Wait for the next request, collecting children the last hook left.
+
+    The engine ends what a hook left behind once the call is over; those that
+    were this worker's children stay zombies until collected, which is safe
+    only between calls (during one, the hook waits for its own children).
+    """
+    while not select.select([fd], [], [], 0.2)[0]:
+        with suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+    with suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
 def main(argv: list[str]) -> int:
     """Serve calls until the engine closes stdin."""
     results = int(argv[1])
@@ -281,6 +298,7 @@ def main(argv: list[str]) -> int:
     os.dup2(null, 0)
     os.close(null)
     while True:
+        _idle(stdin_copy)
         request = _receive(stdin_copy)
         if request is None:
             return 0

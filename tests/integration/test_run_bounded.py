@@ -1,0 +1,244 @@
+"""Every hook is bounded: timeouts, Ctrl-C and step ends stop python and
+built-in hooks and whatever a hook detached, as they stop shell commands."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SLEEPY = """
+import os, subprocess, time
+
+
+def nap(ctx):
+    with open("hook.pid", "w") as handle:
+        handle.write(str(os.getpid()))
+    print("napping", flush=True)
+    time.sleep(float(ctx.args.get("seconds", 60)))
+    return True
+
+
+def spawn(ctx):
+    child = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    with open("pids", "a") as handle:
+        handle.write(f"{child.pid}\\n")
+    return True
+"""
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never answers (a hung service)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        server.close()
+
+
+def _workers(folder: Path) -> list[int]:
+    """Pids of hook worker processes still running for an engine in ``folder``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            where = Path(os.readlink(f"/proc/{entry}/cwd"))
+            if b"goap_engine.executor.worker" in cmd and where == folder:
+                found.append(int(entry))
+    return found
+
+
+def test_python_hook_is_stopped_by_its_timeout(tmp_path: Path, h, reaper) -> None:
+    (tmp_path / "sleepy.py").write_text(SLEEPY)
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {rested: bool}
+        actions:
+          rest: {id: S1, effects: {rested: true}, run: {python: "sleepy:nap"},
+                 timeout: 2s}
+        policy: {max_replans: 0}
+        goal: [rested]
+        """,
+    )
+    began = time.monotonic()
+    result = h.run("run", goal, cwd=tmp_path, env=h.env(PYTHONPATH=str(tmp_path)))
+    took = time.monotonic() - began
+    assert result.returncode == 1, result.stderr
+    assert took < 15
+    assert "timed out after 2 s" in result.stderr
+    pid = int((tmp_path / "hook.pid").read_text())
+    reaper.append(pid)
+    assert not h.alive(pid)
+    assert _workers(tmp_path) == []
+    end = [e for e in h.events(tmp_path) if e["event"] == "step_end"][-1]
+    assert end["status"] == "failed" and 1.9 <= end["seconds"] < 6
+    assert end["tail"] == "napping"
+
+
+def test_policy_hook_timeout_bounds_hooks_without_their_own(
+    tmp_path: Path, h, reaper
+) -> None:
+    (tmp_path / "sleepy.py").write_text(SLEEPY)
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {rested: bool}
+        actions:
+          rest: {id: S1, effects: {rested: true}, run: {python: "sleepy:nap"}}
+        policy: {max_replans: 0, hook_timeout: 1s}
+        goal: [rested]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, env=h.env(PYTHONPATH=str(tmp_path)))
+    assert result.returncode == 1, result.stderr
+    assert "timed out after 1 s" in result.stderr
+    reaper.append(int((tmp_path / "hook.pid").read_text()))
+
+
+def test_built_in_hook_against_a_silent_server_is_stopped(
+    tmp_path: Path, h, silent_server: int
+) -> None:
+    goal = h.goal(
+        tmp_path,
+        f"""
+        version: 1
+        state: {{checked: bool}}
+        actions:
+          check:
+            id: B1
+            effects: {{checked: true}}
+            timeout: 3s
+            run:
+              builtin: hf.repo_exists
+              with: {{repo_id: org/model, endpoint: "http://127.0.0.1:{silent_server}"}}
+        policy: {{max_replans: 0}}
+        goal: [checked]
+        """,
+    )
+    began = time.monotonic()
+    result = h.run("run", goal, cwd=tmp_path, env=h.env(HF_HUB_OFFLINE="0"))
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - began < 20
+    assert "timed out after 3 s" in result.stderr
+    assert _workers(tmp_path) == []
+
+
+def test_one_ctrl_c_stops_parallel_steps_while_a_built_in_hangs(
+    tmp_path: Path, h, engines, silent_server: int
+) -> None:
+    goal = h.goal(
+        tmp_path,
+        f"""
+        version: 1
+        state: {{checked: bool, slept: bool}}
+        actions:
+          check:
+            id: B1
+            effects: {{checked: true}}
+            run:
+              builtin: hf.repo_exists
+              with: {{repo_id: org/model, endpoint: "http://127.0.0.1:{silent_server}"}}
+          nap: {{id: B2, effects: {{slept: true}}, run: "echo $$ > nap.pid; sleep 300"}}
+        goal: [checked, slept]
+        """,
+    )
+    proc = h.start("run", "--jobs", "2", goal, cwd=tmp_path)
+    engines.append(proc)
+
+    def both_running() -> bool:
+        starts = [e for e in h.events(tmp_path) if e["event"] == "step_start"]
+        return len(starts) == 2 and (tmp_path / "nap.pid").exists()
+
+    h.wait_for(both_running, message="both steps running")
+    time.sleep(1.0)  # the built-in is inside its request by now
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - began < 8
+    nap = int((tmp_path / "nap.pid").read_text())
+    assert not h.alive(nap)
+    assert _workers(tmp_path) == []
+    ends = {
+        e["step"]: e["status"] for e in h.events(tmp_path) if e["event"] == "step_end"
+    }
+    assert ends == {"B1: check": "interrupted", "B2: nap": "interrupted"}
+    assert h.events(tmp_path)[-1]["status"] == "interrupted"
+
+
+def test_processes_a_step_detaches_end_with_it(tmp_path: Path, h, reaper) -> None:
+    (tmp_path / "sleepy.py").write_text(SLEEPY)
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {daemon: bool, forked: bool, spawned: bool, after: bool}
+        actions:
+          daemon:
+            id: D1
+            effects: {daemon: true}
+            run: setsid sleep 300 > /dev/null 2>&1 & echo $! >> pids
+          fork:
+            id: D2
+            pre: daemon
+            effects: {forked: true}
+            run: ( ( sleep 300 > /dev/null 2>&1 & echo $! >> pids ) & )
+          spawn:
+            id: D3
+            pre: forked
+            effects: {spawned: true}
+            run: {python: "sleepy:spawn"}
+          after:
+            id: D4
+            pre: spawned
+            effects: {after: true}
+            run: >-
+              for p in $(cat pids); do
+              grep -qs "^State:.[^Z]" /proc/$p/status && echo "alive $p"; done; true
+        goal: [after]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, env=h.env(PYTHONPATH=str(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    pids = h.pids(tmp_path / "pids")
+    reaper.extend(pids)
+    assert len(pids) == 3
+    # Each was gone before the next step started, not only at the run's end.
+    assert "| alive" not in result.stderr
+    assert not any(h.alive(p) for p in pids)
+
+
+def test_a_hanging_sensor_is_stopped_by_its_timeout(tmp_path: Path, h) -> None:
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          ready: {type: bool, sense: sleep 30}
+        actions:
+          prepare: {id: P1, effects: {ready: true}, run: "true"}
+        policy: {sensor_timeout: 1s}
+        goal: [ready]
+        """,
+    )
+    began = time.monotonic()
+    result = h.run("run", goal, cwd=tmp_path)
+    assert time.monotonic() - began < 10
+    assert result.returncode == 2, result.stderr
+    assert "timed out after 1 s" in result.stderr
+    assert "goal.yaml:3:" in result.stderr  # where the sensor is
+    assert "step_start" not in h.kinds(h.events(tmp_path))
