@@ -146,7 +146,11 @@ def _default_targets() -> list[Path]:
     )
 
 
-def _parse_sets(ruleset: Any, sets: Sequence[str]) -> dict[str, Any]:
+def _parse_sets(
+    ruleset: Any, sets: Sequence[str], label: str = "--set"
+) -> dict[str, Any]:
+    import difflib
+
     from .values import parse_value
 
     values: dict[str, Any] = {}
@@ -154,12 +158,14 @@ def _parse_sets(ruleset: Any, sets: Sequence[str]) -> dict[str, Any]:
     for item in sets:
         name, sep, text = item.partition("=")
         name = name.strip()
-        where = Location("--set")
+        where = Location(label)
         if not sep:
             problems.append(Diagnostic(where, f"expected NAME=VALUE, found {item!r}"))
             continue
         if name not in ruleset.names:
-            problems.append(Diagnostic(where, f"unknown state variable '{name}'"))
+            close = difflib.get_close_matches(name, ruleset.names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(Diagnostic(where, f"unknown state variable '{name}'{hint}"))
             continue
         try:
             values[name] = parse_value(ruleset.var(name), text)
@@ -284,6 +290,7 @@ def plan(
     from .render import PLAN_FORMATS, plan_json, plan_text
 
     ruleset = _ruleset(goal, pddl)
+    _require_goal(ruleset)
     # A PDDL problem is its own start state: nothing is stored or sensed.
     start = _start_state(
         ruleset, state_file, sets, sense=not no_sense and not pddl, fresh=bool(pddl)
@@ -357,21 +364,50 @@ def explain(
     from .planner.explain import explain as explain_goal
 
     ruleset = load(goal)
+    _require_goal(ruleset)
     known = _start_state(ruleset, state_file, sets, sense=not no_sense)
-    # Reachability depends on every value a relevant action reads.
-    _check_unknowns(ruleset, known, None)
     start = known.state
-    from .planner.plan import reference_eval
+    from .planner.plan import find_plan, reference_eval
 
+    try:
+        found = find_plan(ruleset, start)
+    except NoPlanError:
+        found = None
+    # The same rule as plan and run: an unknown value stops the answer only
+    # when the plan (or, without one, the search) needs it.
+    _check_unknowns(
+        ruleset, known, None if found is None else [s.action for s in found.steps]
+    )
     for subgoal in ruleset.subgoals:
         click.echo(f"{subgoal.name}:")
         for condition in subgoal.conditions:
             holds = reference_eval(ruleset, condition.expr, start) is True
             click.echo(f"  [{'x' if holds else ' '}] {condition.expr.source}")
-    explanation = explain_goal(ruleset, start)
     click.echo("")
-    for line in explanation.lines:
+    if found is not None:
+        if not found.steps:
+            click.echo("The goal already holds: nothing to do.")
+        else:
+            steps = len(found.steps)
+            click.echo(
+                f"The goal is reachable: {steps} step{'s' * (steps != 1)}, "
+                f"cost {found.cost:g} ('goap-engine plan' shows them)."
+            )
+        return
+    for line in explain_goal(ruleset, start).lines:
         click.echo(line)
+
+
+def _require_goal(ruleset: Any) -> None:
+    """Refuse a file without goal conditions (a pack given where a goal belongs)."""
+    if not ruleset.conditions:
+        raise InputError(
+            Diagnostic(
+                Location.of(ruleset.path),
+                "this file has no 'goal:' (is it a pack? give a goal file, "
+                "such as goals.d/production.yaml)",
+            )
+        )
 
 
 @main.command()
@@ -450,6 +486,7 @@ def run_command(
     from .loader import load
 
     ruleset = load(goal)
+    _require_goal(ruleset)
     if resume and fresh:
         raise InputError("--resume and --fresh exclude each other")
     reporter = Reporter(fmt)
@@ -517,7 +554,11 @@ def state_set(goal: Path, assignments: Sequence[str]) -> None:
     """Set stored values (checked against their types)."""
     from .executor.state import update_state
 
-    update_state(goal, _parse_sets, assignments)
+    update_state(
+        goal,
+        lambda ruleset, items: _parse_sets(ruleset, items, "state set"),
+        assignments,
+    )
 
 
 @state.command("reset")

@@ -382,8 +382,18 @@ class _Builder:
             heuristic=str(policy_data.get("heuristic", "lmcut")),
             ordered=bool(policy_data.get("ordered", False)),
             mlflow=_tracking(policy_data.get("mlflow")),
-            hook_timeout=parse_duration(policy_data.get("hook_timeout", 3600)),
-            sensor_timeout=parse_duration(policy_data.get("sensor_timeout", 60)),
+            hook_timeout=self.timeout(
+                self.root,
+                ("policy", "hook_timeout"),
+                policy_data.get("hook_timeout", 3600),
+                "policy",
+            ),
+            sensor_timeout=self.timeout(
+                self.root,
+                ("policy", "sensor_timeout"),
+                policy_data.get("sensor_timeout", 60),
+                "policy",
+            ),
         )
         return Ruleset(
             path=self.root.path,
@@ -439,7 +449,9 @@ class _Builder:
             if "duration" in spec:
                 changes["duration"] = parse_duration(spec["duration"])
             if "timeout" in spec:
-                changes["timeout"] = parse_duration(spec["timeout"])
+                changes["timeout"] = self.timeout(
+                    doc, (*keys, "timeout"), spec["timeout"], entity
+                )
             if "retries" in spec:
                 changes["retries"] = int(spec["retries"])
             if "run" in spec:
@@ -460,6 +472,19 @@ class _Builder:
                     f"{', '.join(known)})",
                     "policy",
                 )
+
+    def timeout(self, doc: Document, keys: PathKey, raw: Any, entity: str) -> float:
+        """Return a timeout in seconds; zero would fail every run at once."""
+        seconds = parse_duration(raw)
+        if seconds <= 0:
+            self.error(
+                doc.where(keys),
+                f"a timeout must be more than 0 (found {raw!r}); leave it out "
+                "for the policy's default",
+                entity,
+            )
+            return 1.0
+        return seconds
 
     def workdir(self) -> Path:
         data = self.root.data
@@ -619,7 +644,13 @@ class _Builder:
             )
         timeout = raw.get("timeout") if isinstance(raw, dict) else None
         return Sensor(
-            hook, source, None if timeout is None else parse_duration(timeout)
+            hook,
+            source,
+            None
+            if timeout is None
+            else self.timeout(
+                doc, (*keys, "timeout"), timeout, f"state variable '{var.name}'"
+            ),
         )
 
     def hook(self, doc: Document, keys: PathKey, raw: Any) -> Hook:
@@ -881,7 +912,9 @@ class _Builder:
             tags=tuple(str(t) for t in spec.get("tags") or ()),
             hook=hook,
             wait=wait,
-            timeout=parse_duration(spec["timeout"]) if "timeout" in spec else None,
+            timeout=self.timeout(doc, (*keys, "timeout"), spec["timeout"], entity)
+            if "timeout" in spec
+            else None,
             retries=int(spec.get("retries", 0)),
             env=env,
             cwd=str(spec["cwd"]) if "cwd" in spec else None,

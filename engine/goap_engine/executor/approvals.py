@@ -32,23 +32,30 @@ def why(action: Action) -> str:
 
 def parse_approvals(ruleset: Ruleset, items: Iterable[str]) -> frozenset[str]:
     """Return the action names that ``--approve ID[,ID...]`` names."""
+    from ..errors import InputError
+
     names: set[str] = set()
-    unknown = []
+    problems = []
     for item in items:
         for key in (part.strip() for part in item.split(",")):
             if not key:
                 continue
             try:
-                names.add(ruleset.action(key).name)
+                action = ruleset.action(key)
             except KeyError:
-                unknown.append(key)
-    if unknown:
-        from ..errors import InputError
-
+                problems.append(f"unknown action '{key}'")
+                continue
+            if not needs_approval(action):
+                # Approving a step that never asks is a typo for one that
+                # does: the person would think something is approved.
+                problems.append(f"'{key}' needs no approval")
+                continue
+            names.add(action.name)
+    if problems:
         known = ", ".join(a.id or a.name for a in ruleset.actions if needs_approval(a))
         raise InputError(
-            f"--approve: unknown action {', '.join(map(repr, unknown))} "
-            f"(actions that need approval: {known or 'none'})"
+            f"--approve: {'; '.join(problems)} (steps that need approval: "
+            f"{known or 'none'})"
         )
     return frozenset(names)
 

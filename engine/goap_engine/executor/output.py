@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 TAIL_LINES = 20
+# A tail line longer than this is cut: the journal keeps a tail, not a dump.
+TAIL_WIDTH = 400
 # Lines longer than this are cut: one runaway line must not fill memory.
 MAX_LINE = 16 * 1024
 # How long an unfinished line waits for its newline before it is shown.
@@ -107,7 +109,9 @@ class Output:
             raw = raw[:MAX_LINE] + b" [... line cut ...]"
         text = self.redact(raw.decode("utf-8", errors="replace").rstrip("\r"))
         self.lines += 1
-        self.tail.append(text)
+        self.tail.append(
+            text if len(text) <= TAIL_WIDTH else text[:TAIL_WIDTH] + " [...]"
+        )
         if self.capture:
             self._captured.append(text + "\n")
             self._captured_size += len(text) + 1

@@ -15,8 +15,6 @@ import threading
 import time
 from typing import Any
 
-import click
-
 from ..console import err_console, plain
 from ..planner.schedule import format_duration
 from .journal import now
@@ -42,6 +40,8 @@ class Reporter:
         self._live: Any = None
         self._beat: threading.Thread | None = None
         self._closed = threading.Event()
+        self._stdout_closed = False
+        self._stderr_closed = False
 
     def close(self) -> None:
         """Stop the live view and the heartbeat."""
@@ -97,28 +97,58 @@ class Reporter:
                 ]
                 for label, item in due:
                     item[2] += HEARTBEAT
-                    click.echo(
+                    self._print(
                         f"[{label}] still running: "
                         f"{format_duration(moment - item[0])} of "
                         f"~{format_duration(item[1])}",
-                        err=True,
+                        None,
                     )
 
     def _line(self, text: str, style: str | None = None) -> None:
         with self._lock:
-            self.console.print(
-                text, style=style, markup=False, highlight=False, soft_wrap=True
-            )
+            self._print(text, style)
+
+    def _print(self, text: str, style: str | None) -> None:
+        """Print one line to stderr (lock held); a closed pipe silences it."""
+        if self._stderr_closed:
+            return
+        try:
+            if self.live_view:
+                self.console.print(
+                    text, style=style, markup=False, highlight=False, soft_wrap=True
+                )
+            else:
+                # Plain lines need no rich: a hook printing thousands of
+                # lines a second must not wait for the console.
+                sys.stderr.write(text + "\n")
+                sys.stderr.flush()
+        except (BrokenPipeError, ValueError):
+            # The reader went away (| head): the run goes on, unseen; the
+            # journal and the step logs still get everything.
+            self._stderr_closed = True
+            _silence(sys.stderr)
+
+    def _emit_json(self, record: dict[str, Any]) -> None:
+        """Write one JSON line to stdout (lock held); a closed pipe silences it."""
+        if self._stdout_closed:
+            return
+        try:
+            self._stdout.write(json.dumps(record, default=str) + "\n")
+            self._stdout.flush()
+        except (BrokenPipeError, ValueError):
+            self._stdout_closed = True
+            _silence(self._stdout)
 
     def event(self, record: dict[str, Any]) -> None:
-        if self.fmt == "json":
-            with self._lock:
-                click.echo(json.dumps(record, default=str), file=self._stdout)
-            return
         kind = record.get("event")
-        step = record.get("step", "")
         if kind == "run_start":
             self.run_id = str(record.get("run", ""))
+        if self.fmt == "json":
+            with self._lock:
+                self._emit_json(record)
+            return
+        step = record.get("step", "")
+        if kind == "run_start":
             resumed = (
                 f" (resuming {record['resume_of']})" if record.get("resume_of") else ""
             )
@@ -190,8 +220,6 @@ class Reporter:
             self._line(
                 f"[{step}] would run: {record.get('command')} ({'; '.join(marks)})"
             )
-        elif kind == "needs_approval":
-            self._line(str(record.get("message")), "bold yellow")
         elif kind == "tracked":
             self._line(f"logged to MLflow: run {record.get('mlflow_run')}", "dim")
         elif kind == "track_failed":
@@ -203,21 +231,15 @@ class Reporter:
     def output(self, label: str, line: str) -> None:
         """Show one line of a hook's output (already redacted) as it comes."""
         if self.fmt == "json":
-            record = {"ts": now(), "event": "output", "run": self.run_id}
-            record.update(step=label, line=line)
+            record = {"ts": now(), "t": time.time(), "event": "output"}
+            record.update(run=self.run_id, step=label, line=line)
             with self._lock:
-                click.echo(json.dumps(record), file=self._stdout)
+                self._emit_json(record)
             return
         with self._lock:
             # One print per line under the lock: lines of parallel steps
             # interleave but never mix within a line.
-            self.console.print(
-                f"  [{label}] | {line}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-                style="dim",
-            )
+            self._print(f"  [{label}] | {line}", "dim")
 
     def summary(self, result: RunResult) -> None:
         self.close()
@@ -246,3 +268,15 @@ class Reporter:
             actual = sum(s.actual for s in result.steps)
             total = format_duration(estimated).rjust(9)
             self._line(f"  {'total'.ljust(width)}           {total}  {actual:6.2f}s")
+
+
+def _silence(stream: Any) -> None:
+    """Point a closed pipe's stream at /dev/null so exit does not complain."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..errors import ApprovalError, InputError, NoPlanError
+from ..errors import ApprovalError, Diagnostic, InputError, NoPlanError
 from ..model import DELIVERY_TEXT, Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval
 from ..planner.task import relevant_variables
@@ -36,7 +36,7 @@ from .hooks import hook_env
 from .journal import Journal, Redactor, now, read_events
 from .output import Output
 from .processes import end_strays, subreaper
-from .saved import load_saved_plan
+from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
 from .worker import WorkerPool
@@ -151,6 +151,9 @@ class Runner(StepRunner):
         self.on_event = on_event
         self.on_output = on_output or (lambda label, line: None)
         self.run_id = uuid.uuid4().hex[:12]
+        # The run a resumed run continues: facts held "for this run" hold
+        # across its resumptions.
+        self.lineage = self.run_id
         self.journal: Journal | None = None
         self.records = []
         self.replans = 0
@@ -223,11 +226,14 @@ class Runner(StepRunner):
                 subreaper(False)
 
     def _run_locked(self, journal: Journal) -> RunResult:
+        if self.options.plan_file is not None:
+            read_plan_file(self.ruleset, self.options.plan_file)
         previous = last_run(journal.path)
         resume_of = None
         if previous is not None:
             if self.options.resume:
                 resume_of = previous.get("run")
+                self.lineage = str(previous.get("lineage") or resume_of)
                 self.check_resume(journal.path, str(resume_of))
             elif not self.options.fresh:
                 raise InputError(
@@ -241,6 +247,7 @@ class Runner(StepRunner):
             "run_start",
             goal=str(self.ruleset.path),
             resume_of=resume_of,
+            lineage=self.lineage,
             ruleset=ruleset_fingerprint(self.ruleset),
             jobs=self.jobs,
         )
@@ -337,7 +344,7 @@ class Runner(StepRunner):
             self.event("track_failed", message=outcome.message)
 
     def initial_state(self) -> State:
-        state = self.start_from(self.run_id)
+        state = self.start_from(self.lineage)
         self.persist(state, "running")
         return state
 
@@ -456,7 +463,12 @@ class Runner(StepRunner):
         except InputError as exc:
             # The message shows start values, which a sensor may have read
             # from a secret.
-            raise InputError(self.redact(str(exc))) from None
+            raise InputError(
+                [
+                    Diagnostic(d.location, self.redact(d.message), d.entity)
+                    for d in exc.diagnostics
+                ]
+            ) from None
         self.event(
             "plan",
             cost=plan.cost,
@@ -526,6 +538,8 @@ class Runner(StepRunner):
     def dry_run(self) -> RunResult:
         ruleset = self.ruleset
         began = time.monotonic()
+        if self.options.plan_file is not None:
+            read_plan_file(ruleset, self.options.plan_file)
         # No run id: facts held for one run are forgotten, as the real run will.
         state = self.start_from(None)
         plan = self.make_plan(state, saved=True)

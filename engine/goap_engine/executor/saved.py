@@ -18,14 +18,36 @@ from ..values import fingerprint, ruleset_fingerprint, state_dict
 State = tuple[Any, ...]
 
 
-def load_saved_plan(ruleset: Ruleset, path: Path, state: State) -> Plan:
-    """Return the plan saved in ``path`` if it still fits ``ruleset`` and ``state``."""
+def read_plan_file(ruleset: Ruleset, path: Path) -> dict[str, Any]:
+    """Return a saved plan's data if it was made for ``ruleset`` as it is now.
+
+    Checked before a run starts, so a wrong file costs nothing: no run is
+    recorded and nothing is sensed.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read the saved plan: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != "goap-engine/plan":
         raise InputError(f"{path}: not a goap-engine plan file")
+    made_for = data.get("goal")
+    if isinstance(made_for, str) and Path(made_for).resolve() != ruleset.path.resolve():
+        raise InputError(
+            f"{path}: this plan was made for {made_for}, not {ruleset.path}"
+        )
+    prints = data.get("fingerprint")
+    if not isinstance(prints, dict) or prints.get("ruleset") != ruleset_fingerprint(
+        ruleset
+    ):
+        raise InputError(
+            f"{path}: the rules changed since this plan was made; plan again"
+        )
+    return data
+
+
+def load_saved_plan(ruleset: Ruleset, path: Path, state: State) -> Plan:
+    """Return the plan saved in ``path`` if it still fits ``ruleset`` and ``state``."""
+    data = read_plan_file(ruleset, path)
     try:
         return _saved_plan(ruleset, path, data, state)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -38,11 +60,7 @@ def load_saved_plan(ruleset: Ruleset, path: Path, state: State) -> Plan:
 def _saved_plan(
     ruleset: Ruleset, path: Path, data: dict[str, Any], state: State
 ) -> Plan:
-    prints = data.get("fingerprint", {})
-    if prints.get("ruleset") != ruleset_fingerprint(ruleset):
-        raise InputError(
-            f"{path}: the rules changed since this plan was made; plan again"
-        )
+    prints = data["fingerprint"]
     start = state_dict(ruleset, state)
     if prints.get("start") != fingerprint(start):
         saved = data.get("start", {})

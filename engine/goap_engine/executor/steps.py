@@ -75,6 +75,7 @@ class StepRunner:
     redact: Redactor
     on_output: Callable[[str, str], None]
     run_id: str
+    lineage: str
     jobs: int
     records: list[StepRecord]
     exclusions: dict[State, set[str]]
@@ -415,7 +416,13 @@ class StepRunner:
                 if wrong:
                     outcome.ok = False
                     message = self.redact("effect did not happen: " + "; ".join(wrong))
-                    state = candidate
+                    # A step that failed established nothing: keep only what
+                    # the sensors read, not the effects it claimed.
+                    read = {ruleset.var(n).index for n in sensed_names}
+                    state = tuple(
+                        candidate[i] if i in read else value
+                        for i, value in enumerate(state)
+                    )
             if outcome.ok:
                 self.last_action = label
                 progress.state = candidate
@@ -423,7 +430,7 @@ class StepRunner:
                     self.origins,
                     ruleset,
                     action,
-                    run_id=self.run_id,
+                    run_id=self.lineage,
                     fingerprint=self.source_prints.pop(action.name, None),
                     at=now(),
                 )
@@ -444,6 +451,12 @@ class StepRunner:
             failed[ruleset.var(effect.var).index] = reference_eval(
                 ruleset, effect.expr, progress.state
             )
+            self.origins[effect.var] = {
+                "kind": "remembered",
+                "action": f"{label} (on failure)",
+                "run": self.lineage,
+                "at": now(),
+            }
         after = self.sense_into(tuple(failed), None)
         self.last_action = label
         if after == progress.state:

@@ -23,12 +23,13 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from .context import HookContext, HookError, Outcome, call_python, resolve_callable
+from .context import HookContext, HookError, Outcome, resolve_callable
 from .output import Output
 from .processes import STEP_VAR, end_marked, finish, kill_group, pump, spawn
 
@@ -259,12 +260,21 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
         extra=request["extra"],
     )
     try:
-        outcome = call_python(resolve_callable("python", request["spec"]), context)
+        fn = resolve_callable("python", request["spec"])
     except HookError as exc:
         return {"ok": False, "message": str(exc)}
+    try:
+        value = fn(context)
     except SystemExit as exc:
         return {"ok": False, "message": f"the hook called exit({exc.code})"}
-    value = outcome.value
+    except Exception as exc:  # noqa: BLE001 - a hook's failure is an outcome
+        # The whole traceback goes to the step's output and log; the
+        # message stays one line.
+        traceback.print_exc()
+        return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+    outcome = Outcome(value is not False, value=value)
+    if value is False:
+        outcome.message = "returned False"
     try:
         pickle.dumps(value)
     except Exception:  # noqa: BLE001 - any unpicklable value is shown, not passed
