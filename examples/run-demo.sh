@@ -25,8 +25,8 @@ export PATH="$bin:$PATH"
 unset GITHUB_TOKEN HF_TOKEN MODAL_TOKEN_ID MODAL_TOKEN_SECRET || true
 export NO_COLOR=1
 
-echo "== goap-engine plan goals.d/production.yaml --sense"
-goap-engine plan goals.d/production.yaml --sense
+echo "== goap-engine plan goals.d/production.yaml"
+goap-engine plan goals.d/production.yaml
 echo
 echo "== goap-engine run goals.d/production.yaml --yes"
 status=0

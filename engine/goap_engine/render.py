@@ -115,12 +115,14 @@ def plan_text(plan: Plan, *, tag: str | None = None) -> str:
     else:
         out.append("")
         out.append(
-            "If stopped during a step, a resumed run re-runs it (re-run), runs it "
-            "again only if its sensed effects did not happen (skip if done), or "
-            "asks a person first (ask: irreversible, effects not sensed)."
+            "If stopped: re-run = --resume runs it again; skip if done = runs it "
+            "again only if its\nsensed effects did not happen; ask = irreversible "
+            "and not sensed, --resume asks first."
         )
-        approvals = [s.step.action for s in slots if s.step.action.irreversible] + [
-            s.step.action for s in slots if s.step.action.approval
+        approvals = [
+            s.step.action
+            for s in slots
+            if s.step.action.irreversible or s.step.action.approval
         ]
         if approvals:
             names = ", ".join(dict.fromkeys(a.id or a.name for a in approvals))
