@@ -88,6 +88,16 @@ def main() -> None:
     Exit codes: 0 success, 1 an action failed, 2 invalid input or usage,
     3 no plan exists, 4 locked by another run, 130 interrupted.
     """
+    import signal
+    import threading
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM ends any command as Ctrl-C does (cleanly, exit 130), from the
+    # start, not only once a run has taken its lock.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 @main.command()

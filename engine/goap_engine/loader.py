@@ -474,13 +474,17 @@ class _Builder:
                 )
 
     def timeout(self, doc: Document, keys: PathKey, raw: Any, entity: str) -> float:
-        """Return a timeout in seconds; zero would fail every run at once."""
+        """Return a timeout (or poll interval) in seconds, which must be positive.
+
+        Zero would fail every run at once (or poll without pause).
+        """
         seconds = parse_duration(raw)
         if seconds <= 0:
+            what = "an interval" if keys[-1] == "interval" else "a timeout"
             self.error(
                 doc.where(keys),
-                f"a timeout must be more than 0 (found {raw!r}); leave it out "
-                "for the policy's default",
+                f"{what} must be more than 0 (found {raw!r}); leave it out "
+                "for the default",
                 entity,
             )
             return 1.0
@@ -888,8 +892,12 @@ class _Builder:
             if until:
                 wait = Wait(
                     until[0][0],
-                    parse_duration(w.get("interval", 10)),
-                    parse_duration(w.get("timeout", 1800)),
+                    self.timeout(
+                        doc, (*keys, "wait", "interval"), w.get("interval", 10), entity
+                    ),
+                    self.timeout(
+                        doc, (*keys, "wait", "timeout"), w.get("timeout", 1800), entity
+                    ),
                     doc.where((*keys, "wait")),
                 )
             if hook is not None:
@@ -964,6 +972,8 @@ def _glob_problem(pattern: str) -> str:
     if ".." in parts:
         # Facts may depend only on files of the project the engine works in.
         return "'..' leaves the goal's workdir"
+    if any(part in ("", ".") for part in parts):
+        return "expected a glob of files, such as 'src/**' (no '.' or empty parts)"
     if any("**" in part and part != "**" for part in parts):
         return "'**' must be a whole path component, as in 'data/**/*.csv'"
     return ""

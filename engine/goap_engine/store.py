@@ -91,6 +91,26 @@ def read_stored(
     origins = {
         name: dict(origin)
         for name, origin in (recorded if isinstance(recorded, dict) else {}).items()
-        if name in result and isinstance(origin, dict) and "kind" in origin
+        if name in result and _well_formed(origin)
     }
     return result, origins
+
+
+def _well_formed(origin: Any) -> bool:
+    """Return whether a recorded origin has the shape the engine writes."""
+    if not isinstance(origin, dict) or not isinstance(origin.get("kind"), str):
+        return False
+    if not all(isinstance(origin.get(k, ""), str) for k in ("at", "run", "action")):
+        return False
+    sources = origin.get("sources")
+    if sources is None:
+        return True
+    if not isinstance(sources, dict):
+        return False
+    globs, files = sources.get("globs"), sources.get("files", {})
+    return (
+        isinstance(globs, list)
+        and all(isinstance(g, str) for g in globs)
+        and isinstance(files, dict)
+        and all(isinstance(f, dict) for f in files.values())
+    )

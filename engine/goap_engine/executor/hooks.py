@@ -115,6 +115,7 @@ def run_command(
     output: Output | None = None,
     stop: threading.Event | None = None,
     marker: str = "",
+    alone: bool = False,
 ) -> Outcome:
     """Run a command, streaming its output; end it and all it started in time.
 
@@ -135,7 +136,7 @@ def run_command(
         how = pump(proc, sink, deadline=deadline, stop=stop)
     finally:
         finish(proc, sink, kill=how != "exited")
-        end_marked(marker)
+        end_marked(marker, alone=alone)
         sink.close()
     seconds = time.monotonic() - began
     text = sink.text()

@@ -50,6 +50,7 @@ class Redactor:
             )
         # Longest first, so a secret's line does not pre-empt the whole secret.
         self.needles = sorted(needles, key=len, reverse=True)
+        self.longest = len(self.needles[0]) if self.needles else 0
 
     @classmethod
     def from_env(cls, names: Iterable[str]) -> Redactor:
@@ -60,6 +61,18 @@ class Redactor:
             if needle in text:
                 text = text.replace(needle, REDACTED)
         return text
+
+    def safe_cut(self, text: str) -> int:
+        """Return how much of an unfinished line can be shown now.
+
+        The rest may be the start of a secret whose remainder has not been
+        printed yet: shown now, that start would escape redaction.
+        """
+        for start in range(max(0, len(text) - self.longest + 1), len(text)):
+            tail = text[start:]
+            if any(needle.startswith(tail) for needle in self.needles):
+                return start
+        return len(text)
 
     def data(self, value: Any) -> Any:
         """Return ``value`` (JSON-like) with secrets redacted in every string."""

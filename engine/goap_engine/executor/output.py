@@ -27,6 +27,9 @@ MAX_LINE = 16 * 1024
 PARTIAL_AFTER = 0.5
 # What a sensor or a caller may read back as the whole output (stdout sensors).
 MAX_CAPTURE = 64 * 1024
+# A step log stops growing here; a hook printing without end must not fill
+# the disk.
+MAX_LOG = 64 * 1024 * 1024
 
 
 class Output:
@@ -50,7 +53,12 @@ class Output:
         self._captured_size = 0
         self._partial = b""
         self._partial_since = 0.0
+        self._skipping = False
         self._fd: int | None = None
+        self._logged = 0
+        self._safe_cut: Callable[[str], int] = getattr(
+            redact, "safe_cut", lambda text: len(text)
+        )
         self._lock = threading.Lock()
 
     def feed(self, data: bytes) -> None:
@@ -58,6 +66,16 @@ class Output:
         if not data:
             return
         with self._lock:
+            if self._skipping:
+                # The rest of a line already cut: dropped up to its end, so a
+                # secret cut in two cannot show its second half.
+                end = data.find(b"\n")
+                if end < 0:
+                    return
+                self._skipping = False
+                data = data[end + 1 :]
+                if not data:
+                    return
             if not self._partial:
                 self._partial_since = time.monotonic()
             buffer = self._partial + data
@@ -70,16 +88,22 @@ class Output:
             if len(self._partial) > MAX_LINE:
                 self._emit(self._partial)
                 self._partial = b""
+                self._skipping = True
 
     def idle(self) -> None:
         """Let out an unfinished line that has waited long enough."""
         with self._lock:
             if (
-                self._partial
-                and time.monotonic() - self._partial_since >= PARTIAL_AFTER
+                not self._partial
+                or time.monotonic() - self._partial_since < PARTIAL_AFTER
             ):
-                self._emit(self._partial)
-                self._partial = b""
+                return
+            text = self._partial.decode("utf-8", errors="replace")
+            cut = self._safe_cut(text)
+            if cut:
+                self._emit(text[:cut].encode("utf-8"))
+                self._partial = text[cut:].encode("utf-8")
+                self._partial_since = time.monotonic()
 
     def line(self, text: str) -> None:
         """Add one whole line of text (a hook's ``ctx.log``)."""
@@ -123,14 +147,30 @@ class Output:
             self.on_line(text)
 
     def _write_log(self, text: str) -> None:
+        try:
+            self._append_log(text)
+        except OSError as exc:
+            # A full disk or an unwritable folder costs the log, not the
+            # step: say so once in the live output and stop logging.
+            self.log_path = None
+            if self.on_line is not None:
+                self.on_line(f"[cannot write the step log: {exc.strerror or exc}]")
+
+    def _append_log(self, text: str) -> None:
         if self._fd is None:
             assert self.log_path is not None
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(
                 self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
             )
+        if self._logged >= MAX_LOG:
+            return
+        encoded = (text + "\n").encode("utf-8", errors="replace")
+        self._logged += len(encoded)
+        if self._logged >= MAX_LOG:
+            encoded += b"[... log cut at 64 MiB; the rest was shown, not kept ...]\n"
         # One unbuffered write per line: whatever the hook printed before a
         # crash or kill -9 of the engine is in the file.
-        data = memoryview((text + "\n").encode("utf-8", errors="replace"))
+        data = memoryview(encoded)
         while data:
             data = data[os.write(self._fd, data) :]

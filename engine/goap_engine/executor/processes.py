@@ -60,11 +60,6 @@ def subreaper(on: bool = True) -> bool:
         return False
 
 
-def register(proc: subprocess.Popen[bytes]) -> None:
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
-
-
 def unregister(proc: subprocess.Popen[bytes]) -> None:
     with _LIVE_LOCK:
         _LIVE.discard(proc)
@@ -120,22 +115,28 @@ def marked(marker: str) -> list[int]:
     return found
 
 
-def end_marked(marker: str, watch: Iterable[int] = (), grace: float = 0.5) -> list[int]:
+def end_marked(
+    marker: str, watch: Iterable[int] = (), *, alone: bool = False
+) -> list[int]:
     """End every process left behind by the step with ``marker``; return them.
 
     A clean exit is the normal case, so first a cheap look: as a subreaper the
     engine inherits every orphan of its hooks, so a leftover is either one of
     its own children that no Popen owns, or a child of a worker in ``watch``.
-    Only when there is one are all processes searched for the marker.
-    Leftovers get SIGTERM, a short grace, then SIGKILL, and the ones
-    re-parented to the engine are reaped so no zombie stays.
+    Only when there is one are all processes searched for the marker.  When
+    the step ran ``alone`` (nothing else runs), every stray is its leftover,
+    marker or not: a process that cleared its environment is ended too.
     """
     candidates = strays(watch)
     if candidates is not None and not candidates:
         return []
     pids = marked(marker)
+    if alone and candidates:
+        pids = sorted(set(pids) | candidates)
     if pids:
-        _end(pids, grace)
+        _end(pids)
+        if alone:
+            pids += end_strays()
     return pids
 
 
@@ -146,23 +147,32 @@ def strays(watch: Iterable[int] = ()) -> set[int] | None:
     """
     with _LIVE_LOCK:
         owned = {proc.pid for proc in _LIVE}
-    found: set[int] = set()
-    for pid in (os.getpid(), *watch):
-        children = _children(pid)
-        if children is None:
-            return None
-        found |= children
-    # Orphans that already exited are zombies of the engine: collect them.
-    _reap(found - owned)
+        found: set[int] = set()
+        for pid in (os.getpid(), *watch):
+            children = _children(pid)
+            if children is None:
+                return None
+            found |= children
+        # Orphans that already exited are zombies of the engine: collect them
+        # (under the lock: see ``spawn``).
+        _reap_unlocked(found - owned, owned)
     return {p for p in found if p not in owned and _running(p)}
 
 
-def end_strays(grace: float = 0.5) -> list[int]:
-    """End every orphan of a hook re-parented to the engine (at the end of a run)."""
-    pids = sorted(strays() or ())
-    if pids:
-        _end(pids, grace)
-    return pids
+def end_strays(rounds: int = 5) -> list[int]:
+    """End every orphan of a hook re-parented to the engine, and theirs.
+
+    Children of an ended orphan come back to the engine only once their
+    parent is gone, so this repeats until no stray is left.
+    """
+    ended: list[int] = []
+    for _ in range(rounds):
+        pids = sorted(strays() or ())
+        if not pids:
+            break
+        _end(pids)
+        ended += pids
+    return ended
 
 
 def _children(pid: int) -> set[int] | None:
@@ -183,10 +193,22 @@ def _children(pid: int) -> set[int] | None:
     return found
 
 
-def _end(pids: list[int], grace: float) -> None:
+def _end(pids: list[int], grace: float = 0.5) -> None:
+    with _LIVE_LOCK:
+        # The engine's group, and those of live hooks and workers (each leads
+        # its own), are not a leftover's to take down with it.
+        keep = {os.getpgrp()} | {proc.pid for proc in _LIVE}
+    groups = set()
     for pid in pids:
         with suppress(ProcessLookupError, PermissionError):
+            group = os.getpgid(pid)
+            if group not in keep:
+                groups.add(group)
             os.kill(pid, signal.SIGTERM)
+    # Whatever the leftovers started in their own groups goes with them.
+    for group in groups:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGTERM)
     deadline = time.monotonic() + grace
     left = pids
     while left and time.monotonic() < deadline:
@@ -196,6 +218,9 @@ def _end(pids: list[int], grace: float) -> None:
     for pid in left:
         with suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    for group in groups:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
     end = time.monotonic() + 1.0
     while left and time.monotonic() < end:
         _reap(left)
@@ -217,7 +242,10 @@ def _running(pid: int) -> bool:
 def _reap(pids: Iterable[int]) -> None:
     """Collect the exit status of ended children that no Popen owns."""
     with _LIVE_LOCK:
-        owned = {proc.pid for proc in _LIVE}
+        _reap_unlocked(pids, {proc.pid for proc in _LIVE})
+
+
+def _reap_unlocked(pids: Iterable[int], owned: set[int]) -> None:
     for pid in pids:
         if pid in owned:
             continue
@@ -236,7 +264,10 @@ def spawn(
     """Start a process in its own session with stdout and stderr on one pipe."""
     # A Ctrl-C after the child exists but before it is registered would leave
     # it running unseen: hold interrupts until it can be killed.
-    with _interrupts_held():
+    # The registry's lock is held from fork to registration: reaping orphans
+    # (``_reap``) takes it too, so it can never collect a hook that exited
+    # before it was registered (its Popen would then report exit code 0).
+    with _interrupts_held(), _LIVE_LOCK:
         proc = subprocess.Popen(
             argv,
             shell=isinstance(argv, str),
@@ -248,7 +279,7 @@ def spawn(
             start_new_session=True,
             pass_fds=pass_fds,
         )
-        register(proc)
+        _LIVE.add(proc)
     return proc
 
 
@@ -277,7 +308,12 @@ def pump(
     exited_at: float | None = None
     try:
         while True:
-            for key, _ in selector.select(POLL):
+            if not open_out:
+                # Nothing left to read: wait for the exit itself, which
+                # returns the moment it happens.
+                with suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=POLL)
+            for key, _ in selector.select(POLL if open_out else 0):
                 if key.data == "out":
                     chunk = os.read(fd, 65536)
                     if chunk:

@@ -100,9 +100,9 @@ def last_run(path: Path) -> dict[str, Any] | None:
     """Return the run left unfinished in the journal, or None.
 
     A run stopped by Ctrl-C or SIGTERM records its end but is as unfinished as
-    one killed outright: both leave work to resume.  A run that ended with an
-    error or for want of an approval before any step started changed nothing,
-    so it neither settles an earlier interrupted run nor needs resuming.
+    one killed outright: both leave work to resume.  A run that ended (in any
+    way) before any step started changed nothing, so it neither settles an
+    earlier interrupted run nor needs resuming.
     """
     pending: dict[str, Any] | None = None
     current: dict[str, Any] | None = None
@@ -113,7 +113,7 @@ def last_run(path: Path) -> dict[str, Any] | None:
         if current is None:
             return
         status = current.get("status")
-        if status is None or status == "interrupted" or (status == "error" and started):
+        if started and status in (None, "interrupted", "error"):
             pending = current
         elif started or status in ("reached", "failed"):
             pending = None
@@ -220,10 +220,12 @@ class Runner(StepRunner):
                     finally:
                         journal.close()
         finally:
-            self.pool.close()
-            if reaping:
-                end_strays()
-                subreaper(False)
+            try:
+                self.pool.close()
+            finally:
+                if reaping:
+                    end_strays()
+                    subreaper(False)
 
     def _run_locked(self, journal: Journal) -> RunResult:
         if self.options.plan_file is not None:

@@ -19,6 +19,7 @@ from .hooks import (
     run_command,
     template_context,
 )
+from .journal import Redactor
 from .output import Output
 from .processes import new_marker
 from .worker import WorkerPool
@@ -44,6 +45,7 @@ def sense_var(
     log: Callable[[str], None],
     pool: WorkerPool,
     stop: threading.Event | None = None,
+    redact: Callable[[str], str] = lambda text: text,
 ) -> Reading:
     """Return the value ``var``'s sensor reads now (bounded by its timeout)."""
     sensor = var.sensor
@@ -57,7 +59,13 @@ def sense_var(
         prepared = prepare(sensor.hook, context)
         if isinstance(prepared, str | list):
             outcome = run_command(
-                prepared, cwd=workdir, env=hook_env({}), timeout=timeout, stop=stop
+                prepared,
+                cwd=workdir,
+                env=hook_env({}),
+                timeout=timeout,
+                stop=stop,
+                # Redacted before any of it is cut into a message.
+                output=Output(redact, capture=True),
             )
             if outcome.timed_out or outcome.interrupted:
                 return Reading(var.name, error=f"sensor {outcome.message}")
@@ -83,7 +91,7 @@ def sense_var(
         outcome = pool.call(
             spec,
             hook_context,
-            output=Output(on_line=log),
+            output=Output(redact, on_line=log),
             timeout=timeout,
             stop=stop,
             marker=new_marker(),
@@ -114,6 +122,7 @@ def sense(
     Without ``pool``, python sensors get workers of their own for this call.
     """
     wanted = None if names is None else set(names)
+    redact = Redactor.from_env(ruleset.secrets)
     own = pool is None
     workers = pool or WorkerPool()
     readings = []
@@ -121,7 +130,7 @@ def sense(
         for var in ruleset.variables:
             if var.sensor is None or (wanted is not None and var.name not in wanted):
                 continue
-            readings.append(sense_var(ruleset, var, state, log, workers, stop))
+            readings.append(sense_var(ruleset, var, state, log, workers, stop, redact))
     finally:
         if own:
             workers.close()

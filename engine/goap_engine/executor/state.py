@@ -68,7 +68,7 @@ def runs(ruleset: Ruleset) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for event in read_events(journal_path(ruleset)):
         run = event.get("run")
-        if not run:
+        if not isinstance(run, str) or not run:
             continue
         item = found.setdefault(
             run,
@@ -88,5 +88,5 @@ def runs(ruleset: Ruleset) -> list[dict[str, Any]]:
         elif kind == "replan":
             item["replans"] += 1
         elif kind == "run_end":
-            item["status"] = event.get("status")
+            item["status"] = str(event.get("status"))
     return list(found.values())

@@ -330,6 +330,7 @@ class StepRunner:
                     output=output,
                     stop=self.stopping,
                     marker=new_marker(),
+                    alone=self.jobs == 1,
                 )
             spec = callable_spec(action.hook.kind, str(action.hook.target))
             return self.pool.call(
@@ -349,6 +350,7 @@ class StepRunner:
                 timeout=timeout,
                 stop=self.stopping,
                 marker=new_marker(),
+                alone=self.jobs == 1,
             )
         except HookError as exc:
             return Outcome(False, message=str(exc))

@@ -15,6 +15,7 @@ results leave on file descriptor FD, both as length-prefixed pickles.
 
 from __future__ import annotations
 
+import inspect
 import os
 import pickle
 import select
@@ -126,8 +127,13 @@ class WorkerPool:
         timeout: float | None,
         stop: threading.Event | None = None,
         marker: str = "",
+        alone: bool = False,
     ) -> Outcome:
-        """Call ``spec`` (``module:function``) with ``context`` in a worker."""
+        """Call ``spec`` (``module:function``) with ``context`` in a worker.
+
+        ``alone``: nothing else runs, so any process left behind is this
+        call's (see ``processes.end_marked``).
+        """
         began = time.monotonic()
         env = dict(context.env)
         if marker:
@@ -142,7 +148,8 @@ class WorkerPool:
             "action": context.action,
             "timeout": timeout,
             "extra": context.extra,
-            "path": list(sys.path),
+            # Hooks next to the goal import as they would from its folder.
+            "path": [str(context.workdir), *sys.path],
         }
         worker = self._acquire()
         replies: list[Any] = []
@@ -164,8 +171,8 @@ class WorkerPool:
             )
             seconds = time.monotonic() - began
             if how == "extra" and replies and replies[0] is not None:
-                healthy = True
                 reply = replies[0]
+                healthy = int(reply.get("threads", 1)) <= 1
                 return Outcome(
                     bool(reply["ok"]),
                     None,
@@ -198,7 +205,9 @@ class WorkerPool:
             if not healthy:
                 worker.close(kill=True)
             if marker:
-                end_marked(marker, watch=[worker.proc.pid] if healthy else [])
+                end_marked(
+                    marker, watch=[worker.proc.pid] if healthy else [], alone=alone
+                )
             output.close()
             if healthy:
                 self._release(worker)
@@ -272,6 +281,15 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
         # message stays one line.
         traceback.print_exc()
         return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+    if inspect.isgenerator(value) or inspect.iscoroutine(value):
+        # Its body never ran: a generator or a coroutine only runs when
+        # iterated or awaited, which nothing here does.
+        value.close()
+        return {
+            "ok": False,
+            "message": "the hook is a generator or async function; "
+            "write a plain function that returns its result",
+        }
     outcome = Outcome(value is not False, value=value)
     if value is False:
         outcome.message = "returned False"
@@ -279,7 +297,14 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
         pickle.dumps(value)
     except Exception:  # noqa: BLE001 - any unpicklable value is shown, not passed
         value = repr(value)
-    return {"ok": outcome.ok, "value": value, "message": outcome.message}
+    return {
+        "ok": outcome.ok,
+        "value": value,
+        "message": outcome.message,
+        # A thread the hook left running would print into the next call's
+        # output and outlive its step: such a worker is not reused.
+        "threads": threading.active_count(),
+    }
 
 
 def _idle(fd: int) -> None:
