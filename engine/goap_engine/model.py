@@ -170,21 +170,23 @@ class Action:
     disabled: bool = False
     sources: tuple[str, ...] = ()
     """Globs (relative to the workdir) whose change makes this action's facts stale."""
+    writes: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The variables its effects assign (derived)."""
+    reads: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The variables its preconditions read (derived)."""
+
+    def __post_init__(self) -> None:
+        # Derived once: relevance analysis and the planner read them in loops
+        # over every action (replace() derives them again).
+        object.__setattr__(self, "writes", frozenset(e.var for e in self.effects))
+        names: set[str] = set()
+        for expr in self.pre:
+            names |= expr.reads
+        object.__setattr__(self, "reads", frozenset(names))
 
     @property
     def label(self) -> str:
         return f"{self.id}: {self.name}" if self.id else self.name
-
-    @property
-    def writes(self) -> frozenset[str]:
-        return frozenset(e.var for e in self.effects)
-
-    @property
-    def reads(self) -> frozenset[str]:
-        names: set[str] = set()
-        for expr in self.pre:
-            names |= expr.reads
-        return frozenset(names)
 
 
 @dataclass(frozen=True, slots=True)

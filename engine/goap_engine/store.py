@@ -5,12 +5,28 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import Diagnostic, InputError, Location
 from .model import Ruleset
 from .values import check_value
+
+
+def state_text(data: Mapping[str, Any], raw: Mapping[str, str] | None = None) -> str:
+    """Return a state file's JSON: one top-level key per line, each compact.
+
+    Written after every step, so it must cost little with thousands of
+    variables: the C encoder only runs without indentation.  ``raw`` holds
+    top-level values already encoded as JSON.
+    """
+    lines = [
+        f"{json.dumps(key)}: {json.dumps(value, default=str, separators=(',', ':'))}"
+        for key, value in data.items()
+    ]
+    lines += [f"{json.dumps(key)}: {text}" for key, text in (raw or {}).items()]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,28 @@ def template_context(
     context: dict[str, Any] = dict(variables)
     context.update(state)
     context["workdir"] = str(workdir)
-    context["env"] = dict(os.environ)
+    context["env"] = _ENVIRONMENT
     return context
+
+
+class _Environment(Mapping[str, str]):
+    """The process environment as templates see it: read-only, read on use.
+
+    Copying ``os.environ`` for every template costs more than a step's own
+    bookkeeping; a read-only view costs nothing until a template reads it.
+    """
+
+    def __getitem__(self, key: str) -> str:
+        return os.environ[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+
+_ENVIRONMENT = _Environment()
 
 
 def _render_args(value: Any, context: Mapping[str, Any]) -> Any:

@@ -28,7 +28,7 @@ from ..errors import ApprovalError, Diagnostic, InputError, NoPlanError
 from ..model import DELIVERY_TEXT, Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval
 from ..planner.task import relevant_variables
-from ..store import atomic_write
+from ..store import atomic_write, state_text
 from ..values import ruleset_fingerprint, state_dict, with_values
 from .approvals import Approvals, interrupted_steps, needs_approval
 from .context import HookContext
@@ -168,7 +168,12 @@ class Runner(StepRunner):
         self.origins: dict[str, dict[str, Any]] = {}
         self.unknown: dict[str, SensorFailure] = {}
         self.source_prints: dict[str, dict[str, Any]] = {}
+        self.reads_cache: dict[str, frozenset[str]] = {}
+        self.origins_text: dict[str, tuple[dict[str, Any], str]] = {}
         self.logs = run_dir(ruleset, self.run_id)
+        # Resolved once: they are needed after every step.
+        self.state_file = state_path(ruleset)
+        self.journal_file = journal_path(ruleset)
         self.approvals = Approvals(
             goal=str(ruleset.path),
             approved=set(options.approve),
@@ -190,8 +195,8 @@ class Runner(StepRunner):
     def hook_extra(self) -> dict[str, Any]:
         return {
             "run": self.run_id,
-            "journal": str(journal_path(self.ruleset)),
-            "state_file": str(state_path(self.ruleset)),
+            "journal": str(self.journal_file),
+            "state_file": str(self.state_file),
             "plan": None,
         }
 
@@ -209,7 +214,7 @@ class Runner(StepRunner):
                 lock = goal_lock(self.ruleset)
                 with lock, _sigterm_as_interrupt():
                     journal = Journal(
-                        journal_path(self.ruleset),
+                        self.journal_file,
                         self.redact,
                         durable=self.options.durable,
                     )
@@ -406,10 +411,28 @@ class Runner(StepRunner):
             "updated_at": now(),
             "last_action": self.last_action,
             "state": state_dict(self.ruleset, state),
-            "origins": self.origins,
         }
-        text = json.dumps(self.redact.data(data), indent=2, default=str) + "\n"
-        atomic_write(state_path(self.ruleset), text)
+        text = state_text(self.redact.data(data), {"origins": self.origins_json()})
+        atomic_write(self.state_file, text)
+
+    def origins_json(self) -> str:
+        """Return the recorded origins as JSON, defaults left out.
+
+        The state file is rewritten after every step; an origin changes only
+        when its variable does, so each one's text is kept until then.
+        """
+        parts = []
+        cache = self.origins_text
+        for name, origin in self.origins.items():
+            if origin.get("kind") == "default":
+                continue
+            known = cache.get(name)
+            if known is None or known[0] is not origin:
+                encoded = json.dumps(origin, default=str, separators=(",", ":"))
+                known = (origin, f"{json.dumps(name)}:{self.redact(encoded)}")
+                cache[name] = known
+            parts.append(known[1])
+        return "{" + ",".join(parts) + "}"
 
     def goal_holds(self, state: State) -> bool:
         return all(

@@ -86,6 +86,7 @@ class StepRunner:
     last_action: str
     logs: Path
     origins: dict[str, dict[str, Any]]
+    reads_cache: dict[str, frozenset[str]]
     source_prints: dict[str, dict[str, Any]]
 
     def event(self, kind: str, **fields: Any) -> None:
@@ -194,7 +195,7 @@ class StepRunner:
         # in a sensed variable is read again before this step renders.
         fresh = self.template_reads(action)
         if fresh:
-            progress.state = self.sense_into(progress.state, fresh)
+            progress.state = self.sense_into(progress.state, set(fresh))
         state = progress.state
         if not all(reference_eval(ruleset, p, state) is True for p in action.pre):
             progress.fail(f"{label}: preconditions no longer hold")
@@ -254,22 +255,30 @@ class StepRunner:
             future = pool.submit(self.perform, action, state, output)
         return future, expected, t0, output
 
-    def template_reads(self, action: Action) -> set[str]:
+    def template_reads(self, action: Action) -> frozenset[str]:
         """Return the sensed variables ``action``'s hook templates read."""
-        if action.hook is None:
-            return set()
-        texts = strings_in(action.hook.target) + strings_in(dict(action.hook.args))
-        texts += strings_in(dict(action.env))
-        names: set[str] = set()
-        for text in texts:
-            try:
-                names |= template_names(text)
-            except ValueError:
-                continue
-        ruleset = self.ruleset
-        return {
-            n for n in names if n in ruleset.names and ruleset.var(n).sensor is not None
-        }
+        known = self.reads_cache.get(action.name)
+        if known is not None:
+            return known
+        reads: frozenset[str] = frozenset()
+        if action.hook is not None:
+            texts = strings_in(action.hook.target) + strings_in(dict(action.hook.args))
+            texts += strings_in(dict(action.env))
+            names: set[str] = set()
+            for text in texts:
+                try:
+                    names |= template_names(text)
+                except ValueError:
+                    continue
+            ruleset = self.ruleset
+            reads = frozenset(
+                n
+                for n in names
+                if n in ruleset.names and ruleset.var(n).sensor is not None
+            )
+        # Parsing templates costs more than a step's own bookkeeping.
+        self.reads_cache[action.name] = reads
+        return reads
 
     def command_text(self, action: Action, state: State) -> str:
         if action.wait is not None:
