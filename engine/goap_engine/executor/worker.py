@@ -323,8 +323,27 @@ def _idle(fd: int) -> None:
             pass
 
 
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this worker if the engine dies (Linux).
+
+    A ``kill -9`` of the engine gives it no chance to stop its workers.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:
+        # The engine was already gone before the request took effect.
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
     """Serve calls until the engine closes stdin."""
+    _die_with_parent()
     results = int(argv[1])
     requests = sys.stdin.buffer.fileno()
     # Nothing may read the engine's stdin pipe by accident: hooks get none.
