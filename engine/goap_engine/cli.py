@@ -7,7 +7,6 @@ never a traceback.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -526,107 +525,6 @@ def run_command(
         sys.exit(1)
 
 
-@main.group()
-def state() -> None:
-    """Inspect and repair the persisted state."""
-
-
-@state.command("show")
-@click.argument("goal", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@_guard
-def state_show(goal: Path, fmt: str) -> None:
-    """Show the stored state of GOAL and where each value came from."""
-    from .executor.workspace import adopt_shared_state
-    from .executor.world import describe_origin, stored_origins
-    from .loader import load
-
-    ruleset = load(goal)
-    adopt_shared_state(ruleset)
-    values, origins, expired = stored_origins(ruleset)
-    if fmt == "json":
-        data = {"state": values, "origins": origins, "expired": expired}
-        click.echo(json.dumps(data, indent=2))
-        return
-    width = max((len(n) for n in values), default=0)
-    for name, value in values.items():
-        origin = describe_origin(ruleset.var(name), origins[name])
-        if name in expired:
-            origin += f"; expired, forgotten at the next plan or run: {expired[name]}"
-        click.echo(f"{name.ljust(width)}  {json.dumps(value)}  ({origin})")
-
-
-@state.command("set")
-@click.argument("goal", type=click.Path(path_type=Path))
-@click.argument("assignments", nargs=-1, required=True, metavar="VAR=VALUE...")
-@_guard
-def state_set(goal: Path, assignments: Sequence[str]) -> None:
-    """Set stored values (checked against their types)."""
-    from .executor.state import update_state
-
-    update_state(
-        goal,
-        lambda ruleset, items: _parse_sets(ruleset, items, "state set"),
-        assignments,
-    )
-
-
-@state.command("reset")
-@click.argument("goal", type=click.Path(path_type=Path))
-@_guard
-def state_reset(goal: Path) -> None:
-    """Forget the stored state: the next run starts from defaults and sensors."""
-    from .executor.state import reset_state
-
-    reset_state(goal)
-
-
-@main.command()
-@click.argument("goal", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@_guard
-def history(goal: Path, fmt: str) -> None:
-    """List GOAL's runs (recorded in its own journal)."""
-    from .executor.state import runs
-    from .loader import load
-
-    found = runs(load(goal))
-    if fmt == "json":
-        click.echo(json.dumps(found, indent=2))
-        return
-    for item in found:
-        click.echo(
-            f"{item['run']}  {item['started']}  {item['status']:<11}  "
-            f"{item['ok']} ok, {item['failed']} failed, {item['replans']} replans"
-        )
-
-
-@main.command()
-@click.argument("goal", type=click.Path(path_type=Path))
-@click.option(
-    "--force",
-    is_flag=True,
-    required=True,
-    help="Required: clear a lock whose run is gone (refused while it runs).",
-)
-@_guard
-def unlock(goal: Path, force: bool) -> None:
-    """Clear the lock of GOAL's state file left behind by a run that is gone.
-
-    Refused (exit 4) while a live process holds the lock.
-    """
-    from .executor.lock import describe_holder, force_unlock
-    from .executor.workspace import lock_path
-    from .loader import load
-
-    path = lock_path(load(goal))
-    left = force_unlock(path)
-    if left is None:
-        _stderr(f"no lock at {path}")
-    else:
-        _stderr(f"removed {path}, left by a run that is gone ({describe_holder(left)})")
-
-
 @main.command("import-pddl")
 @click.argument("domain", type=click.Path(path_type=Path))
 @click.argument("problem", type=click.Path(path_type=Path))
@@ -677,72 +575,5 @@ def report(goal: Path, output: Path | None, template: Path | None) -> None:
     _stderr(f"wrote {output}")
 
 
-@main.group()
-def packs() -> None:
-    """List and update the packs a goal uses (git, installed, shipped, local)."""
-
-
-@packs.command("list")
-@click.argument("goal", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@_guard
-def packs_list(goal: Path, fmt: str) -> None:
-    """Show each pack's source, pinned version, and the actions it provides."""
-    from .loader import load
-    from .sources import Lockfile, lock_path
-
-    ruleset = load(goal)
-    lock = Lockfile.load(lock_path(goal.absolute()))
-    rows = []
-    for pack in ruleset.packs:
-        origin = next(
-            (
-                (key, entry)
-                for key, entry in lock.entries.items()
-                if entry.get("commit") and entry["commit"][:12] in str(pack.path)
-            ),
-            None,
-        )
-        rows.append(
-            {
-                "pack": pack.name,
-                "file": str(pack.path),
-                "source": origin[0] if origin else "local",
-                "commit": origin[1].get("commit", "") if origin else "",
-                "actions": list(pack.actions),
-                "variables": list(pack.variables),
-            }
-        )
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        pin = f" @ {row['commit'][:12]}" if row["commit"] else ""
-        click.echo(f"{row['pack']}: {row['source']}{pin}  ({row['file']})")
-        for action in row["actions"]:
-            click.echo(f"  action {action}")
-
-
-@packs.command("update")
-@click.argument("goal", type=click.Path(path_type=Path))
-@click.argument("names", nargs=-1)
-@_guard
-def packs_update(goal: Path, names: Sequence[str]) -> None:
-    """Re-resolve remote packs (all, or NAMES) and rewrite goap.lock."""
-    from .loader import load
-    from .sources import lock_path
-
-    load(goal, update=frozenset(names) if names else True)
-    _stderr(f"updated {lock_path(goal.absolute())}")
-
-
-@main.command()
-@click.argument("root", type=click.Path(path_type=Path), default=".")
-@click.option("--force", is_flag=True, help="Overwrite existing files.")
-@_guard
-def init(root: Path, force: bool) -> None:
-    """Scaffold actions.d/ and goals.d/ (on the standard packs) in ROOT."""
-    from .init import scaffold
-
-    for path in scaffold(root, force=force):
-        click.echo(str(path))
+# The command groups kept in modules of their own register themselves on main.
+from . import cli_packs, cli_state  # noqa: E402, F401

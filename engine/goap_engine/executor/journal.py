@@ -160,3 +160,41 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             if isinstance(record, dict):
                 yield record
+
+
+def last_run(path: Path) -> dict[str, Any] | None:
+    """Return the run left unfinished in the journal, or None.
+
+    A run stopped by Ctrl-C or SIGTERM records its end but is as unfinished as
+    one killed outright: both leave work to resume.  A run that ended (in any
+    way) before any step started changed nothing, so it neither settles an
+    earlier interrupted run nor needs resuming.
+    """
+    pending: dict[str, Any] | None = None
+    current: dict[str, Any] | None = None
+    started = 0
+
+    def settle() -> None:
+        nonlocal pending
+        if current is None:
+            return
+        status = current.get("status")
+        if started and status in (None, "interrupted", "error"):
+            pending = current
+        elif started or status in ("reached", "failed"):
+            pending = None
+
+    for event in read_events(path):
+        kind = event.get("event")
+        if kind == "run_start":
+            settle()
+            current = dict(event, finished=False, status=None)
+            started = 0
+        elif current is None or event.get("run") != current.get("run"):
+            continue
+        elif kind == "step_start":
+            started += 1
+        elif kind == "run_end":
+            current["status"] = event.get("status")
+    settle()
+    return pending

@@ -33,7 +33,7 @@ from ..values import ruleset_fingerprint, state_dict, with_values
 from .approvals import Approvals, interrupted_steps, needs_approval
 from .context import HookContext
 from .hooks import hook_env
-from .journal import Journal, Redactor, now, read_events
+from .journal import Journal, Redactor, last_run, now, read_events
 from .output import Output
 from .processes import end_strays, subreaper
 from .saved import load_saved_plan, read_plan_file
@@ -94,44 +94,6 @@ class RunResult:
     seconds: float
     reason: str = ""
     approval: ApprovalError | None = None
-
-
-def last_run(path: Path) -> dict[str, Any] | None:
-    """Return the run left unfinished in the journal, or None.
-
-    A run stopped by Ctrl-C or SIGTERM records its end but is as unfinished as
-    one killed outright: both leave work to resume.  A run that ended (in any
-    way) before any step started changed nothing, so it neither settles an
-    earlier interrupted run nor needs resuming.
-    """
-    pending: dict[str, Any] | None = None
-    current: dict[str, Any] | None = None
-    started = 0
-
-    def settle() -> None:
-        nonlocal pending
-        if current is None:
-            return
-        status = current.get("status")
-        if started and status in (None, "interrupted", "error"):
-            pending = current
-        elif started or status in ("reached", "failed"):
-            pending = None
-
-    for event in read_events(path):
-        kind = event.get("event")
-        if kind == "run_start":
-            settle()
-            current = dict(event, finished=False, status=None)
-            started = 0
-        elif current is None or event.get("run") != current.get("run"):
-            continue
-        elif kind == "step_start":
-            started += 1
-        elif kind == "run_end":
-            current["status"] = event.get("status")
-    settle()
-    return pending
 
 
 class Runner(StepRunner):

@@ -1,0 +1,82 @@
+"""``goap-engine packs`` and ``init``: where rule packs come from, and scaffolding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from .cli import _guard, _stderr, main
+
+
+@main.group()
+def packs() -> None:
+    """List and update the packs a goal uses (git, installed, shipped, local)."""
+
+
+@packs.command("list")
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_guard
+def packs_list(goal: Path, fmt: str) -> None:
+    """Show each pack's source, pinned version, and the actions it provides."""
+    from .loader import load
+    from .sources import Lockfile, lock_path
+
+    ruleset = load(goal)
+    lock = Lockfile.load(lock_path(goal.absolute()))
+    rows = []
+    for pack in ruleset.packs:
+        origin = next(
+            (
+                (key, entry)
+                for key, entry in lock.entries.items()
+                if entry.get("commit") and entry["commit"][:12] in str(pack.path)
+            ),
+            None,
+        )
+        rows.append(
+            {
+                "pack": pack.name,
+                "file": str(pack.path),
+                "source": origin[0] if origin else "local",
+                "commit": origin[1].get("commit", "") if origin else "",
+                "actions": list(pack.actions),
+                "variables": list(pack.variables),
+            }
+        )
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        pin = f" @ {row['commit'][:12]}" if row["commit"] else ""
+        click.echo(f"{row['pack']}: {row['source']}{pin}  ({row['file']})")
+        for action in row["actions"]:
+            click.echo(f"  action {action}")
+
+
+@packs.command("update")
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("names", nargs=-1)
+@_guard
+def packs_update(goal: Path, names: Sequence[str]) -> None:
+    """Re-resolve remote packs (all, or NAMES) and rewrite goap.lock."""
+    from .loader import load
+    from .sources import lock_path
+
+    load(goal, update=frozenset(names) if names else True)
+    _stderr(f"updated {lock_path(goal.absolute())}")
+
+
+@main.command()
+@click.argument("root", type=click.Path(path_type=Path), default=".")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@_guard
+def init(root: Path, force: bool) -> None:
+    """Scaffold actions.d/ and goals.d/ (on the standard packs) in ROOT."""
+    from .init import scaffold
+
+    for path in scaffold(root, force=force):
+        click.echo(str(path))

@@ -1,0 +1,112 @@
+"""``goap-engine state``, ``history`` and ``unlock``: what runs left behind."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from .cli import _guard, _parse_sets, _stderr, main
+
+
+@main.group()
+def state() -> None:
+    """Inspect and repair the persisted state."""
+
+
+@state.command("show")
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_guard
+def state_show(goal: Path, fmt: str) -> None:
+    """Show the stored state of GOAL and where each value came from."""
+    from .executor.workspace import adopt_shared_state
+    from .executor.world import describe_origin, stored_origins
+    from .loader import load
+
+    ruleset = load(goal)
+    adopt_shared_state(ruleset)
+    values, origins, expired = stored_origins(ruleset)
+    if fmt == "json":
+        data = {"state": values, "origins": origins, "expired": expired}
+        click.echo(json.dumps(data, indent=2))
+        return
+    width = max((len(n) for n in values), default=0)
+    for name, value in values.items():
+        origin = describe_origin(ruleset.var(name), origins[name])
+        if name in expired:
+            origin += f"; expired, forgotten at the next plan or run: {expired[name]}"
+        click.echo(f"{name.ljust(width)}  {json.dumps(value)}  ({origin})")
+
+
+@state.command("set")
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("assignments", nargs=-1, required=True, metavar="VAR=VALUE...")
+@_guard
+def state_set(goal: Path, assignments: Sequence[str]) -> None:
+    """Set stored values (checked against their types)."""
+    from .executor.state import update_state
+
+    update_state(
+        goal,
+        lambda ruleset, items: _parse_sets(ruleset, items, "state set"),
+        assignments,
+    )
+
+
+@state.command("reset")
+@click.argument("goal", type=click.Path(path_type=Path))
+@_guard
+def state_reset(goal: Path) -> None:
+    """Forget the stored state: the next run starts from defaults and sensors."""
+    from .executor.state import reset_state
+
+    reset_state(goal)
+
+
+@main.command()
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_guard
+def history(goal: Path, fmt: str) -> None:
+    """List GOAL's runs (recorded in its own journal)."""
+    from .executor.state import runs
+    from .loader import load
+
+    found = runs(load(goal))
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    for item in found:
+        click.echo(
+            f"{item['run']}  {item['started']}  {item['status']:<11}  "
+            f"{item['ok']} ok, {item['failed']} failed, {item['replans']} replans"
+        )
+
+
+@main.command()
+@click.argument("goal", type=click.Path(path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    required=True,
+    help="Required: clear a lock whose run is gone (refused while it runs).",
+)
+@_guard
+def unlock(goal: Path, force: bool) -> None:
+    """Clear the lock of GOAL's state file left behind by a run that is gone.
+
+    Refused (exit 4) while a live process holds the lock.
+    """
+    from .executor.lock import describe_holder, force_unlock
+    from .executor.workspace import lock_path
+    from .loader import load
+
+    path = lock_path(load(goal))
+    left = force_unlock(path)
+    if left is None:
+        _stderr(f"no lock at {path}")
+    else:
+        _stderr(f"removed {path}, left by a run that is gone ({describe_holder(left)})")
