@@ -202,14 +202,25 @@ def _start_state(
     from .executor.journal import Redactor
     from .executor.world import start_state
 
-    start = start_state(
-        ruleset,
-        state_file=state_file,
-        sets=_parse_sets(ruleset, sets),
-        sense=sense,
-        fresh=fresh,
-        redact=Redactor.from_env(ruleset.secrets),
-    )
+    values = _parse_sets(ruleset, sets)
+    redact = Redactor.from_env(ruleset.secrets)
+    if sense:
+        from .executor.processes import process_scope
+
+        # Sensors are hooks: bounded, and whatever they leave behind ended.
+        with process_scope():
+            start = start_state(
+                ruleset, state_file=state_file, sets=values, fresh=fresh, redact=redact
+            )
+    else:
+        start = start_state(
+            ruleset,
+            state_file=state_file,
+            sets=values,
+            sense=False,
+            fresh=fresh,
+            redact=redact,
+        )
     for name, why in start.forgotten.items():
         _stderr(f"forgot {name}: {why}", style="dim")
     return start

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,16 +34,41 @@ def spawn(ctx):
 """
 
 
-@pytest.fixture
-def silent_server() -> Iterator[int]:
+class SilentServer:
     """A port that accepts connections and never answers (a hung service)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
+
+    def __init__(self) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.port = int(self.socket.getsockname()[1])
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.socket.accept()[0])
+
+    def close(self) -> None:
+        self.socket.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentServer]:
+    server = SilentServer()
     try:
-        yield int(server.getsockname()[1])
+        yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def silent_server(silent: SilentServer) -> int:
+    return silent.port
 
 
 def _workers(folder: Path) -> list[int]:
@@ -138,8 +164,9 @@ def test_built_in_hook_against_a_silent_server_is_stopped(
 
 
 def test_one_ctrl_c_stops_parallel_steps_while_a_built_in_hangs(
-    tmp_path: Path, h, engines, silent_server: int
+    tmp_path: Path, h, engines, silent: SilentServer
 ) -> None:
+    silent_server = silent.port
     goal = h.goal(
         tmp_path,
         f"""
@@ -164,7 +191,7 @@ def test_one_ctrl_c_stops_parallel_steps_while_a_built_in_hangs(
         return len(starts) == 2 and (tmp_path / "nap.pid").exists()
 
     h.wait_for(both_running, message="both steps running")
-    time.sleep(1.0)  # the built-in is inside its request by now
+    h.wait_for(lambda: silent.accepted, message="the built-in's request")
     began = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
@@ -242,3 +269,31 @@ def test_a_hanging_sensor_is_stopped_by_its_timeout(tmp_path: Path, h) -> None:
     assert "timed out after 1 s" in result.stderr
     assert "goal.yaml:3:" in result.stderr  # where the sensor is
     assert "step_start" not in h.kinds(h.events(tmp_path))
+
+
+def test_a_run_through_the_api_leaves_the_callers_children_alone(
+    tmp_path: Path, h
+) -> None:
+    import subprocess
+
+    from goap_engine.executor.runner import Runner, RunOptions
+    from goap_engine.loader import load
+
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {done: bool}
+        actions:
+          step: {id: A1, effects: {done: true}, run: "true"}
+        goal: [done]
+        """,
+    )
+    mine = subprocess.Popen(["sleep", "30"])
+    try:
+        result = Runner(load(goal), RunOptions()).run()
+        assert result.reached
+        assert mine.poll() is None  # still running, and not reaped behind its back
+    finally:
+        mine.kill()
+        assert mine.wait(timeout=10) == -signal.SIGKILL

@@ -193,3 +193,88 @@ def test_hooks_beside_the_goal_import_and_generators_are_refused(
     assert ends["G2: b"]["status"] == "failed"
     assert "generator or async function" in ends["G2: b"]["message"]
     json.dumps(ends)
+
+
+def test_python_hooks_after_a_parallel_replan_find_a_live_worker(
+    tmp_path: Path, h
+) -> None:
+    (tmp_path / "flaky.py").write_text(
+        "import os\n"
+        "def ok(ctx):\n    return True\n"
+        "def once(ctx):\n"
+        "    if os.path.exists('tried'):\n        return True\n"
+        "    open('tried', 'w').close()\n"
+        "    return False\n"
+    )
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {a: bool, b: bool, c: bool, tried: bool}
+        actions:
+          a: {id: A1, effects: {a: true}, run: {python: "flaky:ok"}}
+          b:
+            id: B1
+            effects: {b: true}
+            on_failure: {tried: true}
+            run: {python: "flaky:once"}
+          c: {id: C1, pre: a and b, effects: {c: true}, run: {python: "flaky:ok"}}
+        goal: [c]
+        """,
+    )
+    result = h.run("run", "--jobs", "2", goal, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    ends = [
+        (e["step"], e["status"]) for e in h.events(tmp_path) if e["event"] == "step_end"
+    ]
+    assert ("B1: b", "failed") in ends and ends[-1] == ("C1: c", "ok")
+
+
+def test_an_effect_whose_sensor_fails_is_not_a_success(tmp_path: Path, h) -> None:
+    (tmp_path / "count").write_text("1\n")
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          count: {type: int, sense: {shell: cat count, from: stdout}}
+        actions:
+          bump: {id: B1, effects: {count: count + 1}, run: rm count}
+        policy: {max_replans: 0}
+        goal: [count >= 2]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path)
+    assert result.returncode != 0, result.stderr
+    end = [e for e in h.events(tmp_path) if e["event"] == "step_end"][-1]
+    assert end["status"] == "failed"
+    assert "count could not be sensed" in end["message"]
+    assert "goal reached" not in result.stderr
+
+
+def test_a_hook_returning_its_own_object_fails_cleanly(tmp_path: Path, h) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "objects.py").write_text(
+        "class Result:\n    pass\ndef make(ctx):\n    return Result()\n"
+    )
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {made: bool}
+        actions:
+          make:
+            id: O1
+            effects: {made: true}
+            run: {python: "objects:make"}
+            cwd: hooks
+        goal: [made]
+        """,
+    )
+    # Run from elsewhere: the engine itself could not import the class.
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-cwd"
+    elsewhere.mkdir()
+    result = h.run("run", goal, cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert "internal error" not in result.stderr

@@ -68,7 +68,6 @@ class Approvals:
     approved: set[str] = field(default_factory=set)
     all: bool = False
     ask: Callable[[str], bool] | None = None
-    declined: set[str] = field(default_factory=set)
 
     def missing(self, actions: Sequence[Action]) -> list[Action]:
         """Return the actions of a plan that need an approval not yet given."""
@@ -103,7 +102,6 @@ class Approvals:
             if self.ask(question):
                 self.approved.update(a.name for a in missing)
                 return
-            self.declined.update(a.name for a in missing)
             raise ApprovalError(
                 f"not approved: {listing}; nothing of it ran",
                 steps=[a.label for a in missing],

@@ -188,7 +188,7 @@ def last_run(path: Path) -> dict[str, Any] | None:
         kind = event.get("event")
         if kind == "run_start":
             settle()
-            current = dict(event, finished=False, status=None)
+            current = dict(event, status=None)
             started = 0
         elif current is None or event.get("run") != current.get("run"):
             continue

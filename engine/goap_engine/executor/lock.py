@@ -90,8 +90,13 @@ class WorkspaceLock:
             "goal": str(self.goal) if self.goal is not None else None,
             "host": socket.gethostname(),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(record).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
+        except BaseException:
+            # The lock is held by this fd: closing it is what releases it.
+            os.close(fd)
+            raise
         self._fd = fd
         return self
 

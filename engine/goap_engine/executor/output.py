@@ -86,7 +86,10 @@ class Output:
             for raw in complete:
                 self._emit(raw)
             if len(self._partial) > MAX_LINE:
-                self._emit(self._partial)
+                # Shown up to where a secret may begin (its end is not here
+                # yet); the rest of the line is dropped.
+                text = self._partial.decode("utf-8", errors="replace")
+                self._emit(text[: self._safe_cut(text)].encode("utf-8"))
                 self._partial = b""
                 self._skipping = True
 
@@ -129,9 +132,10 @@ class Output:
         return "\n".join(self.tail)
 
     def _emit(self, raw: bytes) -> None:
-        if len(raw) > MAX_LINE:
-            raw = raw[:MAX_LINE] + b" [... line cut ...]"
+        # Redacted whole, then cut: a cut first could split a secret.
         text = self.redact(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        if len(text) > MAX_LINE:
+            text = text[:MAX_LINE] + " [... line cut ...]"
         self.lines += 1
         self.tail.append(
             text if len(text) <= TAIL_WIDTH else text[:TAIL_WIDTH] + " [...]"
@@ -168,7 +172,7 @@ class Output:
         encoded = (text + "\n").encode("utf-8", errors="replace")
         self._logged += len(encoded)
         if self._logged >= MAX_LOG:
-            encoded += b"[... log cut at 64 MiB; the rest was shown, not kept ...]\n"
+            encoded += b"[... log cut at its size limit; the rest was shown only ...]\n"
         # One unbuffered write per line: whatever the hook printed before a
         # crash or kill -9 of the engine is in the file.
         data = memoryview(encoded)

@@ -38,6 +38,9 @@ PR_SET_CHILD_SUBREAPER = 36
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
+# Children the program had before a run began (the Python API's callers may
+# have their own): never a hook's leftovers, never ended or reaped here.
+_PROTECTED: set[int] = set()
 
 
 def new_marker() -> str:
@@ -63,6 +66,27 @@ def subreaper(on: bool = True) -> bool:
 def unregister(proc: subprocess.Popen[bytes]) -> None:
     with _LIVE_LOCK:
         _LIVE.discard(proc)
+
+
+@contextmanager
+def process_scope() -> Iterator[None]:
+    """Own the processes hooks and sensors start while the block runs.
+
+    Orphans of hooks come back to this process (subreaper) and are ended when
+    the block ends; children the program already had are left alone.
+    """
+    before = _children(os.getpid()) or set()
+    with _LIVE_LOCK:
+        _PROTECTED.update(before)
+    reaping = subreaper(True)
+    try:
+        yield
+    finally:
+        if reaping:
+            try:
+                end_strays()
+            finally:
+                subreaper(False)
 
 
 def kill_all() -> None:
@@ -146,7 +170,7 @@ def strays(watch: Iterable[int] = ()) -> set[int] | None:
     None when the kernel does not list children (no ``/proc/PID/task/*/children``).
     """
     with _LIVE_LOCK:
-        owned = {proc.pid for proc in _LIVE}
+        owned = {proc.pid for proc in _LIVE} | _PROTECTED
         found: set[int] = set()
         for pid in (os.getpid(), *watch):
             children = _children(pid)
@@ -242,7 +266,7 @@ def _running(pid: int) -> bool:
 def _reap(pids: Iterable[int]) -> None:
     """Collect the exit status of ended children that no Popen owns."""
     with _LIVE_LOCK:
-        _reap_unlocked(pids, {proc.pid for proc in _LIVE})
+        _reap_unlocked(pids, {proc.pid for proc in _LIVE} | _PROTECTED)
 
 
 def _reap_unlocked(pids: Iterable[int], owned: set[int]) -> None:
@@ -267,20 +291,38 @@ def spawn(
     # The registry's lock is held from fork to registration: reaping orphans
     # (``_reap``) takes it too, so it can never collect a hook that exited
     # before it was registered (its Popen would then report exit code 0).
-    with _interrupts_held(), _LIVE_LOCK:
-        proc = subprocess.Popen(
-            argv,
-            shell=isinstance(argv, str),
-            cwd=cwd,
-            env=dict(env),
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=pass_fds,
-        )
-        _LIVE.add(proc)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        with _interrupts_held(), _LIVE_LOCK:
+            proc = _popen(argv, cwd, env, stdin, pass_fds)
+            _LIVE.add(proc)
+    except BaseException:
+        # An interrupt held while it started is raised here: the process
+        # exists and nobody else will stop it.
+        if proc is not None:
+            finish(proc, Output(), kill=True)
+        raise
     return proc
+
+
+def _popen(
+    argv: str | list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    stdin: int | None,
+    pass_fds: tuple[int, ...],
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        shell=isinstance(argv, str),
+        cwd=cwd,
+        env=dict(env),
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        pass_fds=pass_fds,
+    )
 
 
 def pump(

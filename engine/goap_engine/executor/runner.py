@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -35,7 +35,7 @@ from .context import HookContext
 from .hooks import hook_env
 from .journal import Journal, Redactor, last_run, now, read_events
 from .output import Output
-from .processes import end_strays, subreaper
+from .processes import process_scope
 from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
@@ -131,6 +131,8 @@ class Runner(StepRunner):
         self.unknown: dict[str, SensorFailure] = {}
         self.source_prints: dict[str, dict[str, Any]] = {}
         self.reads_cache: dict[str, frozenset[str]] = {}
+        # Steps started in this run: numbers their logs, unique across replans.
+        self.started = 0
         self.origins_text: dict[str, tuple[dict[str, Any], str]] = {}
         self.logs = run_dir(ruleset, self.run_id)
         # Resolved once: they are needed after every step.
@@ -165,16 +167,15 @@ class Runner(StepRunner):
     def run(self) -> RunResult:
         """Run to the goal; raise on bad input, return how the run ended.
 
-        Python hooks and sensors that print write to stderr during the run:
-        stdout carries data only (the JSON Lines of ``--format json``).
+        Hooks run in processes of their own (python ones in workers), whose
+        output is streamed, never written to this process's stdout: stdout
+        carries data only (the JSON Lines of ``--format json``).
         """
-        reaping = subreaper(True)
-        try:
-            with redirect_stdout(sys.stderr):
+        with process_scope():
+            try:
                 if self.options.dry_run:
                     return self.dry_run()
-                lock = goal_lock(self.ruleset)
-                with lock, _sigterm_as_interrupt():
+                with goal_lock(self.ruleset), _sigterm_as_interrupt():
                     journal = Journal(
                         self.journal_file,
                         self.redact,
@@ -186,13 +187,8 @@ class Runner(StepRunner):
                         return self._run_locked(journal)
                     finally:
                         journal.close()
-        finally:
-            try:
-                self.pool.close()
             finally:
-                if reaping:
-                    end_strays()
-                    subreaper(False)
+                self.pool.close()
 
     def _run_locked(self, journal: Journal) -> RunResult:
         if self.options.plan_file is not None:
@@ -339,6 +335,16 @@ class Runner(StepRunner):
         return start.state
 
     def sense_into(self, state: State, names: set[str] | None) -> State:
+        return self.sense_checked(state, names)[0]
+
+    def sense_checked(
+        self, state: State, names: set[str] | None
+    ) -> tuple[State, dict[str, str]]:
+        """Read sensors (those of ``names``, or all relevant ones) into ``state``.
+
+        Returns the new state and the sensors that failed; their variables
+        become unknown, as at the start of a run.
+        """
         if names is None:
             # Sensors nothing relevant reads never run (a missing extra for
             # one must not block the run).
@@ -352,14 +358,18 @@ class Runner(StepRunner):
             stop=self.stopping,
         )
         if not readings:
-            return state
+            return state, {}
         values = {r.name: r.value for r in readings if r.ok}
         errors = {r.name: r.error for r in readings if not r.ok}
         note_sensed(self.origins, values, now())
         for name in values:
             self.unknown.pop(name, None)
+        for name, reason in errors.items():
+            sensor = self.ruleset.var(name).sensor
+            assert sensor is not None
+            self.unknown[name] = SensorFailure(reason, sensor.hook.location)
         self.event("sensed", values=values, errors=errors)
-        return with_values(self.ruleset, state, values)
+        return with_values(self.ruleset, state, values), errors
 
     def persist(self, state: State, status: str) -> None:
         if self.options.dry_run:

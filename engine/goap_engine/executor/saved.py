@@ -31,7 +31,12 @@ def read_plan_file(ruleset: Ruleset, path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != "goap-engine/plan":
         raise InputError(f"{path}: not a goap-engine plan file")
     made_for = data.get("goal")
-    if isinstance(made_for, str) and Path(made_for).resolve() != ruleset.path.resolve():
+    # A relative path was written from wherever `plan` ran; compare names then.
+    if isinstance(made_for, str) and (
+        Path(made_for).resolve() != ruleset.path.resolve()
+        if Path(made_for).is_absolute()
+        else Path(made_for).name != ruleset.path.name
+    ):
         raise InputError(
             f"{path}: this plan was made for {made_for}, not {ruleset.path}"
         )

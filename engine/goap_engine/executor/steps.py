@@ -87,6 +87,7 @@ class StepRunner:
     logs: Path
     origins: dict[str, dict[str, Any]]
     reads_cache: dict[str, frozenset[str]]
+    started: int
     source_prints: dict[str, dict[str, Any]]
 
     def event(self, kind: str, **fields: Any) -> None:
@@ -96,6 +97,11 @@ class StepRunner:
         raise NotImplementedError
 
     def sense_into(self, state: State, names: set[str] | None) -> State:
+        raise NotImplementedError
+
+    def sense_checked(
+        self, state: State, names: set[str] | None
+    ) -> tuple[State, dict[str, str]]:
         raise NotImplementedError
 
     def hook_extra(self) -> dict[str, Any]:
@@ -135,7 +141,9 @@ class StepRunner:
                     done.add(step.number)
                 if not progress.ok:
                     pending.clear()
-        except KeyboardInterrupt:
+        except BaseException:
+            # Ctrl-C, or an error of the engine itself: either way nothing
+            # may go on running (the pool would wait for it).
             self.stop_all(list(running))
             for _, (step, _, t0, output) in running.items():
                 self.end_interrupted(step.action, t0, output)
@@ -229,7 +237,8 @@ class StepRunner:
             self.source_prints[action.name] = fingerprint_sources(
                 ruleset.workdir, action.sources
             )
-        number = len(self.records) + 1
+        self.started += 1
+        number = self.started
         output = Output(
             self.redact,
             on_line=lambda line: self.on_output(label, line),
@@ -308,7 +317,15 @@ class StepRunner:
                     )
                     if self.stopping.wait(delay):
                         break
-                outcome = self.perform_once(action, state, output)
+                try:
+                    outcome = self.perform_once(action, state, output)
+                except Exception as exc:  # noqa: BLE001 - fails the step only
+                    # The engine could not run the hook (a full disk, no
+                    # process to be had): the step failed, the run goes on.
+                    outcome = Outcome(
+                        False,
+                        message=f"cannot run the hook: {type(exc).__name__}: {exc}",
+                    )
                 if outcome.ok or outcome.interrupted:
                     break
         finally:
@@ -417,19 +434,24 @@ class StepRunner:
                 n for n in action.writes if ruleset.var(n).sensor is not None
             }
             if sensed_names:
-                candidate = self.sense_into(candidate, sensed_names)
+                candidate, unread = self.sense_checked(candidate, sensed_names)
                 wrong = [
                     f"{n} expected {expected[ruleset.var(n).index]!r}, sensed "
                     f"{candidate[ruleset.var(n).index]!r}"
-                    for n in sorted(sensed_names)
+                    for n in sorted(sensed_names - set(unread))
                     if candidate[ruleset.var(n).index] != expected[ruleset.var(n).index]
+                ]
+                # A sensor that cannot be read proves nothing: the effect is
+                # unverified, which is not success.
+                wrong += [
+                    f"{n} could not be sensed ({why})" for n, why in unread.items()
                 ]
                 if wrong:
                     outcome.ok = False
                     message = self.redact("effect did not happen: " + "; ".join(wrong))
                     # A step that failed established nothing: keep only what
                     # the sensors read, not the effects it claimed.
-                    read = {ruleset.var(n).index for n in sensed_names}
+                    read = {ruleset.var(n).index for n in sensed_names - set(unread)}
                     state = tuple(
                         candidate[i] if i in read else value
                         for i, value in enumerate(state)

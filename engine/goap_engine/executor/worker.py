@@ -16,6 +16,7 @@ results leave on file descriptor FD, both as length-prefixed pickles.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import pickle
 import select
@@ -32,9 +33,10 @@ from typing import Any
 
 from .context import HookContext, HookError, Outcome, resolve_callable
 from .output import Output
-from .processes import STEP_VAR, end_marked, finish, kill_group, pump, spawn
+from .processes import STEP_VAR, end_marked, finish, pump, spawn
 
 _HEADER = struct.Struct("!Q")
+WATCHER = "goap-engine parent watch"
 
 
 def _send(fd: int, data: Any) -> None:
@@ -86,7 +88,6 @@ class Worker:
         finally:
             os.close(write_end)
         self.results = read_end
-        self.fresh = True
 
     def send(self, request: dict[str, Any]) -> None:
         stdin = self.proc.stdin
@@ -155,13 +156,22 @@ class WorkerPool:
         replies: list[Any] = []
 
         def ready() -> bool:
-            replies.append(_receive(worker.results))
+            try:
+                replies.append(_receive(worker.results))
+            except Exception:  # noqa: BLE001 - a garbled reply is a dead worker
+                replies.append(None)
             return True
 
         deadline = None if timeout is None else began + timeout
         healthy = False
         try:
-            worker.send(request)
+            try:
+                worker.send(request)
+            except BrokenPipeError:
+                # An idle worker that died since its last call: one fresh try.
+                worker.close(kill=True)
+                worker = self._acquire()
+                worker.send(request)
             how = pump(
                 worker.proc,
                 output,
@@ -213,9 +223,15 @@ class WorkerPool:
                 self._release(worker)
 
     def _acquire(self) -> Worker:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+        while True:
+            with self._lock:
+                worker = self._idle.pop() if self._idle else None
+            if worker is None:
+                break
+            if worker.proc.poll() is None:
+                return worker
+            # Died while idle (killed from outside): never hand it a call.
+            worker.close(kill=True)
         # Not the call's environment: the worker outlives the step, so it
         # must not carry the step's marker (or its secrets) in its own.
         env = {k: v for k, v in os.environ.items() if k != STEP_VAR}
@@ -224,7 +240,6 @@ class WorkerPool:
     def _release(self, worker: Worker) -> None:
         with self._lock:
             if not self.closed:
-                worker.fresh = False
                 self._idle.append(worker)
                 return
         worker.close()
@@ -236,14 +251,6 @@ class WorkerPool:
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.close()
-
-    def kill(self) -> None:
-        """Kill every idle worker at once (on interrupt)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for worker in idle:
-            kill_group(worker.proc, grace=0.2)
-            worker.close(kill=True)
 
 
 def _serve(request: dict[str, Any]) -> dict[str, Any]:
@@ -294,8 +301,10 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
     if value is False:
         outcome.message = "returned False"
     try:
-        pickle.dumps(value)
-    except Exception:  # noqa: BLE001 - any unpicklable value is shown, not passed
+        # Plain data only: the engine must not import the hook's modules to
+        # read what it returned.
+        json.dumps(value)
+    except (TypeError, ValueError):
         value = repr(value)
     return {
         "ok": outcome.ok,
@@ -303,7 +312,7 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
         "message": outcome.message,
         # A thread the hook left running would print into the next call's
         # output and outlive its step: such a worker is not reused.
-        "threads": threading.active_count(),
+        "threads": sum(1 for t in threading.enumerate() if t.name != WATCHER),
     }
 
 
@@ -323,27 +332,29 @@ def _idle(fd: int) -> None:
             pass
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to kill this worker if the engine dies (Linux).
+def _watch_parent() -> None:
+    """End this worker, and what its hook started, if the engine dies.
 
-    A ``kill -9`` of the engine gives it no chance to stop its workers.
+    A ``kill -9`` of the engine gives it no chance to stop its workers.  (The
+    kernel's parent-death signal would fire when the engine's *thread* that
+    started the worker ends, which a thread pool does all the time.)
     """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
+    parent = os.getppid()
 
-    pr_set_pdeathsig = 1
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:
-        # The engine was already gone before the request took effect.
-        os._exit(1)
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                with suppress(OSError):
+                    os.killpg(0, 9)
+                os._exit(1)
+
+    threading.Thread(target=watch, name=WATCHER, daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
     """Serve calls until the engine closes stdin."""
-    _die_with_parent()
+    _watch_parent()
     results = int(argv[1])
     requests = sys.stdin.buffer.fileno()
     # Nothing may read the engine's stdin pipe by accident: hooks get none.
