@@ -14,19 +14,18 @@ from .errors import NoPlanError
 from .model import Ruleset
 from .planner.plan import find_plan, reference_eval
 from .planner.schedule import format_duration, schedule
-from .values import state_dict, with_values
+from .values import state_dict
 
 
 def progress_context(ruleset: Ruleset) -> dict[str, Any]:
     """Return what the templates see: sub-goals, actions done and pending, timing."""
     from .executor.journal import read_events
     from .executor.workspace import adopt_shared_state, journal_path, state_path
-    from .store import read_state_values
+    from .executor.world import start_state
 
     adopt_shared_state(ruleset)
-    path = state_path(ruleset)
-    stored = read_state_values(ruleset, path) if path.exists() else {}
-    state = with_values(ruleset, ruleset.default_state(), stored)
+    # What plan would start from without sensing: expired facts are not done.
+    state = start_state(ruleset, sense=False).state
     events = list(read_events(journal_path(ruleset)))
     last_run = next(
         (e["run"] for e in reversed(events) if e.get("event") == "run_start"), None
@@ -117,7 +116,7 @@ def progress_context(ruleset: Ruleset) -> dict[str, Any]:
         "subgoals": subgoals,
         "actions": actions,
         "state": state_dict(ruleset, state),
-        "state_file": str(path),
+        "state_file": str(state_path(ruleset)),
         "done_steps": len(ok),
         "done_estimated": format_duration(
             sum(float(e.get("estimated") or 0) for e in ok)
