@@ -278,3 +278,69 @@ def test_a_hook_returning_its_own_object_fails_cleanly(tmp_path: Path, h) -> Non
     result = h.run("run", goal, cwd=elsewhere)
     assert result.returncode == 0, result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_a_resume_after_kill_9_ends_what_the_killed_run_left_running(
+    tmp_path: Path, h, engines, reaper
+) -> None:
+    import signal
+
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {trained: bool}
+        actions:
+          train: {id: T1, effects: {trained: true}, run: echo $$ > hook.pid; sleep 300}
+        goal: [trained]
+        """,
+    )
+    proc = h.start("run", goal, cwd=tmp_path)
+    engines.append(proc)
+    h.wait_for(lambda: h.pids(tmp_path / "hook.pid"), message="the hook started")
+    hook = h.pids(tmp_path / "hook.pid")[0]
+    reaper.append(hook)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert h.alive(hook)  # nothing could end it: the engine died at once
+    (tmp_path / "hook.pid").unlink()
+    goal.write_text(goal.read_text().replace("sleep 300", "true"))
+    resumed = h.run("run", "--resume", goal, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    # The shell and its sleep.
+    assert "ended 2 process(es) the interrupted run" in resumed.stderr
+    h.wait_for(lambda: not h.alive(hook), message=f"pid {hook} ended")
+
+
+def test_hooks_that_break_their_output_or_imports_fail_alone(tmp_path: Path, h) -> None:
+    (tmp_path / "rude.py").write_text(
+        "import os\n"
+        "def mute(ctx):\n"
+        "    null = os.open(os.devnull, os.O_WRONLY)\n"
+        "    os.dup2(null, 1)\n    os.dup2(null, 2)\n"
+        "    return True\n"
+        "def close(ctx):\n    os.close(1)\n    os.close(2)\n    return True\n"
+        "def speak(ctx):\n    print('still heard')\n    return True\n"
+    )
+    (tmp_path / "broken.py").write_text("raise KeyError('at import')\n")
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state: {a: bool, b: bool, c: bool, d: bool}
+        actions:
+          a: {id: R1, effects: {a: true}, run: {python: "rude:mute"}}
+          b: {id: R2, pre: a, effects: {b: true}, run: {python: "rude:close"}}
+          c: {id: R3, pre: b, effects: {c: true}, run: {python: "rude:speak"}}
+          d: {id: R4, pre: c, effects: {d: true}, run: {python: "broken:hook"}}
+        policy: {max_replans: 0}
+        goal: [d]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "[R3: c] | still heard" in result.stderr
+    end = [e for e in h.events(tmp_path) if e["event"] == "step_end"][-1]
+    assert end["step"] == "R4: d" and end["status"] == "failed"
+    assert end["message"] == "cannot import 'broken': KeyError: 'at import'"
+    assert "Traceback" in end["tail"]

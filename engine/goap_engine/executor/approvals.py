@@ -120,6 +120,20 @@ class Approvals:
         return self.all or action.name in self.approved
 
 
+def interrupted_markers(events: Iterable[dict[str, Any]], run: str) -> list[str]:
+    """Return the process markers of ``run``'s steps that never ended cleanly."""
+    markers: dict[str, str] = {}
+    for event in events:
+        if event.get("run") != run:
+            continue
+        label = str(event.get("step"))
+        if event.get("event") == "step_start" and isinstance(event.get("marker"), str):
+            markers[label] = event["marker"]
+        elif event.get("event") == "step_end" and event.get("status") != "interrupted":
+            markers.pop(label, None)
+    return list(markers.values())
+
+
 def interrupted_steps(events: Iterable[dict[str, Any]], run: str) -> list[str]:
     """Return the steps of ``run`` that started and never ended cleanly.
 

@@ -129,9 +129,16 @@ def force_unlock(path: Path) -> dict[str, Any] | None:
                 "refusing to remove it: wait for that run or stop it"
             )
         left = _holder(fd)
-        # Removed while held, so no other run can take the old file meanwhile.
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            return left
+        # Removed while held, so no other run can take the old file meanwhile,
+        # and only if it is still the file this process locked: another
+        # unlock may have removed it and a new run created and locked its own.
+        if os.path.samestat(os.fstat(fd), current):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
         return left
     finally:
         os.close(fd)

@@ -164,6 +164,14 @@ def end_marked(
     return pids
 
 
+def end_marked_everywhere(marker: str) -> list[int]:
+    """End every process carrying ``marker``, wherever it is now (after a crash)."""
+    pids = marked(marker)
+    if pids:
+        _end(pids)
+    return pids
+
+
 def strays(watch: Iterable[int] = ()) -> set[int] | None:
     """Return children of the engine no Popen owns, and children of ``watch``.
 

@@ -220,6 +220,12 @@ class Reporter:
             self._line(
                 f"[{step}] would run: {record.get('command')} ({'; '.join(marks)})"
             )
+        elif kind == "leftovers_ended":
+            self._line(
+                f"ended {record.get('processes')} process(es) the interrupted run "
+                f"{record.get('interrupted_run')} left running",
+                "yellow",
+            )
         elif kind == "tracked":
             self._line(f"logged to MLflow: run {record.get('mlflow_run')}", "dim")
         elif kind == "track_failed":

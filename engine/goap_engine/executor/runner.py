@@ -30,12 +30,17 @@ from ..planner.plan import Plan, apply, find_plan, reference_eval
 from ..planner.task import relevant_variables
 from ..store import atomic_write, state_text
 from ..values import ruleset_fingerprint, state_dict, with_values
-from .approvals import Approvals, interrupted_steps, needs_approval
+from .approvals import (
+    Approvals,
+    interrupted_markers,
+    interrupted_steps,
+    needs_approval,
+)
 from .context import HookContext
 from .hooks import hook_env
 from .journal import Journal, Redactor, last_run, now, read_events
 from .output import Output
-from .processes import process_scope
+from .processes import end_marked_everywhere, process_scope
 from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
@@ -216,6 +221,8 @@ class Runner(StepRunner):
             ruleset=ruleset_fingerprint(self.ruleset),
             jobs=self.jobs,
         )
+        if previous is not None:
+            self.end_leftovers(journal.path, str(previous.get("run")))
         try:
             state = self.initial_state()
             result = self.loop(state, began)
@@ -238,6 +245,20 @@ class Runner(StepRunner):
         if self.ruleset.policy.mlflow is not None:
             self.track(result)
         return result
+
+    def end_leftovers(self, path: Path, run: str) -> None:
+        """End processes an interrupted run's steps left running.
+
+        A ``kill -9`` of the engine gives it no chance to end its hooks; their
+        processes still carry their step's marker, which the journal kept.
+        """
+        ended = [
+            pid
+            for marker in interrupted_markers(read_events(path), run)
+            for pid in end_marked_everywhere(marker)
+        ]
+        if ended:
+            self.event("leftovers_ended", interrupted_run=run, processes=len(ended))
 
     def check_resume(self, path: Path, run: str) -> None:
         """Refuse to re-run, unasked, an irreversible step that may have happened."""

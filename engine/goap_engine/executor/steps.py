@@ -244,24 +244,28 @@ class StepRunner:
             on_line=lambda line: self.on_output(label, line),
             log_path=self.logs / f"{number:03d}-{_file_name(action.name)}.log",
         )
+        # Journalled, so a run resumed after a kill -9 of the engine can end
+        # what this step's hook left running.
+        marker = new_marker()
         self.event(
             "step_start",
             step=label,
             action=action.name,
             command=command,
             estimated=action.duration,
+            marker=marker,
         )
         t0 = time.monotonic()
         future: Future[Outcome] = Future()
         if pool is None:
             try:
-                future.set_result(self.perform(action, state, output))
+                future.set_result(self.perform(action, state, output, marker))
             except KeyboardInterrupt:
                 self.stop_all([])
                 self.end_interrupted(action, t0, output)
                 raise
         else:
-            future = pool.submit(self.perform, action, state, output)
+            future = pool.submit(self.perform, action, state, output, marker)
         return future, expected, t0, output
 
     def template_reads(self, action: Action) -> frozenset[str]:
@@ -302,7 +306,9 @@ class StepRunner:
         except HookError as exc:
             return f"(cannot render: {exc})"
 
-    def perform(self, action: Action, state: State, output: Output) -> Outcome:
+    def perform(
+        self, action: Action, state: State, output: Output, marker: str
+    ) -> Outcome:
         """Run ``action``'s hook with retries and backoff; return the last outcome."""
         attempts = action.retries + 1
         outcome = Outcome(False, message="not run")
@@ -318,7 +324,7 @@ class StepRunner:
                     if self.stopping.wait(delay):
                         break
                 try:
-                    outcome = self.perform_once(action, state, output)
+                    outcome = self.perform_once(action, state, output, marker)
                 except Exception as exc:  # noqa: BLE001 - fails the step only
                     # The engine could not run the hook (a full disk, no
                     # process to be had): the step failed, the run goes on.
@@ -332,7 +338,9 @@ class StepRunner:
             output.close()
         return outcome
 
-    def perform_once(self, action: Action, state: State, output: Output) -> Outcome:
+    def perform_once(
+        self, action: Action, state: State, output: Output, marker: str
+    ) -> Outcome:
         ruleset = self.ruleset
         if action.wait is not None:
             return self.poll(action, state)
@@ -355,7 +363,7 @@ class StepRunner:
                     timeout=timeout,
                     output=output,
                     stop=self.stopping,
-                    marker=new_marker(),
+                    marker=marker,
                     alone=self.jobs == 1,
                 )
             spec = callable_spec(action.hook.kind, str(action.hook.target))
@@ -375,7 +383,7 @@ class StepRunner:
                 output=output,
                 timeout=timeout,
                 stop=self.stopping,
-                marker=new_marker(),
+                marker=marker,
                 alone=self.jobs == 1,
             )
         except HookError as exc:

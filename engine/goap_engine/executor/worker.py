@@ -279,6 +279,13 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
         fn = resolve_callable("python", request["spec"])
     except HookError as exc:
         return {"ok": False, "message": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a module that fails on import
+        traceback.print_exc()
+        module = str(request["spec"]).partition(":")[0]
+        return {
+            "ok": False,
+            "message": f"cannot import '{module}': {type(exc).__name__}: {exc}",
+        }
     try:
         value = fn(context)
     except SystemExit as exc:
@@ -352,6 +359,15 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, name=WATCHER, daemon=True).start()
 
 
+def _restore_output(pipe: int) -> None:
+    with suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os.dup2(pipe, 1)
+    os.dup2(pipe, 2)
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+
+
 def main(argv: list[str]) -> int:
     """Serve calls until the engine closes stdin."""
     _watch_parent()
@@ -362,11 +378,15 @@ def main(argv: list[str]) -> int:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    # The output pipe, kept aside: a hook that points fd 1 or 2 elsewhere (or
+    # closes them) must not take the next call's output with it.
+    output = os.dup(1)
     while True:
         _idle(stdin_copy)
         request = _receive(stdin_copy)
         if request is None:
             return 0
+        _restore_output(output)
         reply = _serve(request)
         sys.stdout.flush()
         sys.stderr.flush()
