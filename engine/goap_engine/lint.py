@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import Diagnostic
-from .model import Hook, Ruleset
+from .model import Action, Hook, Ruleset
 from .planner.task import (
     compile_task,
     condition_facts,
@@ -130,6 +130,13 @@ def _hook_reads(hook: Hook) -> set[str]:
     texts = [hook.target] if isinstance(hook.target, str) else list(hook.target)
     texts += strings_in(dict(hook.args))
     return _template_reads(texts)
+
+
+def action_template_reads(action: Action) -> set[str]:
+    """Return the names an action's hook and ``env:`` templates read."""
+    if action.hook is None:
+        return set()
+    return _hook_reads(action.hook) | _template_reads(strings_in(dict(action.env)))
 
 
 def _template_reads(texts: list[str]) -> set[str]:

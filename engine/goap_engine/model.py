@@ -188,6 +188,18 @@ class Action:
     def label(self) -> str:
         return f"{self.id}: {self.name}" if self.id else self.name
 
+    @property
+    def inputs(self) -> frozenset[str]:
+        """Return every variable it reads: preconditions, effects, cost, wait."""
+        names = set(self.reads)
+        for effect in self.effects:
+            names |= effect.expr.reads
+        if self.cost is not None:
+            names |= self.cost.reads
+        if self.wait is not None:
+            names |= self.wait.until.reads
+        return frozenset(names)
+
 
 @dataclass(frozen=True, slots=True)
 class Condition:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..lint import action_template_reads
 from ..model import Action, Ruleset
 from ..planner.plan import Plan, Step, apply, reference_eval
 from ..planner.schedule import dependencies
-from ..templates import strings_in, template_names
 from ..values import state_dict
 from .approvals import why
 from .context import HookContext, HookError, Outcome
@@ -273,22 +273,12 @@ class StepRunner:
         known = self.reads_cache.get(action.name)
         if known is not None:
             return known
-        reads: frozenset[str] = frozenset()
-        if action.hook is not None:
-            texts = strings_in(action.hook.target) + strings_in(dict(action.hook.args))
-            texts += strings_in(dict(action.env))
-            names: set[str] = set()
-            for text in texts:
-                try:
-                    names |= template_names(text)
-                except ValueError:
-                    continue
-            ruleset = self.ruleset
-            reads = frozenset(
-                n
-                for n in names
-                if n in ruleset.names and ruleset.var(n).sensor is not None
-            )
+        ruleset = self.ruleset
+        reads = frozenset(
+            n
+            for n in action_template_reads(action)
+            if n in ruleset.names and ruleset.var(n).sensor is not None
+        )
         # Parsing templates costs more than a step's own bookkeeping.
         self.reads_cache[action.name] = reads
         return reads

@@ -423,14 +423,7 @@ def check_unknowns(
             readers.setdefault(name, "the search for a plan")
         steps = ()
     for action in steps:
-        names = set(action.reads)
-        for effect in action.effects:
-            names |= effect.expr.reads
-        if action.cost is not None:
-            names |= action.cost.reads
-        if action.wait is not None:
-            names |= action.wait.until.reads
-        for name in names:
+        for name in action.inputs:
             readers.setdefault(name, f"step {action.label}")
     problems = []
     warnings = []

@@ -234,13 +234,7 @@ def relevant_variables(ruleset: Ruleset) -> frozenset[str]:
     for expr in goal:
         names |= expr.reads
     for action in relevant_actions(ruleset, goal):
-        names |= action.reads
-        for effect in action.effects:
-            names |= effect.expr.reads
-        if action.cost is not None:
-            names |= action.cost.reads
-        if action.wait is not None:
-            names |= action.wait.until.reads
+        names |= action.inputs
     return frozenset(names)
 
 
