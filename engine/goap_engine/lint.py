@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import Diagnostic
-from .model import Action, Hook, Ruleset
+from .model import Ruleset
 from .planner.task import (
     compile_task,
     condition_facts,
@@ -11,7 +11,7 @@ from .planner.task import (
     open_start,
     reachable,
 )
-from .templates import strings_in, template_names
+from .templates import hook_template_reads
 
 
 def lint(ruleset: Ruleset) -> list[Diagnostic]:
@@ -30,12 +30,12 @@ def lint(ruleset: Ruleset) -> list[Diagnostic]:
         if action.wait is not None:
             read |= action.wait.until.reads
         if action.hook is not None:
-            read |= _hook_reads(action.hook)
+            read |= hook_template_reads(action.hook)
     for condition in ruleset.conditions:
         read |= condition.expr.reads
     for var in ruleset.variables:
         if var.sensor is not None:
-            read |= _hook_reads(var.sensor.hook)
+            read |= hook_template_reads(var.sensor.hook)
     for var in ruleset.variables:
         entity = f"state variable '{var.name}'"
         if var.name not in read:
@@ -124,26 +124,3 @@ def _hint(ruleset: Ruleset, names: frozenset[str]) -> str:
     if unwritten:
         return f" ({', '.join(unwritten)} is never set by an action nor sensed)"
     return ""
-
-
-def _hook_reads(hook: Hook) -> set[str]:
-    texts = [hook.target] if isinstance(hook.target, str) else list(hook.target)
-    texts += strings_in(dict(hook.args))
-    return _template_reads(texts)
-
-
-def action_template_reads(action: Action) -> set[str]:
-    """Return the names an action's hook and ``env:`` templates read."""
-    if action.hook is None:
-        return set()
-    return _hook_reads(action.hook) | _template_reads(strings_in(dict(action.env)))
-
-
-def _template_reads(texts: list[str]) -> set[str]:
-    names: set[str] = set()
-    for text in texts:
-        try:
-            names |= template_names(text)
-        except ValueError:
-            continue
-    return names

@@ -11,10 +11,13 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+if TYPE_CHECKING:
+    from .model import Action, Hook
 
 
 def _quote(value: Any) -> str:
@@ -69,3 +72,26 @@ def strings_in(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in strings_in(v)]
     return []
+
+
+def hook_template_reads(hook: Hook) -> set[str]:
+    """Return the names a hook's command or arguments read through templates."""
+    texts = [hook.target] if isinstance(hook.target, str) else list(hook.target)
+    return _names_in(texts + strings_in(dict(hook.args)))
+
+
+def action_template_reads(action: Action) -> set[str]:
+    """Return the names an action's hook and ``env:`` templates read."""
+    if action.hook is None:
+        return set()
+    return hook_template_reads(action.hook) | _names_in(strings_in(dict(action.env)))
+
+
+def _names_in(texts: list[str]) -> set[str]:
+    names: set[str] = set()
+    for text in texts:
+        try:
+            names |= template_names(text)
+        except ValueError:
+            continue
+    return names

@@ -219,3 +219,75 @@ def test_plan_shows_what_stopping_each_step_means(tmp_path: Path, h) -> None:
     assert "skip if done" in rows["K1"]
     assert "re-run" in rows["K2"]
     assert rows["K3"].split()[-1] == "ask"
+
+
+def test_a_command_never_runs_with_a_value_its_sensor_could_not_read(
+    tmp_path: Path, h
+) -> None:
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          build_dir:
+            type: str
+            sense: {shell: cat build_dir.txt, from: stdout}
+          prepared: bool
+          cleaned: bool
+        actions:
+          prepare: {id: C0, effects: {prepared: true}, run: rm -f build_dir.txt}
+          clean:
+            id: C1
+            pre: prepared
+            effects: {cleaned: true}
+            run: echo rm -rf {{ build_dir }}/ > cleaned.txt
+        goal: [cleaned]
+        """,
+    )
+    # Unknown from the start: plan and run refuse before anything runs.
+    planned = h.run("plan", goal, cwd=tmp_path)
+    assert planned.returncode == 2, planned.stderr
+    assert "step C1: clean needs it" in planned.stderr
+    refused = h.run("run", goal, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert "step_start" not in h.kinds(h.events(tmp_path))
+    # Known at the start, gone when the step starts: the step does not run.
+    (tmp_path / "build_dir.txt").write_text("build\n")
+    result = h.run("run", goal, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "C1: clean not run: its command reads unknown values" in result.stderr
+    assert not (tmp_path / "cleaned.txt").exists()
+
+
+def test_sensed_text_outside_the_rules_literals_plans(tmp_path: Path, h) -> None:
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          tag: {type: str, sense: {shell: echo v1.2, from: stdout}}
+          released: bool
+        actions:
+          release: {id: R1, pre: "tag != ''", effects: {released: true}, run: "true"}
+        goal: [released]
+        """,
+    )
+    checked = h.cli("validate", goal)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "never" not in checked.stdout
+    shown = h.cli("plan", "--format", "json", goal)
+    assert shown.returncode == 0, shown.stderr
+    assert [s["id"] for s in json.loads(shown.stdout)["steps"]] == ["R1"]
+
+
+def test_a_fresh_run_that_stops_before_any_step_keeps_the_stored_state(
+    tmp_path: Path, h
+) -> None:
+    goal = h.goal(tmp_path, INTERRUPTED.replace("sleep 30; ", ""))
+    done = h.run("run", "--yes", goal, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    before = h.state(tmp_path)["state"]
+    assert before == {"built": True, "published": True}
+    refused = h.run("run", "--fresh", goal, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert h.state(tmp_path)["state"] == before

@@ -330,9 +330,10 @@ class Runner(StepRunner):
             self.event("track_failed", message=outcome.message)
 
     def initial_state(self) -> State:
-        state = self.start_from(self.lineage)
-        self.persist(state, "running")
-        return state
+        # Persisted only once a step is about to run: a run that stops before
+        # (no plan, an approval missing, a sensor the plan needs) must leave
+        # the stored state as it was, even with --fresh.
+        return self.start_from(self.lineage)
 
     def start_from(self, run_id: str | None) -> State:
         """Compute the start state as plan and explain do, and note the unknowns."""
@@ -526,6 +527,8 @@ class Runner(StepRunner):
                 reason = str(exc)
                 self.event("needs_approval", steps=exc.steps, message=reason)
                 break
+            if first:
+                self.persist(state, "running")
             first = False
             failed = self.execute(plan, state)
             state = failed.state
@@ -540,7 +543,8 @@ class Runner(StepRunner):
             self.replans += 1
             self.event("replan", number=self.replans, reason=failed.message)
         reached = self.goal_holds(state)
-        self.persist(state, "reached" if reached else "failed")
+        if not first or reached:
+            self.persist(state, "reached" if reached else "failed")
         return RunResult(
             run_id=self.run_id,
             reached=reached,

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..lint import action_template_reads
 from ..model import Action, Ruleset
 from ..planner.plan import Plan, Step, apply, reference_eval
 from ..planner.schedule import dependencies
+from ..templates import action_template_reads
 from ..values import state_dict
 from .approvals import why
 from .context import HookContext, HookError, Outcome
@@ -203,7 +203,18 @@ class StepRunner:
         # in a sensed variable is read again before this step renders.
         fresh = self.template_reads(action)
         if fresh:
-            progress.state = self.sense_into(progress.state, set(fresh))
+            progress.state, unread = self.sense_checked(progress.state, set(fresh))
+            if unread:
+                # Rendering would put a stale or default value into the
+                # command: the step does not run, and nor does the rest.
+                detail = "; ".join(f"{n}: {reason}" for n, reason in unread.items())
+                message = (
+                    f"{label} not run: its command reads unknown values ({detail})"
+                )
+                progress.fail(self.redact(message))
+                progress.stop = True
+                self.event("step_skipped", step=label, reason=self.redact(message))
+                return None
         state = progress.state
         if not all(reference_eval(ruleset, p, state) is True for p in action.pre):
             progress.fail(f"{label}: preconditions no longer hold")

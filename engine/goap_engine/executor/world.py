@@ -31,6 +31,7 @@ from ..errors import Diagnostic, InputError, Location
 from ..model import EMPTY, Action, Ruleset, StateVar
 from ..planner.task import relevant_variables
 from ..store import read_stored
+from ..templates import action_template_reads
 from ..values import state_dict, with_values
 from .sensing import sense as read_sensors
 from .worker import WorkerPool
@@ -423,8 +424,11 @@ def check_unknowns(
             readers.setdefault(name, "the search for a plan")
         steps = ()
     for action in steps:
-        for name in action.inputs:
-            readers.setdefault(name, f"step {action.label}")
+        # What a step's command is built from counts as much as what it tests:
+        # an unknown value would run the command with the default in it.
+        for name in action.inputs | action_template_reads(action):
+            if name in ruleset.names:
+                readers.setdefault(name, f"step {action.label}")
     problems = []
     warnings = []
     for name, failure in start.failures.items():

@@ -116,7 +116,10 @@ class Domains:
 
 
 def _domains(
-    ruleset: Ruleset, actions: Sequence[Action], goal: Sequence[Expr]
+    ruleset: Ruleset,
+    actions: Sequence[Action],
+    goal: Sequence[Expr],
+    start: State | None = None,
 ) -> Domains:
     """Return fact domains for the variables ``actions`` and ``goal`` touch.
 
@@ -152,9 +155,18 @@ def _domains(
         if finite is not None:
             domains.add(var, finite)
         elif var.type == "str" and var.name not in computed:
-            # A str variable only ever set to literals has those (and its
-            # default) as domain; a sensed value outside it maps to no fact.
-            domains.add(var, [var.default, *literal_values.get(var.name, [])])
+            if start is None and var.sensor is not None:
+                # Without a start (validate, explain's checks) a sensed text
+                # may be anything: no facts, so conditions on it are not
+                # judged unreachable.
+                continue
+            # A str variable only ever set to literals has those, its default
+            # and its start value (sensed, stored or --set: any text) as
+            # domain: in every state of the search it holds one of them.
+            values = [var.default, *literal_values.get(var.name, [])]
+            if start is not None:
+                values.append(start[var.index])
+            domains.add(var, values)
     return domains
 
 
@@ -224,17 +236,20 @@ def relevant_actions(ruleset: Ruleset, goal: Sequence[Expr]) -> list[Action]:
 def relevant_variables(ruleset: Ruleset) -> frozenset[str]:
     """Return the variables the goal or an action that may serve it reads.
 
-    These are the variables whose start values can change a plan: the goal
-    conditions' names and, transitively, what the preconditions, effects,
-    costs and wait conditions of relevant actions read.  Sensors of other
-    variables need not run before planning.
+    These are the variables whose start values can change a plan or what it
+    runs: the goal conditions' names and, transitively, what the
+    preconditions, effects, costs, wait conditions and hook templates of
+    relevant actions read.  Sensors of other variables need not run.
     """
+    from ..templates import action_template_reads
+
     goal = [c.expr for c in ruleset.conditions]
     names: set[str] = set()
     for expr in goal:
         names |= expr.reads
     for action in relevant_actions(ruleset, goal):
         names |= action.inputs
+        names |= action_template_reads(action) & set(ruleset.names)
     return frozenset(names)
 
 
@@ -469,7 +484,7 @@ def compile_task(
     )
     actions = relevant_actions(ruleset, goal_exprs) if prune else list(ruleset.actions)
     actions = [a for a in actions if a.name not in exclude]
-    domains = _domains(ruleset, actions, goal_exprs)
+    domains = _domains(ruleset, actions, goal_exprs, start)
     relaxed = ground_relaxation(
         ruleset, actions, goal_exprs, domains, failures=failures
     )
