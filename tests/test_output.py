@@ -71,3 +71,12 @@ def test_the_log_keeps_what_was_shown_and_stops_at_its_cap(
         "[... log cut at its size limit; the rest was shown only ...]\n"
     )
     assert len(text) < 200
+
+
+def test_a_progress_bar_keeps_its_last_state() -> None:
+    lines = _lines(
+        b"\r 10%|#   |", b"\r 50%|##  |", b"\r100%|####|\n", idle_between=False
+    )
+    assert lines == ["100%|####|"]
+    shown = _lines(b"\r 10%|#   |\r 20%|#   |", b"\r100%|####|\n", idle_between=True)
+    assert shown == [" 20%|#   |", "100%|####|"]

@@ -134,6 +134,10 @@ class Output:
     def _emit(self, raw: bytes) -> None:
         # Redacted whole, then cut: a cut first could split a secret.
         text = self.redact(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        if "\r" in text:
+            # A progress bar redraws its line with carriage returns; what a
+            # terminal would show is the last state, and that is what is kept.
+            text = text.rsplit("\r", 1)[1]
         if len(text) > MAX_LINE:
             text = text[:MAX_LINE] + " [... line cut ...]"
         self.lines += 1

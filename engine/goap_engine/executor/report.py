@@ -220,6 +220,11 @@ class Reporter:
             self._line(
                 f"[{step}] would run: {record.get('command')} ({'; '.join(marks)})"
             )
+        elif kind == "forgotten":
+            for name, why in (record.get("facts") or {}).items():
+                self._line(f"forgot {name}: {why}", "dim")
+        elif kind == "warning":
+            self._line(f"warning: {record.get('message')}", "yellow")
         elif kind == "leftovers_ended":
             self._line(
                 f"ended {record.get('processes')} process(es) the interrupted run "

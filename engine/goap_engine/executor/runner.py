@@ -459,7 +459,7 @@ class Runner(StepRunner):
             return
         start = Start(state, self.origins, {}, self.unknown, {})
         for warning in check_unknowns(self.ruleset, start, steps):
-            self.log(warning)
+            self.event("warning", message=warning)
 
     def _make_plan(self, state: State, saved: bool) -> Plan:
         if saved and self.options.plan_file is not None:
