@@ -129,4 +129,5 @@ def _well_formed(origin: Any) -> bool:
         and all(isinstance(g, str) for g in globs)
         and isinstance(files, dict)
         and all(isinstance(f, dict) for f in files.values())
+        and isinstance(sources.get("files_at", ""), str)
     )

@@ -254,3 +254,31 @@ def test_old_state_file_without_origins_loads(tmp_path: Path, h) -> None:
     planned = h.cli("plan", goal, "--format", "json")
     # Its age is unknown, so the stored fact stays.
     assert planned.returncode == 0 and steps(planned) == ["train"]
+
+
+def test_a_large_dataset_as_sources_stays_out_of_the_state_file(
+    tmp_path: Path, h
+) -> None:
+    goal = train_goal(tmp_path, h)
+    for i in range(400):
+        (tmp_path / "data" / f"img{i:04}.csv").write_text(f"{i}\n")
+    done = h.run("run", goal, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    state_file = h.files(tmp_path) / "state.json"
+    assert state_file.stat().st_size < 4000
+    sources = h.state(tmp_path)["origins"]["trained"]["sources"]
+    assert "files" not in sources and sources["files_at"].endswith(".json")
+    kept = tmp_path / ".goap" / "sources" / sources["files_at"]
+    assert len(json.loads(kept.read_text())) == 402
+
+    def planned() -> list[str]:
+        return steps(h.cli("plan", "--no-sense", "--format", "json", goal))
+
+    assert planned() == []
+    (tmp_path / "data" / "img0007.csv").write_text("changed\n")
+    assert planned() == ["train"]
+    (tmp_path / "data" / "img0007.csv").write_text("7\n")
+    assert planned() == []
+    # A fingerprint that cannot be read is not trusted: the fact is forgotten.
+    kept.unlink()
+    assert planned() == ["train"]

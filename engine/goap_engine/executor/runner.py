@@ -11,7 +11,6 @@ loses nothing.  How one step runs lives in ``steps``; approvals in
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -28,7 +27,6 @@ from ..errors import ApprovalError, Diagnostic, InputError, NoPlanError
 from ..model import DELIVERY_TEXT, Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval
 from ..planner.task import relevant_variables
-from ..store import atomic_write, state_text
 from ..values import ruleset_fingerprint, state_dict, with_values
 from .approvals import (
     Approvals,
@@ -43,6 +41,7 @@ from .output import Output
 from .processes import end_marked_everywhere, process_scope
 from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
+from .statefile import StateWriter
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
 from .worker import WorkerPool
 from .workspace import goal_lock, journal_path, run_dir, state_path, workspace
@@ -138,10 +137,10 @@ class Runner(StepRunner):
         self.reads_cache: dict[str, frozenset[str]] = {}
         # Steps started in this run: numbers their logs, unique across replans.
         self.started = 0
-        self.origins_text: dict[str, tuple[dict[str, Any], str]] = {}
         self.logs = run_dir(ruleset, self.run_id)
         # Resolved once: they are needed after every step.
         self.state_file = state_path(ruleset)
+        self.writer = StateWriter(ruleset, self.state_file, self.redact)
         self.journal_file = journal_path(ruleset)
         self.approvals = Approvals(
             goal=str(ruleset.path),
@@ -406,27 +405,7 @@ class Runner(StepRunner):
             "last_action": self.last_action,
             "state": state_dict(self.ruleset, state),
         }
-        text = state_text(self.redact.data(data), {"origins": self.origins_json()})
-        atomic_write(self.state_file, text)
-
-    def origins_json(self) -> str:
-        """Return the recorded origins as JSON, defaults left out.
-
-        The state file is rewritten after every step; an origin changes only
-        when its variable does, so each one's text is kept until then.
-        """
-        parts = []
-        cache = self.origins_text
-        for name, origin in self.origins.items():
-            if origin.get("kind") == "default":
-                continue
-            known = cache.get(name)
-            if known is None or known[0] is not origin:
-                encoded = json.dumps(origin, default=str, separators=(",", ":"))
-                known = (origin, f"{json.dumps(name)}:{self.redact(encoded)}")
-                cache[name] = known
-            parts.append(known[1])
-        return "{" + ",".join(parts) + "}"
+        self.writer.write(self.redact.data(data), self.origins)
 
     def goal_holds(self, state: State) -> bool:
         return all(

@@ -189,3 +189,12 @@ def adopt_shared_state(ruleset: Ruleset) -> None:
             pass
     except LockedError:
         return
+
+
+def sources_dir(ruleset: Ruleset) -> Path:
+    """Return where large source fingerprints are kept, by content, for a workdir.
+
+    Shared by the goals of a workdir (two goals may share a state file), and
+    named by the fingerprint's hash, so two writers of one file agree.
+    """
+    return ruleset.workdir / ROOT / "sources"

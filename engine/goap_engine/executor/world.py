@@ -20,6 +20,7 @@ in the state file::
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,6 +124,7 @@ def start_state(
     used: Path | None = None
     if not fresh and (state_file is not None or path.exists()):
         values, stored = read_stored(ruleset, path)
+        _load_fingerprints(ruleset, stored)
         state = with_values(ruleset, state, values)
         for name, value in values.items():
             origins[name] = stored.get(name) or _unrecorded(ruleset.var(name), value)
@@ -165,6 +167,7 @@ def stored_origins(
     """
     path = default_state_file(ruleset)
     values, stored = read_stored(ruleset, path) if path.exists() else ({}, {})
+    _load_fingerprints(ruleset, stored)
     state = with_values(ruleset, ruleset.default_state(), values)
     origins: dict[str, Origin] = {}
     for var in ruleset.variables:
@@ -365,6 +368,29 @@ def sources_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 
 def _hash(item: Any) -> Any:
     return item.get("sha256") if isinstance(item, dict) else None
+
+
+def _load_fingerprints(ruleset: Ruleset, origins: Mapping[str, Origin]) -> None:
+    """Bring back the large fingerprints the state file keeps by reference.
+
+    One that cannot be read is empty: every source then looks new, and the
+    facts depending on it are forgotten rather than trusted blindly.
+    """
+    from .workspace import sources_dir
+
+    for origin in origins.values():
+        sources = origin.get("sources")
+        if not isinstance(sources, dict) or not sources.get("files_at"):
+            continue
+        path = sources_dir(ruleset) / Path(str(sources["files_at"])).name
+        try:
+            files = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            files = {}
+        valid = isinstance(files, dict) and all(
+            isinstance(item, dict) for item in files.values()
+        )
+        sources["files"] = files if valid else {}
 
 
 def record_facts(
