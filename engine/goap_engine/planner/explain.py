@@ -20,11 +20,18 @@ MAX_DEPTH = 4
 
 
 def explain(
-    ruleset: Ruleset, start: State, *, goal: Sequence[Expr] | None = None
+    ruleset: Ruleset,
+    start: State,
+    *,
+    goal: Sequence[Expr] | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> Explanation:
-    """Return an explanation of why ``goal`` is (un)reachable from ``start``."""
+    """Return an explanation of why ``goal`` is (un)reachable from ``start``.
+
+    ``exclude``: actions left out (they failed here), as the search left them.
+    """
     exprs = list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
-    task = compile_task(ruleset, None, goal=exprs, prune=False)
+    task = compile_task(ruleset, None, goal=exprs, prune=False, exclude=exclude)
     domains = task.domains
     facts, _ = reachable(task.relaxed, task.state_facts(start))
     lines: list[str] = []

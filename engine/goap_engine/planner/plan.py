@@ -111,7 +111,7 @@ def find_plan(
     if result.path is None:
         from .explain import explain
 
-        explanation = explain(ruleset, start, goal=goal)
+        explanation = explain(ruleset, start, goal=goal, exclude=exclude)
         if exclude:
             explanation.lines[:0] = [
                 "left out, because they failed here without changing anything: "
