@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined, TemplateError, meta
@@ -46,9 +46,16 @@ def template_names(text: str) -> set[str]:
     """Return the names ``text`` reads; raise ValueError on a syntax error."""
     if "{" not in text:
         return set()
+    return set(_parsed_names(text))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_names(text: str) -> frozenset[str]:
+    # Validation, relevance (which sensors to run) and every run's start ask
+    # about the same few templates; parsing them is the costly part.
     env = _environment(False)
     try:
-        return set(meta.find_undeclared_variables(env.parse(text)))
+        return frozenset(meta.find_undeclared_variables(env.parse(text)))
     except TemplateError as exc:
         raise ValueError(exc.message or str(exc)) from None
 

@@ -3,7 +3,6 @@ threads that linger, hooks that are not plain functions."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 SECRET = "supersecret123"
@@ -192,7 +191,6 @@ def test_hooks_beside_the_goal_import_and_generators_are_refused(
     assert ends["G1: a"]["status"] == "ok"
     assert ends["G2: b"]["status"] == "failed"
     assert "generator or async function" in ends["G2: b"]["message"]
-    json.dumps(ends)
 
 
 def test_python_hooks_after_a_parallel_replan_find_a_live_worker(
@@ -252,7 +250,9 @@ def test_an_effect_whose_sensor_fails_is_not_a_success(tmp_path: Path, h) -> Non
     assert "goal reached" not in result.stderr
 
 
-def test_a_hook_returning_its_own_object_fails_cleanly(tmp_path: Path, h) -> None:
+def test_a_hook_returning_its_own_object_is_a_success_not_a_crash(
+    tmp_path: Path, h
+) -> None:
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "objects.py").write_text(
@@ -278,6 +278,12 @@ def test_a_hook_returning_its_own_object_fails_cleanly(tmp_path: Path, h) -> Non
     result = h.run("run", goal, cwd=elsewhere)
     assert result.returncode == 0, result.stderr
     assert "internal error" not in result.stderr
+    end = [
+        e
+        for e in h.events(elsewhere.parent / tmp_path.name)
+        if e["event"] == "step_end"
+    ]
+    assert [(e["step"], e["status"]) for e in end] == [("O1: make", "ok")]
 
 
 def test_a_resume_after_kill_9_ends_what_the_killed_run_left_running(

@@ -120,40 +120,40 @@ class Approvals:
         return self.all or action.name in self.approved
 
 
-def interrupted_markers(events: Iterable[dict[str, Any]], run: str) -> list[str]:
-    """Return the process markers of ``run``'s steps that never ended cleanly."""
+@dataclass
+class Interrupted:
+    """What an interrupted run left: steps a person must judge, and markers.
+
+    ``steps`` are the steps that started and never ended cleanly, less those
+    a ``state set`` or ``state reset`` reconciled afterwards (a person
+    recorded what really happened); ``markers`` are the process markers of
+    all unfinished steps, reconciled or not: their processes may still run.
+    """
+
+    steps: list[str] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)
+
+
+def interrupted(events: Iterable[dict[str, Any]], run: str) -> Interrupted:
+    """Return what ``run`` left unfinished, read in one pass over the journal."""
+    open_steps: dict[str, None] = {}
     markers: dict[str, str] = {}
     for event in events:
-        if event.get("run") != run:
-            continue
-        label = str(event.get("step"))
-        if event.get("event") == "step_start" and isinstance(event.get("marker"), str):
-            markers[label] = event["marker"]
-        elif event.get("event") == "step_end" and event.get("status") != "interrupted":
-            markers.pop(label, None)
-    return list(markers.values())
-
-
-def interrupted_steps(events: Iterable[dict[str, Any]], run: str) -> list[str]:
-    """Return the steps of ``run`` that started and never ended cleanly.
-
-    A ``state_set`` after the interruption reconciles everything before it: a
-    person recorded what really happened.
-    """
-    open_steps: dict[str, None] = {}
-    for event in events:
         kind = event.get("event")
-        if kind == "state_set" or kind == "state_reset":
+        if kind in ("state_set", "state_reset"):
             open_steps.clear()
             continue
         if event.get("run") != run:
             continue
+        label = str(event.get("step"))
         if kind == "step_start":
-            open_steps[str(event.get("step"))] = None
+            open_steps[label] = None
+            if isinstance(event.get("marker"), str):
+                markers[label] = event["marker"]
         elif kind == "step_end":
-            label = str(event.get("step"))
             if event.get("status") in ("ok", "failed", "refused"):
                 open_steps.pop(label, None)
+                markers.pop(label, None)
             else:
                 open_steps[label] = None
-    return list(open_steps)
+    return Interrupted(list(open_steps), list(markers.values()))

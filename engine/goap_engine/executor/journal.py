@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import ExecutionError
+
 REDACTED = "***"
 
 SYNCED = frozenset(
@@ -129,13 +131,18 @@ class Journal:
             # os.write may write less than asked (a full disk, a signal); the
             # rest must follow, or the next event would continue a cut line.
             view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            # Progress events (a step starting, sensor readings, log lines)
-            # reach the disk with the next synced event; a process crash
-            # loses none of them, only a power loss could.
-            if self.durable and event in SYNCED:
-                os.fsync(self._fd)
+            try:
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                # Progress events (a step starting, sensor readings, log lines)
+                # reach the disk with the next synced event; a process crash
+                # loses none of them, only a power loss could.
+                if self.durable and event in SYNCED:
+                    os.fsync(self._fd)
+            except OSError as exc:
+                raise ExecutionError(
+                    f"cannot write the journal {self.path}: {exc.strerror or exc}"
+                ) from None
         for listener in self.listeners:
             listener(record)
         return dict(record)
@@ -162,8 +169,8 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def last_run(path: Path) -> dict[str, Any] | None:
-    """Return the run left unfinished in the journal, or None.
+def last_run(events: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the run the journal's ``events`` left unfinished, or None.
 
     A run stopped by Ctrl-C or SIGTERM records its end but is as unfinished as
     one killed outright: both leave work to resume.  A run that ended (in any
@@ -184,7 +191,7 @@ def last_run(path: Path) -> dict[str, Any] | None:
         elif started or status in ("reached", "failed"):
             pending = None
 
-    for event in read_events(path):
+    for event in events:
         kind = event.get("event")
         if kind == "run_start":
             settle()

@@ -50,14 +50,9 @@ def _open_locked(path: Path) -> tuple[int, dict[str, Any] | None]:
     until the locked file is the one at ``path``.
     """
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return fd, _holder(fd)
-        except BaseException:
-            os.close(fd)
-            raise
+        fd, holder = _try_lock(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+        if holder is not None:
+            return fd, holder
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(path))
         except FileNotFoundError:
@@ -145,7 +140,11 @@ def force_unlock(path: Path) -> dict[str, Any] | None:
 
 
 def _open_existing(path: Path) -> tuple[int, dict[str, Any] | None]:
-    fd = os.open(path, os.O_RDWR)
+    return _try_lock(os.open(path, os.O_RDWR))
+
+
+def _try_lock(fd: int) -> tuple[int, dict[str, Any] | None]:
+    """Try to flock ``fd``; return it and, when another process holds it, who."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -30,8 +30,8 @@ from ..planner.task import relevant_variables
 from ..values import ruleset_fingerprint, state_dict, with_values
 from .approvals import (
     Approvals,
-    interrupted_markers,
-    interrupted_steps,
+    Interrupted,
+    interrupted,
     needs_approval,
 )
 from .context import HookContext
@@ -197,13 +197,16 @@ class Runner(StepRunner):
     def _run_locked(self, journal: Journal) -> RunResult:
         if self.options.plan_file is not None:
             read_plan_file(self.ruleset, self.options.plan_file)
-        previous = last_run(journal.path)
+        # One read of the journal serves every question about earlier runs.
+        events = list(read_events(journal.path))
+        previous = last_run(events)
+        left = interrupted(events, str(previous.get("run"))) if previous else None
         resume_of = None
-        if previous is not None:
+        if previous is not None and left is not None:
             if self.options.resume:
                 resume_of = previous.get("run")
                 self.lineage = str(previous.get("lineage") or resume_of)
-                self.check_resume(journal.path, str(resume_of))
+                self.check_resume(left, str(resume_of))
             elif not self.options.fresh:
                 raise InputError(
                     f"the previous run {previous.get('run')} (started "
@@ -220,8 +223,8 @@ class Runner(StepRunner):
             ruleset=ruleset_fingerprint(self.ruleset),
             jobs=self.jobs,
         )
-        if previous is not None:
-            self.end_leftovers(journal.path, str(previous.get("run")))
+        if previous is not None and left is not None:
+            self.end_leftovers(left, str(previous.get("run")))
         try:
             state = self.initial_state()
             result = self.loop(state, began)
@@ -245,24 +248,22 @@ class Runner(StepRunner):
             self.track(result)
         return result
 
-    def end_leftovers(self, path: Path, run: str) -> None:
+    def end_leftovers(self, left: Interrupted, run: str) -> None:
         """End processes an interrupted run's steps left running.
 
         A ``kill -9`` of the engine gives it no chance to end its hooks; their
         processes still carry their step's marker, which the journal kept.
         """
         ended = [
-            pid
-            for marker in interrupted_markers(read_events(path), run)
-            for pid in end_marked_everywhere(marker)
+            pid for marker in left.markers for pid in end_marked_everywhere(marker)
         ]
         if ended:
             self.event("leftovers_ended", interrupted_run=run, processes=len(ended))
 
-    def check_resume(self, path: Path, run: str) -> None:
+    def check_resume(self, left: Interrupted, run: str) -> None:
         """Refuse to re-run, unasked, an irreversible step that may have happened."""
         risky: list[Action] = []
-        for label in interrupted_steps(read_events(path), run):
+        for label in left.steps:
             action = next((a for a in self.ruleset.actions if a.label == label), None)
             if action is not None and self.ruleset.delivery(action) == "person":
                 risky.append(action)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import ExecutionError
 from ..model import Ruleset
 from ..store import atomic_write, state_text
 from .workspace import sources_dir
@@ -36,8 +37,19 @@ class StateWriter:
         self._fingerprints: dict[int, tuple[dict[str, Any], str]] = {}
 
     def write(self, data: Mapping[str, Any], origins: Mapping[str, Any]) -> None:
-        """Replace the state file with ``data`` and the recorded ``origins``."""
-        atomic_write(self.path, state_text(data, {"origins": self.origins(origins)}))
+        """Replace the state file with ``data`` and the recorded ``origins``.
+
+        A full disk or a folder that cannot be written stops the run with a
+        message naming the file; the old file stays as it was.
+        """
+        try:
+            text = state_text(data, {"origins": self.origins(origins)})
+            atomic_write(self.path, text)
+        except OSError as exc:
+            where = exc.filename or self.path
+            raise ExecutionError(
+                f"cannot write the state file {where}: {exc.strerror or exc}"
+            ) from None
 
     def origins(self, origins: Mapping[str, Any]) -> str:
         """Return the recorded origins as JSON, defaults left out.

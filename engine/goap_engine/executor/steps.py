@@ -33,7 +33,7 @@ from .journal import Redactor, now
 from .output import Output
 from .processes import new_marker
 from .worker import WorkerPool
-from .world import fingerprint_sources, record_facts
+from .world import fingerprint_sources, record_facts, remember_facts
 
 if TYPE_CHECKING:
     from .approvals import Approvals
@@ -493,12 +493,14 @@ class StepRunner:
             failed[ruleset.var(effect.var).index] = reference_eval(
                 ruleset, effect.expr, progress.state
             )
-            self.origins[effect.var] = {
-                "kind": "remembered",
-                "action": f"{label} (on failure)",
-                "run": self.lineage,
-                "at": now(),
-            }
+        remember_facts(
+            self.origins,
+            ruleset,
+            [e.var for e in action.on_failure],
+            by=f"{label} (on failure)",
+            run_id=self.lineage,
+            at=now(),
+        )
         after = self.sense_into(tuple(failed), None)
         self.last_action = label
         if after == progress.state:

@@ -408,15 +408,32 @@ def record_facts(
     taken before its hook ran, so a change made while it ran counts as a
     change after it.
     """
-    for name in sorted(action.writes):
+    remember_facts(
+        origins,
+        ruleset,
+        action.writes,
+        by=action.label,
+        run_id=run_id,
+        at=at,
+        fingerprint=fingerprint,
+    )
+
+
+def remember_facts(
+    origins: dict[str, Origin],
+    ruleset: Ruleset,
+    names: Iterable[str],
+    *,
+    by: str,
+    run_id: str,
+    at: str,
+    fingerprint: Mapping[str, Any] | None = None,
+) -> None:
+    """Record in ``origins`` that ``by`` set the unsensed variables ``names``."""
+    for name in sorted(names):
         if ruleset.var(name).sensor is not None:
             continue
-        origin: Origin = {
-            "kind": "remembered",
-            "action": action.label,
-            "run": run_id,
-            "at": at,
-        }
+        origin: Origin = {"kind": "remembered", "action": by, "run": run_id, "at": at}
         if fingerprint is not None:
             origin["sources"] = dict(fingerprint)
         origins[name] = origin
