@@ -350,3 +350,26 @@ def test_hooks_that_break_their_output_or_imports_fail_alone(tmp_path: Path, h) 
     assert end["step"] == "R4: d" and end["status"] == "failed"
     assert end["message"] == "cannot import 'broken': KeyError: 'at import'"
     assert "Traceback" in end["tail"]
+
+
+def test_a_state_file_that_cannot_be_written_stops_the_run_with_its_name(
+    tmp_path: Path, h
+) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be\n")
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state_file: blocker/state.json
+        state: {done: bool}
+        actions:
+          step: {id: S1, effects: {done: true}, run: "true"}
+        goal: [done]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "error: cannot write the state file" in result.stderr
+    assert "blocker" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert h.events(tmp_path)[-1]["status"] == "error"
