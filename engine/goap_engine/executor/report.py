@@ -224,7 +224,8 @@ class Reporter:
             for name, why in (record.get("facts") or {}).items():
                 self._line(f"forgot {name}: {why}", "dim")
         elif kind == "warning":
-            self._line(f"warning: {record.get('message')}", "yellow")
+            # The message names its own severity and location.
+            self._line(str(record.get("message")), "yellow")
         elif kind == "leftovers_ended":
             self._line(
                 f"ended {record.get('processes')} process(es) the interrupted run "

@@ -32,7 +32,6 @@ from ..errors import Diagnostic, InputError, Location
 from ..model import EMPTY, Action, Ruleset, StateVar
 from ..planner.task import relevant_variables
 from ..store import read_stored
-from ..templates import action_template_reads
 from ..values import state_dict, with_values
 from .sensing import sense as read_sensors
 from .worker import WorkerPool
@@ -467,11 +466,11 @@ def check_unknowns(
             readers.setdefault(name, "the search for a plan")
         steps = ()
     for action in steps:
-        # What a step's command is built from counts as much as what it tests:
-        # an unknown value would run the command with the default in it.
-        for name in action.inputs | action_template_reads(action):
-            if name in ruleset.names:
-                readers.setdefault(name, f"step {action.label}")
+        # What a step's command reads through templates is sensed again when
+        # the step starts (an earlier step may be what creates it), and the
+        # step does not run if it is still unknown then (see ``steps``).
+        for name in action.inputs:
+            readers.setdefault(name, f"step {action.label}")
     problems = []
     warnings = []
     for name, failure in start.failures.items():
