@@ -226,17 +226,6 @@ def _start_state(
     return start
 
 
-def _check_unknowns(
-    ruleset: Any, start: Any, steps: Sequence[Any] | None, *, warn: bool = True
-) -> None:
-    """Stop (exit 2) if a failed sensor's variable is needed; else warn."""
-    from .executor.world import check_unknowns
-
-    warnings = check_unknowns(ruleset, start, steps)
-    for warning in warnings if warn else ():
-        _stderr(warning, style="yellow")
-
-
 @main.command()
 @click.argument("goal", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -306,6 +295,7 @@ def plan(
     pddl: tuple[Path, Path] | None,
 ) -> None:
     """Plan the cheapest way to reach GOAL and show it."""
+    from .executor.world import checked_plan
     from .planner.plan import find_plan
     from .render import PLAN_FORMATS, plan_json, plan_text
 
@@ -315,10 +305,10 @@ def plan(
     start = _start_state(
         ruleset, state_file, sets, sense=not no_sense and not pddl, fresh=bool(pddl)
     )
-    # The goal's own needs are known before searching, and a search may fail.
-    _check_unknowns(ruleset, start, (), warn=False)
-    try:
-        result = find_plan(
+    result, warnings = checked_plan(
+        ruleset,
+        start,
+        lambda: find_plan(
             ruleset,
             start.state,
             search=search,
@@ -326,12 +316,10 @@ def plan(
             weight=weight,
             max_nodes=max_nodes,
             max_seconds=timeout,
-        )
-    except NoPlanError:
-        # The unknown value may be what makes the goal look unreachable.
-        _check_unknowns(ruleset, start, None, warn=False)
-        raise
-    _check_unknowns(ruleset, start, [step.action for step in result.steps])
+        ),
+    )
+    for warning in warnings:
+        _stderr(warning, style="yellow")
     from .executor.journal import Redactor
 
     # A start value given with --set may hold a secret: plans never show it.
@@ -380,6 +368,7 @@ def explain(
     goal: Path, sets: Sequence[str], state_file: Path | None, no_sense: bool
 ) -> None:
     """Explain whether GOAL is reachable and what blocks each condition."""
+    from .executor.world import checked_plan
     from .loader import load
     from .planner.explain import explain as explain_goal
 
@@ -389,15 +378,16 @@ def explain(
     start = known.state
     from .planner.plan import find_plan, reference_eval
 
-    try:
-        found = find_plan(ruleset, start)
-    except NoPlanError:
-        found = None
     # The same rule as plan and run: an unknown value stops the answer only
     # when the plan (or, without one, the search) needs it.
-    _check_unknowns(
-        ruleset, known, None if found is None else [s.action for s in found.steps]
-    )
+    try:
+        found, warnings = checked_plan(
+            ruleset, known, lambda: find_plan(ruleset, start)
+        )
+    except NoPlanError:
+        found, warnings = None, []
+    for warning in warnings:
+        _stderr(warning, style="yellow")
     for subgoal in ruleset.subgoals:
         click.echo(f"{subgoal.name}:")
         for condition in subgoal.conditions:

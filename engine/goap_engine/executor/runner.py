@@ -48,7 +48,7 @@ from .workspace import goal_lock, journal_path, run_dir, state_path, workspace
 from .world import (
     SensorFailure,
     Start,
-    check_unknowns,
+    checked_plan,
     note_sensed,
     start_state,
 )
@@ -424,22 +424,14 @@ class Runner(StepRunner):
         }
 
     def make_plan(self, state: State, saved: bool) -> Plan:
-        try:
-            plan = self._make_plan(state, saved)
-        except NoPlanError:
-            # The unknown value may be what makes the goal look unreachable.
-            self.check_unknowns(state, None)
-            raise
-        self.check_unknowns(state, [s.action for s in plan.steps])
-        return plan
-
-    def check_unknowns(self, state: State, steps: list[Action] | None) -> None:
-        """Stop before acting if the plan or the goal reads an unknown value."""
-        if not self.unknown:
-            return
+        """Return the plan to run from ``state``; stop if it needs an unknown."""
         start = Start(state, self.origins, {}, self.unknown, {})
-        for warning in check_unknowns(self.ruleset, start, steps):
+        plan, warnings = checked_plan(
+            self.ruleset, start, lambda: self._make_plan(state, saved)
+        )
+        for warning in warnings:
             self.event("warning", message=warning)
+        return plan
 
     def _make_plan(self, state: State, saved: bool) -> Plan:
         if saved and self.options.plan_file is not None:

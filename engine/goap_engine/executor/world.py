@@ -28,8 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import Diagnostic, InputError, Location
+from ..errors import Diagnostic, InputError, Location, NoPlanError
 from ..model import EMPTY, Action, Ruleset, StateVar
+from ..planner.plan import Plan
 from ..planner.task import relevant_variables
 from ..store import read_stored
 from ..values import state_dict, with_values
@@ -442,6 +443,26 @@ def note_sensed(origins: dict[str, Origin], names: Iterable[str], at: str) -> No
     """Record in ``origins`` that ``names`` were just read from their sensors."""
     for name in names:
         origins[name] = {"kind": "sensed", "at": at}
+
+
+def checked_plan(
+    ruleset: Ruleset,
+    start: Start,
+    find: Callable[[], Plan],
+) -> tuple[Plan, list[str]]:
+    """Return ``find()``'s plan and warnings about unknown values it does not need.
+
+    The one rule of plan, explain and run: the goal's unknowns stop before
+    searching; when no plan is found, an unknown the search could need is
+    named instead of "no plan"; otherwise the plan's steps decide.
+    """
+    check_unknowns(ruleset, start, ())
+    try:
+        plan = find()
+    except NoPlanError:
+        check_unknowns(ruleset, start, None)
+        raise
+    return plan, check_unknowns(ruleset, start, [s.action for s in plan.steps])
 
 
 def check_unknowns(
