@@ -271,6 +271,47 @@ def test_a_hanging_sensor_is_stopped_by_its_timeout(tmp_path: Path, h) -> None:
     assert "step_start" not in h.kinds(h.events(tmp_path))
 
 
+def test_a_sensor_printing_without_end_is_stopped_at_its_output_limit(
+    tmp_path: Path, h
+) -> None:
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          name: {type: str, sense: "yes | head -c 300000000"}
+          done: bool
+        actions:
+          use: {id: U1, effects: {done: true}, run: "echo {{ name|length }}"}
+        goal: [done]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert "sensor printed more than 1024 KiB" in result.stderr
+    assert "reads unknown values (name:" in result.stdout + result.stderr
+    assert "step_start" not in h.kinds(h.events(tmp_path))
+
+
+def test_a_long_sensed_value_is_read_whole(tmp_path: Path, h) -> None:
+    # 100 KiB on one line: longer than a log line and than a log's tail.
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          blob: {type: str, sense: "head -c 102400 /dev/zero | tr '\\\\0' x"}
+          done: bool
+        actions:
+          use: {id: U1, effects: {done: true}, run: "echo {{ blob|length }}"}
+        goal: [done]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "| 102400" in result.stderr
+
+
 def test_a_run_through_the_api_leaves_the_callers_children_alone(
     tmp_path: Path, h
 ) -> None:

@@ -28,6 +28,7 @@ class Outcome:
     seconds: float = 0.0
     timed_out: bool = False
     interrupted: bool = False
+    oversize: bool = False
 
 
 @dataclass

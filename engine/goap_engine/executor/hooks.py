@@ -169,6 +169,16 @@ def run_command(
             seconds=seconds,
             timed_out=True,
         )
+    if how == "oversize":
+        return Outcome(
+            False,
+            proc.returncode,
+            text,
+            message=f"printed more than {getattr(sink, 'limit', 0) // 1024} KiB, "
+            "more than a sensed value may hold (process group killed)",
+            seconds=seconds,
+            oversize=True,
+        )
     if how == "stopped":
         return Outcome(
             False,

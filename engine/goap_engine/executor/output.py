@@ -27,6 +27,8 @@ MAX_LINE = 16 * 1024
 PARTIAL_AFTER = 0.5
 # What a sensor or a caller may read back as the whole output (stdout sensors).
 MAX_CAPTURE = 64 * 1024
+# A sensor's whole output is its value; more than this is not a value.
+MAX_SENSED = 1024 * 1024
 # A step log stops growing here; a hook printing without end must not fill
 # the disk.
 MAX_LOG = 64 * 1024 * 1024
@@ -60,6 +62,8 @@ class Output:
             redact, "safe_cut", lambda text: len(text)
         )
         self._lock = threading.Lock()
+        # Set once the hook printed more than it may; its process is then ended.
+        self.over_limit = False
 
     def feed(self, data: bytes) -> None:
         """Take raw bytes from the hook; send on every complete line."""
@@ -182,3 +186,38 @@ class Output:
         data = memoryview(encoded)
         while data:
             data = data[os.write(self._fd, data) :]
+
+
+class WholeOutput(Output):
+    """A sensor's output: kept whole (not cut into lines), up to ``limit`` bytes.
+
+    A value is not a log: cutting a long line or keeping only a tail would
+    hand the sensor a different value than the command printed.  Output past
+    the limit marks ``over_limit`` and the command is ended.
+    """
+
+    def __init__(
+        self, redact: Callable[[str], str] = lambda text: text, limit: int = MAX_SENSED
+    ) -> None:
+        super().__init__(redact, capture=True)
+        self.limit = limit
+        self._data = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        room = self.limit - len(self._data)
+        if len(data) > room:
+            self.over_limit = True
+            data = data[: max(room, 0)]
+        self._data += data
+
+    def idle(self) -> None:
+        return
+
+    def line(self, text: str) -> None:
+        self.feed((text + "\n").encode("utf-8", errors="replace"))
+
+    def close(self) -> None:
+        return
+
+    def text(self) -> str:
+        return self.redact(self._data.decode("utf-8", errors="replace"))

@@ -343,7 +343,8 @@ def pump(
 ) -> str:
     """Stream ``proc``'s output into ``output`` until it ends; say how it ended.
 
-    Returns ``exited``, ``timeout``, ``stopped`` or ``extra`` (the ``extra``
+    Returns ``exited``, ``timeout``, ``stopped``, ``oversize`` (it printed
+    more than ``output`` takes) or ``extra`` (the ``extra``
     file descriptor became readable and its callback returned True: a worker's
     result).  Short select slices rather than one blocking read: a process that
     left the group may keep the pipe open after the hook ended.
@@ -368,6 +369,8 @@ def pump(
                     chunk = os.read(fd, 65536)
                     if chunk:
                         output.feed(chunk)
+                        if output.over_limit:
+                            return "oversize"
                     else:
                         selector.unregister(fd)
                         open_out = False

@@ -20,7 +20,7 @@ from .hooks import (
     template_context,
 )
 from .journal import Redactor
-from .output import Output
+from .output import Output, WholeOutput
 from .processes import new_marker
 from .worker import WorkerPool
 
@@ -65,9 +65,9 @@ def sense_var(
                 timeout=timeout,
                 stop=stop,
                 # Redacted before any of it is cut into a message.
-                output=Output(redact, capture=True),
+                output=WholeOutput(redact),
             )
-            if outcome.timed_out or outcome.interrupted:
+            if outcome.timed_out or outcome.interrupted or outcome.oversize:
                 return Reading(var.name, error=f"sensor {outcome.message}")
             if sensor.source == "exit":
                 return Reading(var.name, outcome.exit_code == 0)
