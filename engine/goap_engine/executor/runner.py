@@ -198,7 +198,9 @@ class Runner(StepRunner):
         if self.options.plan_file is not None:
             read_plan_file(self.ruleset, self.options.plan_file)
         # One read of the journal serves every question about earlier runs.
-        events = list(read_events(journal.path))
+        # Resuming must know exactly what ran: a line it cannot read stops
+        # the run (exit 2, file:line); --fresh ignores earlier runs anyway.
+        events = list(read_events(journal.path, strict=not self.options.fresh))
         previous = last_run(events)
         left = interrupted(events, str(previous.get("run"))) if previous else None
         resume_of = None

@@ -63,10 +63,16 @@ def reset_state(goal: Path) -> None:
         journal.close()
 
 
-def runs(ruleset: Ruleset) -> list[dict[str, Any]]:
-    """Return one summary per run in the goal's journal, oldest first."""
+def runs(
+    ruleset: Ruleset, warn: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
+    """Return one summary per run in the goal's journal, oldest first.
+
+    A journal line of the wrong shape is skipped with a warning: a listing
+    that leaves one event out misleads less than no listing at all.
+    """
     found: dict[str, dict[str, Any]] = {}
-    for event in read_events(journal_path(ruleset)):
+    for event in read_events(journal_path(ruleset), warn=warn):
         run = event.get("run")
         if not isinstance(run, str) or not run:
             continue
