@@ -104,6 +104,12 @@ class Journal:
         self.redact = redact
         self.durable = durable
         try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise _damaged(path, 0, f"is {kind_of(mode)}, expected a regular file")
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # O_NONBLOCK: a FIFO in its place fails at once instead of waiting
             # for a reader; anything but a regular file is then refused.
