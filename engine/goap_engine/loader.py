@@ -489,7 +489,9 @@ class _Builder:
         if not inside:
             self.error(
                 self.root.where((key,)),
-                outside_message(path, project, key, "'policy: {allow_outside: true}'"),
+                outside_message(
+                    path, project, "the path", "'policy: {allow_outside: true}'"
+                ),
                 key,
             )
 
