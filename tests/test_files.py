@@ -98,10 +98,8 @@ def test_outside_paths_in_the_goal_name_the_key_and_the_policy(
     assert "g.yaml:6:13: error: state_file: the path" in text
     assert "is outside the project" in text
     assert "'policy: {allow_outside: true}'" in text
-    goal.write_text(
-        GOAL + "state_file: ../../elsewhere/state.json\n"
-        "policy: {allow_outside: true}\n"
-    )
+    allowed = "policy: {allow_outside: true}\n"
+    goal.write_text(GOAL + "state_file: ../../elsewhere/state.json\n" + allowed)
     assert load(goal).policy.allow_outside is True
 
 
