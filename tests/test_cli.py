@@ -56,7 +56,14 @@ def test_plan_text_json_mermaid_dot(tmp_path: Path) -> None:
     assert "cost 52 (optimal" in out and "A04" in out and "Timeline:" in out
     target = tmp_path / "plan.json"
     code, out, _ = invoke(
-        "plan", "--no-sense", GOAL, "--format", "json", "-o", str(target)
+        "plan",
+        "--no-sense",
+        GOAL,
+        "--format",
+        "json",
+        "-o",
+        str(target),
+        "--allow-outside",
     )
     data = json.loads(out)
     assert data["format"] == "goap-engine/plan" and data["cost"] == 52

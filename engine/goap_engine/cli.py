@@ -267,8 +267,13 @@ def _start_state(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     help="Write the plan (JSON) here.",
+)
+@click.option(
+    "--allow-outside",
+    is_flag=True,
+    help="Let -o write outside the project (the goal's git work tree or folder).",
 )
 @click.option(
     "--pddl",
@@ -291,7 +296,8 @@ def plan(
     timeout: float,
     fmt: str,
     tag: str | None,
-    output: Path | None,
+    output: str | None,
+    allow_outside: bool,
     pddl: tuple[Path, Path] | None,
 ) -> None:
     """Plan the cheapest way to reach GOAL and show it."""
@@ -325,10 +331,10 @@ def plan(
     # A start value given with --set may hold a secret: plans never show it.
     redact = Redactor.from_env(ruleset.secrets)
     if output is not None:
-        from .store import atomic_write
-
-        atomic_write(output, redact(plan_json(result)))
-        _stderr(f"plan written to {output}")
+        written = _write_output(
+            output, redact(plan_json(result)), ruleset.path, allow_outside
+        )
+        _stderr(f"plan written to {written}")
     text = plan_text(result, tag=tag) if fmt == "text" else PLAN_FORMATS[fmt](result)
     click.echo(redact(text), nl=False)
 
@@ -552,8 +558,13 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     help="Write here instead of stdout.",
+)
+@click.option(
+    "--allow-outside",
+    is_flag=True,
+    help="Let -o write outside the project (the goal's git work tree or folder).",
 )
 @click.option(
     "--template",
@@ -561,7 +572,9 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
     help="A jinja2 template to use instead.",
 )
 @_guard
-def report(goal: Path, output: Path | None, template: Path | None) -> None:
+def report(
+    goal: Path, output: str | None, allow_outside: bool, template: Path | None
+) -> None:
     """Render the progress document (the seed's GOAP.md) from plan and state."""
     from .loader import load
     from .progress import render_document
@@ -570,10 +583,29 @@ def report(goal: Path, output: Path | None, template: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
+    _stderr(f"wrote {_write_output(output, text, goal, allow_outside)}")
+
+
+def _write_output(raw: str, text: str, goal: Path, allow_outside: bool) -> Path:
+    """Write a command's ``-o`` file: a file name, inside the goal's project.
+
+    The name is checked as typed: ``dir/`` names a folder even when it does
+    not exist yet.
+    """
+    from .errors import FileError
+    from .files import check_inside, project_root
     from .store import atomic_write
 
-    atomic_write(output, text)
-    _stderr(f"wrote {output}")
+    path = Path(raw)
+    if raw.endswith(("/", os.sep)) or path.is_dir():
+        raise FileError(path, f"-o {raw}: is a folder; give a file name")
+    if not allow_outside:
+        check_inside(path, project_root(goal), "-o", "--allow-outside")
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise FileError(path, f"-o: cannot write: {exc.strerror or exc}") from None
+    return path
 
 
 # The command groups kept in modules of their own register themselves on main.

@@ -75,7 +75,7 @@ def history(goal: Path, fmt: str) -> None:
     from .executor.state import runs
     from .loader import load
 
-    found = runs(load(goal))
+    found = runs(load(goal), warn=lambda text: _stderr(text, style="yellow"))
     if fmt == "json":
         click.echo(json.dumps(found, indent=2))
         return

@@ -25,11 +25,11 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
-from .errors import Diagnostic, Location, display_path
+from .errors import Diagnostic, FileError, Location, display_path
+from .files import read_text_limited
 
 PathKey = tuple[str | int, ...]
 SCHEMA_NAMES = ("pack", "goal")
-MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,24 +93,9 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
     """Return the YAML document at ``path`` or the diagnostics explaining why not."""
     shown = display_path(path)
     try:
-        if path.is_dir():
-            return None, [Diagnostic(Location(shown), "is a folder, expected a file")]
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return None, [
-                Diagnostic(Location(shown), f"larger than {MAX_FILE_BYTES} bytes")
-            ]
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, [Diagnostic(Location(shown), "file not found")]
-    except UnicodeDecodeError as exc:
-        raw = path.read_bytes()[: exc.start]
-        line = raw.count(b"\n") + 1
-        col = exc.start - (raw.rfind(b"\n") + 1) + 1
-        return None, [
-            Diagnostic(Location(shown, line, col), f"not UTF-8 text ({exc.reason})")
-        ]
-    except OSError as exc:
-        return None, [Diagnostic(Location(shown), f"cannot read: {exc.strerror}")]
+        text = read_text_limited(path)
+    except FileError as exc:
+        return None, [Diagnostic(Location(shown, exc.line, exc.col), exc.reason)]
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     try:

@@ -4,6 +4,8 @@
 
     GoapError                      every error the engine raises on purpose
     ├── InputError        exit 2   bad YAML, schema, expression or usage
+    │   ├── FileError              a file that is no regular file, too large, unreadable
+    │   └── WorkspaceError         a damaged .goap workspace, with how to repair it
     ├── NoPlanError       exit 3   the goal cannot be reached (carries an explanation)
     │   └── SearchLimitError       the search hit its node or time limit
     ├── LockedError       exit 4   another live run holds the state file's lock
@@ -96,6 +98,30 @@ class InputError(GoapError):
             diagnostics = [diagnostics]
         self.diagnostics = diagnostics
         super().__init__("\n".join(str(d) for d in diagnostics))
+
+
+class FileError(InputError):
+    """A file that cannot be read: not a regular file, too large, not UTF-8 or JSON.
+
+    ``path`` and ``reason`` stay apart so that a caller can report the problem
+    where the file was named (a ``uses:`` entry) instead of at the file.
+    """
+
+    def __init__(self, path: Path | str, reason: str, line: int = 0, col: int = 0):
+        self.path = Path(path)
+        self.reason = reason
+        self.line, self.col = line, col
+        super().__init__(Diagnostic(Location.of(path, line, col), reason))
+
+
+class WorkspaceError(InputError):
+    """A damaged file of the ``.goap`` workspace; the message says how to repair it."""
+
+    def __init__(self, diagnostic: Diagnostic, repair: str) -> None:
+        self.repair = repair
+        super().__init__(
+            Diagnostic(diagnostic.location, f"{diagnostic.message}; {repair}")
+        )
 
 
 @dataclass

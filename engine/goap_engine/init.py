@@ -98,6 +98,11 @@ def scaffold(root: Path, *, force: bool = False) -> list[Path]:
 
     Existing files are left alone -- and nothing is written -- unless ``force``.
     """
+    if root.exists() and not root.is_dir():
+        raise ScaffoldExistsError(
+            f"{root} is a file; init writes actions.d/ and goals.d/ into a folder "
+            "(give a folder, or none for the current one)"
+        )
     name = root.resolve().name or "this project"
     files = {
         root / "actions.d" / "project.yaml": PACK,
@@ -114,5 +119,10 @@ def scaffold(root: Path, *, force: bool = False) -> list[Path]:
             f"not overwriting {shown}; move them away or use --force"
         )
     for path, text in files.items():
-        atomic_write(path, text)
+        try:
+            atomic_write(path, text)
+        except OSError as exc:
+            raise ScaffoldExistsError(
+                f"cannot write {path}: {exc.strerror or exc}"
+            ) from None
     return list(files)

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from .documents import Document, PathKey, check_schema, read_document, yaml_type
-from .errors import Diagnostic, InputError, Location
+from .errors import Diagnostic, FileError, InputError, Location
 from .expressions import Expr, ExprError, Symbol, compile_expr, literal
+from .files import is_inside, outside_message, project_root, regular_file_problem
 from .model import (
     DEFAULTS,
     Action,
@@ -215,7 +216,12 @@ def _read_tree(
                 "uses",
             )
             continue
-        if target.resolve() in ancestors:
+        try:
+            real = target.resolve()
+        except (OSError, RuntimeError):
+            ctx.error(where, f"'{item}': symbolic links that loop ({target})", "uses")
+            continue
+        if real in ancestors:
             cycle = " -> ".join(d.name for d in (*chain, path, target))
             ctx.error(where, f"import cycle: {cycle}", "uses")
             continue
@@ -226,6 +232,13 @@ def _read_tree(
         if target.is_dir() and not files:
             ctx.error(where, f"folder '{item}' has no .yaml files", "uses")
         for file in files:
+            # Checked here, so the message points at the entry that named the
+            # file: a FIFO, a device or an oversized file is never opened.
+            problem = regular_file_problem(file)
+            if problem is not None:
+                shown = item if file == target else f"{item}/{file.name}"
+                ctx.error(where, f"'{shown}': {problem} ({file})", "uses")
+                continue
             # An alias names one pack; for a folder it prefixes each file's name.
             name = alias if alias and not target.is_dir() else ""
             if alias and target.is_dir():
@@ -394,7 +407,12 @@ class _Builder:
                 policy_data.get("sensor_timeout", 60),
                 "policy",
             ),
+            allow_outside=bool(policy_data.get("allow_outside", False)),
         )
+        if not policy.allow_outside:
+            self.check_inside("workdir", workdir)
+            if state_file:
+                self.check_inside("state_file", workdir / str(state_file))
         return Ruleset(
             path=self.root.path,
             workdir=workdir,
@@ -459,6 +477,23 @@ class _Builder:
                 changes["wait"] = None
             self.actions[index] = replace(action, **changes)
         self.actions = [a for a in self.actions if not a.disabled]
+
+    def check_inside(self, key: str, path: Path) -> None:
+        """Refuse a ``workdir`` or ``state_file`` outside the goal's project."""
+        project = project_root(self.root.path)
+        try:
+            inside = is_inside(path, project)
+        except FileError as exc:
+            self.error(self.root.where((key,)), f"{path}: {exc.reason}", key)
+            return
+        if not inside:
+            self.error(
+                self.root.where((key,)),
+                outside_message(
+                    path, project, "the path", "'policy: {allow_outside: true}'"
+                ),
+                key,
+            )
 
     def check_policy(self, policy: Mapping[str, Any]) -> None:
         from .planner.heuristics import HEURISTICS

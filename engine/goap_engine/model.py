@@ -232,6 +232,8 @@ class Policy:
     """The timeout of hooks that set none."""
     sensor_timeout: float = 60.0
     """The timeout of sensors that set none."""
+    allow_outside: bool = False
+    """Whether the engine may write outside the project (state_file, workdir)."""
 
 
 @dataclass(frozen=True, slots=True)

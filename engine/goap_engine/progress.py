@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,10 @@ from .planner.schedule import format_duration, schedule
 from .values import state_dict
 
 
+def _warn(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def progress_context(ruleset: Ruleset) -> dict[str, Any]:
     """Return what the templates see: sub-goals, actions done and pending, timing."""
     from .executor.journal import read_events
@@ -26,7 +31,8 @@ def progress_context(ruleset: Ruleset) -> dict[str, Any]:
     adopt_shared_state(ruleset)
     # What plan would start from without sensing: expired facts are not done.
     state = start_state(ruleset, sense=False).state
-    events = list(read_events(journal_path(ruleset)))
+    # A report shows what it can: a line of the wrong shape is skipped, named.
+    events = list(read_events(journal_path(ruleset), warn=_warn))
     last_run = next(
         (e["run"] for e in reversed(events) if e.get("event") == "run_start"), None
     )

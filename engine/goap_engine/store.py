@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -9,7 +10,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import Diagnostic, InputError, Location
+from .errors import (
+    Diagnostic,
+    FileError,
+    InputError,
+    Location,
+    WorkspaceError,
+    display_path,
+)
+from .files import key_position, load_json, read_text_limited
 from .model import Ruleset
 from .values import check_value
 
@@ -21,16 +30,24 @@ def state_text(data: Mapping[str, Any], raw: Mapping[str, str] | None = None) ->
     variables: the C encoder only runs without indentation.  ``raw`` holds
     top-level values already encoded as JSON.
     """
-    lines = [
-        f"{json.dumps(key)}: {json.dumps(value, default=str, separators=(',', ':'))}"
-        for key, value in data.items()
-    ]
+    lines = [f"{json.dumps(key)}: {_compact(value)}" for key, value in data.items()]
     lines += [f"{json.dumps(key)}: {text}" for key, text in (raw or {}).items()]
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def _compact(value: Any) -> str:
+    # NaN is not JSON: refused (ValueError) rather than written.
+    return json.dumps(value, default=str, separators=(",", ":"), allow_nan=False)
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a crash leaves either the old or the new file."""
+    """Write ``text`` to ``path`` so a crash leaves either the old or the new file.
+
+    A folder at ``path`` is refused (``IsADirectoryError``) before anything
+    is written: replacing it would fail only after the temporary file exists.
+    """
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, expected a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -67,30 +84,37 @@ def read_stored(
     explains a value.
     """
     where = Location.of(path)
+    repair = (
+        "fix the file, or forget the stored state with "
+        f"'goap-engine state reset {display_path(ruleset.path)}'"
+    )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(Diagnostic(where, "state file not found")) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Diagnostic(where, f"cannot read state file: {exc}")) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            Diagnostic(
-                Location.of(path, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}"
-            )
+        text = read_text_limited(path)
+        data = load_json(text, path)
+    except FileError as exc:
+        if exc.reason == "file not found":
+            raise InputError(Diagnostic(where, "state file not found")) from None
+        diagnostic = exc.diagnostics[0]
+        raise WorkspaceError(
+            Diagnostic(diagnostic.location, f"state file: {exc.reason}"), repair
         ) from None
     if not isinstance(data, dict):
-        raise InputError(Diagnostic(where, "expected a JSON object"))
+        raise WorkspaceError(Diagnostic(where, "expected a JSON object"), repair)
     values = data.get("state", data)
     if not isinstance(values, dict):
-        raise InputError(Diagnostic(where, "'state' must be a JSON object"))
+        line, col = key_position(text, "state")
+        raise WorkspaceError(
+            Diagnostic(Location.of(path, line, col), "'state' must be a JSON object"),
+            repair,
+        )
+    after = "state" if "state" in data else ""
     result: dict[str, Any] = {}
     problems = []
     for name, value in values.items():
         if name not in ruleset.names:
             problems.append(
                 Diagnostic(
-                    where,
+                    Location.of(path, *key_position(text, name, after)),
                     f"unknown state variable '{name}' (if the goal no longer declares "
                     "it, forget the stored state with 'goap-engine state reset GOAL' "
                     "or 'run --fresh')",
@@ -100,7 +124,13 @@ def read_stored(
         try:
             result[name] = check_value(ruleset.var(name), value)
         except ValueError as exc:
-            problems.append(Diagnostic(where, str(exc), f"state variable '{name}'"))
+            problems.append(
+                Diagnostic(
+                    Location.of(path, *key_position(text, name, after)),
+                    f"{exc}; {repair}",
+                    f"state variable '{name}'",
+                )
+            )
     if problems:
         raise InputError(problems)
     recorded = data.get("origins") if "state" in data else None

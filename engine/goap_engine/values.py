@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,9 @@ def check_value(var: StateVar, value: Any) -> Any:
     """Return ``value`` (ints widened for floats) if legal for ``var``; else raise."""
     if var.type == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        # NaN and infinities are not JSON: no state file could hold them.
+        raise ValueError(f"expected a finite number, found {value}")
     if not var.accepts(value):
         if var.choices:
             raise ValueError(

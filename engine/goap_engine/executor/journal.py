@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExecutionError
+from ..errors import Diagnostic, ExecutionError, Location, WorkspaceError
+from ..files import MAX_JSON_DEPTH, finite, kind_of, os_reason, too_deep
 
 REDACTED = "***"
 
@@ -101,8 +103,24 @@ class Journal:
         self.path = path
         self.redact = redact
         self.durable = durable
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise _damaged(path, 0, f"is {kind_of(mode)}, expected a regular file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_NONBLOCK: a FIFO in its place fails at once instead of waiting
+            # for a reader; anything but a regular file is then refused.
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK
+            self._fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise _damaged(path, 0, f"cannot open: {exc.strerror or exc}") from None
+        mode = os.fstat(self._fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(self._fd)
+            raise _damaged(path, 0, f"is {kind_of(mode)}, expected a regular file")
         # Parallel steps write events from their threads; one line at a time.
         self._lock = threading.Lock()
         self._repair_tail()
@@ -126,7 +144,15 @@ class Journal:
             record = self.redact.data(
                 {"ts": now(), "t": time.time(), "event": event, **fields}
             )
-            line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
+            try:
+                line = json.dumps(
+                    record, default=str, separators=(",", ":"), allow_nan=False
+                )
+            except ValueError:
+                # NaN is not JSON: an event still gets written (a resume needs
+                # every one), with such numbers as text.
+                line = json.dumps(finite(record), default=str, separators=(",", ":"))
+            line += "\n"
             data = line.encode()
             # os.write may write less than asked (a full disk, a signal); the
             # rest must follow, or the next event would continue a cut line.
@@ -151,22 +177,88 @@ class Journal:
         os.close(self._fd)
 
 
-def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the journal's events, skipping lines cut short by a crash."""
+# The fields a reader relies on, by event kind; other events need only a kind.
+_SHAPES: dict[str, tuple[str, ...]] = {
+    "run_start": ("run",),
+    "step_start": ("run", "step"),
+    "step_end": ("run", "step", "status"),
+    "step_skipped": ("run", "step"),
+    "run_end": ("run", "status"),
+}
+
+
+def shape_problem(record: Any) -> str | None:
+    """Return what is wrong with a journal record's shape, or None."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, found {type(record).__name__}"
+    kind = record.get("event")
+    if not isinstance(kind, str):
+        return "expected an 'event' name"
+    missing = [k for k in _SHAPES.get(kind, ()) if not isinstance(record.get(k), str)]
+    if missing:
+        return f"a '{kind}' event without a text '{missing[0]}'"
+    return None
+
+
+def read_events(
+    path: Path, *, strict: bool = False, warn: Callable[[str], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield the journal's events, skipping lines cut short by a crash.
+
+    A complete line that is not JSON is what a crash leaves (the next writer
+    ends the cut line), so it is skipped silently.  A line that parses but
+    has the wrong shape was written by something else: ``strict`` readers
+    (resuming a run, which must not guess what ran) stop with a
+    ``WorkspaceError`` naming file:line; the others skip it, calling ``warn``.
+    """
     try:
-        handle = path.open(encoding="utf-8", errors="replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return
-    with handle:
-        for line in handle:
+    except OSError as exc:
+        raise _damaged(path, 0, os_reason(exc)) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _damaged(path, 0, f"is {kind_of(mode)}, expected a regular file")
+    with open(fd, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE), ""), 1):
             if not line.endswith("\n"):
-                return
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                yield record
+                if len(line) < MAX_LINE:
+                    return
+                problem = f"a line longer than {MAX_LINE} characters"
+                while line and not line.endswith("\n"):
+                    line = handle.readline(MAX_LINE)
+            elif too_deep(line) is not None:
+                problem = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            else:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                shape = shape_problem(record)
+                if shape is None:
+                    yield record
+                    continue
+                problem = shape
+            if strict:
+                raise _damaged(path, number, problem)
+            if warn is not None:
+                shown = Location.of(path, number, 1)
+                warn(f"{shown}: warning: skipped a journal line: {problem}")
+
+
+MAX_LINE = 8 * 1024 * 1024
+
+
+def _damaged(path: Path, line: int, problem: str) -> WorkspaceError:
+    return WorkspaceError(
+        Diagnostic(Location.of(path, line, 1 if line else 0), f"journal: {problem}"),
+        "remove or fix that line (or move the file away), or start over "
+        "with 'run --fresh'"
+        if line
+        else "remove it (it is recreated by the next run)",
+    )
 
 
 def last_run(events: Iterable[dict[str, Any]]) -> dict[str, Any] | None:

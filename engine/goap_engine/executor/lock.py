@@ -9,22 +9,25 @@ reading the file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..errors import LockedError
+from ..errors import Diagnostic, Location, LockedError, WorkspaceError
+from ..files import kind_of
 from .journal import now
 
 
 def _holder(fd: int) -> dict[str, Any]:
     try:
         data = json.loads(os.pread(fd, 4096, 0) or b"{}")
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -50,7 +53,7 @@ def _open_locked(path: Path) -> tuple[int, dict[str, Any] | None]:
     until the locked file is the one at ``path``.
     """
     while True:
-        fd, holder = _try_lock(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+        fd, holder = _try_lock(_open_regular(path, os.O_CREAT))
         if holder is not None:
             return fd, holder
         try:
@@ -71,7 +74,16 @@ class WorkspaceLock:
         self._fd: int | None = None
 
     def __enter__(self) -> WorkspaceLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(
+                Diagnostic(
+                    Location.of(self.path.parent),
+                    f"cannot make the folder of lock files: {exc.strerror or exc}",
+                ),
+                f"remove the file in its place ({exc.filename or self.path.parent})",
+            ) from None
         fd, holder = _open_locked(self.path)
         if holder is not None:
             os.close(fd)
@@ -140,7 +152,33 @@ def force_unlock(path: Path) -> dict[str, Any] | None:
 
 
 def _open_existing(path: Path) -> tuple[int, dict[str, Any] | None]:
-    return _try_lock(os.open(path, os.O_RDWR))
+    return _try_lock(_open_regular(path, 0))
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """Open the lock file ``path``; refuse a folder, FIFO or device in its place.
+
+    O_NONBLOCK keeps the open of a FIFO from waiting; fstat then refuses it.
+    """
+    repair = f"remove {path} (no run needs it: the lock is the file's flock)"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC | flags, 0o644)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.EISDIR:
+            problem = "is a folder, expected a lock file"
+        else:
+            problem = f"cannot open the lock file: {exc.strerror or exc}"
+        raise WorkspaceError(Diagnostic(Location.of(path), problem), repair) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise WorkspaceError(
+            Diagnostic(Location.of(path), f"is {kind_of(mode)}, expected a lock file"),
+            repair,
+        )
+    return fd
 
 
 def _try_lock(fd: int) -> tuple[int, dict[str, Any] | None]:

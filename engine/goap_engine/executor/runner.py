@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 from ..errors import ApprovalError, Diagnostic, InputError, NoPlanError
+from ..files import project_root
 from ..model import DELIVERY_TEXT, Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval
 from ..planner.task import relevant_variables
@@ -166,6 +167,9 @@ class Runner(StepRunner):
             "journal": str(self.journal_file),
             "state_file": str(self.state_file),
             "plan": None,
+            # Documents a step writes (docs.render) stay inside the project.
+            "project": str(project_root(self.ruleset.path)),
+            "allow_outside": self.ruleset.policy.allow_outside,
         }
 
     def run(self) -> RunResult:
@@ -198,7 +202,9 @@ class Runner(StepRunner):
         if self.options.plan_file is not None:
             read_plan_file(self.ruleset, self.options.plan_file)
         # One read of the journal serves every question about earlier runs.
-        events = list(read_events(journal.path))
+        # Resuming must know exactly what ran: a line it cannot read stops
+        # the run (exit 2, file:line); --fresh ignores earlier runs anyway.
+        events = list(read_events(journal.path, strict=not self.options.fresh))
         previous = last_run(events)
         left = interrupted(events, str(previous.get("run"))) if previous else None
         resume_of = None

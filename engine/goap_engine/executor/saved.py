@@ -6,11 +6,11 @@ start state it was made from must be the ones the run finds.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import Diagnostic, FileError, InputError
+from ..files import read_json
 from ..model import Ruleset
 from ..planner.plan import Plan, Step, apply, guarantee_of, step_cost
 from ..values import fingerprint, ruleset_fingerprint, state_dict
@@ -25,9 +25,12 @@ def read_plan_file(ruleset: Ruleset, path: Path) -> dict[str, Any]:
     recorded and nothing is sensed.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the saved plan: {exc}") from None
+        data = read_json(path)
+    except FileError as exc:
+        where = exc.diagnostics[0].location
+        raise InputError(
+            Diagnostic(where, f"cannot read the saved plan: {exc.reason}")
+        ) from None
     if not isinstance(data, dict) or data.get("format") != "goap-engine/plan":
         raise InputError(f"{path}: not a goap-engine plan file")
     made_for = data.get("goal")

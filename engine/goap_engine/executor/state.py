@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import Diagnostic, Location, WorkspaceError
 from ..loader import load
 from ..model import Ruleset
 from ..store import atomic_write, read_stored
@@ -29,7 +30,14 @@ def _write(
         "state": values,
         "origins": origins or {},
     }
-    atomic_write(state_path(ruleset), json.dumps(data, indent=2) + "\n")
+    path = state_path(ruleset)
+    try:
+        atomic_write(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise WorkspaceError(
+            Diagnostic(Location.of(path), f"cannot write the state file: {exc}"),
+            f"remove what is in the way of {path}",
+        ) from None
 
 
 def update_state(
@@ -63,10 +71,16 @@ def reset_state(goal: Path) -> None:
         journal.close()
 
 
-def runs(ruleset: Ruleset) -> list[dict[str, Any]]:
-    """Return one summary per run in the goal's journal, oldest first."""
+def runs(
+    ruleset: Ruleset, warn: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
+    """Return one summary per run in the goal's journal, oldest first.
+
+    A journal line of the wrong shape is skipped with a warning: a listing
+    that leaves one event out misleads less than no listing at all.
+    """
     found: dict[str, dict[str, Any]] = {}
-    for event in read_events(journal_path(ruleset)):
+    for event in read_events(journal_path(ruleset), warn=warn):
         run = event.get("run")
         if not isinstance(run, str) or not run:
             continue

@@ -50,6 +50,11 @@ class StateWriter:
             raise ExecutionError(
                 f"cannot write the state file {where}: {exc.strerror or exc}"
             ) from None
+        except ValueError as exc:
+            # The last line of defence: NaN is refused before it gets here.
+            raise ExecutionError(
+                f"cannot write the state file {self.path}: {exc}"
+            ) from None
 
     def origins(self, origins: Mapping[str, Any]) -> str:
         """Return the recorded origins as JSON, defaults left out.

@@ -4,6 +4,7 @@ hook bounded and streamed, check its effects, and record how it ended.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -223,6 +224,22 @@ class StepRunner:
             )
             return None
         expected = apply(ruleset, action, state)
+        bad = _not_finite(ruleset, action, expected)
+        if bad:
+            # NaN or an overflow: no state file could record the outcome, so
+            # the hook does not run at all.
+            value = expected[ruleset.var(bad).index]
+            message = (
+                f"{label}: the effect on '{bad}' gives {value}, not a finite "
+                "number; the step was not run"
+            )
+            progress.fail(message)
+            progress.stop = True
+            self.event("step_end", step=label, status="failed", message=message)
+            self.records.append(
+                StepRecord(label, "failed", action.duration, 0.0, "not finite")
+            )
+            return None
         if expected == state and action.wait is None:
             self.event("step_skipped", step=label, reason="effects already hold")
             self.records.append(
@@ -541,3 +558,12 @@ def _render_env(value: str, context: Mapping[str, Any]) -> str:
 
 def _file_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+
+
+def _not_finite(ruleset: Ruleset, action: Action, state: State) -> str:
+    """Return the first variable ``action`` sets to NaN or an infinity, or ''."""
+    for effect in action.effects:
+        value = state[ruleset.var(effect.var).index]
+        if isinstance(value, float) and not math.isfinite(value):
+            return effect.var
+    return ""

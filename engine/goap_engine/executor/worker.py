@@ -290,6 +290,10 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
         value = fn(context)
     except SystemExit as exc:
         return {"ok": False, "message": f"the hook called exit({exc.code})"}
+    except HookError as exc:
+        # A failure the hook explains itself (a built-in refusing a path):
+        # its message says it all, a traceback would only hide it.
+        return {"ok": False, "message": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a hook's failure is an outcome
         # The whole traceback goes to the step's output and log; the
         # message stays one line.

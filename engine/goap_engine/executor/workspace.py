@@ -27,12 +27,14 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import LockedError
+from ..errors import Diagnostic, Location, LockedError, WorkspaceError
+from ..files import check_inside, kind_of, project_root
 from ..model import Ruleset
 from .lock import WorkspaceLock
 
@@ -168,9 +170,43 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+ALLOW_OUTSIDE = "'policy: {allow_outside: true}' in the goal"
+
+
+def check_workspace(ruleset: Ruleset) -> None:
+    """Refuse a damaged workspace or one whose files would land outside the project.
+
+    Checked before every command that writes there: ``.goap`` must be a folder,
+    and it and the state file must resolve (links followed) inside the project.
+    """
+    root = ruleset.workdir / ROOT
+    try:
+        info = root.stat()
+    except FileNotFoundError:
+        info = None
+    except (OSError, RuntimeError) as exc:
+        raise WorkspaceError(
+            Diagnostic(Location.of(root), f"cannot use the workspace: {exc}"),
+            f"remove {root}; the next run recreates it",
+        ) from None
+    if info is not None and not stat.S_ISDIR(info.st_mode):
+        raise WorkspaceError(
+            Diagnostic(
+                Location.of(root), f"is {kind_of(info.st_mode)}, expected a folder"
+            ),
+            f"remove or rename it; the next run recreates {ROOT}/",
+        )
+    if ruleset.policy.allow_outside:
+        return
+    project = project_root(ruleset.path)
+    check_inside(root, project, f"the workspace {ROOT}", ALLOW_OUTSIDE)
+    check_inside(state_path(ruleset), project, "the state file", ALLOW_OUTSIDE)
+
+
 @contextmanager
 def goal_lock(ruleset: Ruleset) -> Iterator[WorkspaceLock]:
     """Hold the lock of ``ruleset``'s state file; migrate old shared state first."""
+    check_workspace(ruleset)
     with WorkspaceLock(lock_path(ruleset), goal=ruleset.path) as lock:
         migrate_shared_state(ruleset)
         yield lock

@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from ..executor.context import HookError
+
 EXTRA_OF = {
     "git": "git",
     "github": "github",
@@ -21,7 +23,7 @@ EXTRA_OF = {
 }
 
 
-class IntegrationError(Exception):
+class IntegrationError(HookError):
     """A built-in hook failed; the message says why and what to do."""
 
 

@@ -29,9 +29,35 @@ def _write(ctx: HookContext, text: str) -> str:
     if not output:
         raise IntegrationError("docs hooks need 'output': the file to write")
     path = ctx.workdir / str(output)
-    atomic_write(path, text)
+    _check_inside(ctx, path)
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise IntegrationError(
+            f"cannot write {output}: {exc.strerror or exc}"
+        ) from None
     ctx.log(f"wrote {output}")
     return str(path)
+
+
+def _check_inside(ctx: HookContext, path: Path) -> None:
+    """Refuse an output path (rendered from a template) outside the project."""
+    from ..errors import FileError
+    from ..files import is_inside, resolved
+
+    if ctx.extra.get("allow_outside"):
+        return
+    project = Path(str(ctx.extra.get("project") or resolved(ctx.workdir)))
+    try:
+        inside = is_inside(path, project)
+    except FileError as exc:
+        raise IntegrationError(f"cannot write {path}: {exc.reason}") from None
+    if not inside:
+        raise IntegrationError(
+            f"output {path} is outside the project {project}; documents are "
+            "written only inside it unless 'policy: {allow_outside: true}' in "
+            "the goal allows it"
+        )
 
 
 def render(ctx: HookContext) -> str:
