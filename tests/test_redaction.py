@@ -40,7 +40,8 @@ def test_every_common_encoding_is_hidden(form: str) -> None:
     text = Redactor([SECRET])(f"Authorization: Basic {encoded} (sent)")
     assert text == "Authorization: Basic *** (sent)" or (
         # json/repr keep their quotes around the hidden value
-        text in ('Authorization: Basic "***" (sent)', "Authorization: Basic '***' (sent)")
+        text
+        in ('Authorization: Basic "***" (sent)', "Authorization: Basic '***' (sent)")
     )
 
 
@@ -57,9 +58,10 @@ def test_base64_of_a_longer_text_holding_the_secret_is_hidden(
         # their bits with the secret's, and the padding.
         left, _, right = shown.partition("***")
         assert len(left) <= len(encode(before.encode()).decode().rstrip("=")) + 1
-        assert len(right.rstrip("=")) <= len(
-            encode(after.encode()).decode().rstrip("=")
-        ) + 1
+        assert (
+            len(right.rstrip("="))
+            <= len(encode(after.encode()).decode().rstrip("=")) + 1
+        )
 
 
 def test_short_values_stay_and_other_text_is_untouched() -> None:
@@ -93,7 +95,10 @@ def test_secrets_added_later_are_hidden_from_then_on() -> None:
     redact.add(SECRET, "ab")
     assert redact.secrets == (SECRET,)
     assert redact(f"x{SECRET}x") == "x***x"
-    assert redact.data({"k": [SECRET, 3], SECRET: True}) == {"k": ["***", 3], "***": True}
+    assert redact.data({"k": [SECRET, 3], SECRET: True}) == {
+        "k": ["***", 3],
+        "***": True,
+    }
 
 
 @pytest.mark.parametrize(

@@ -48,16 +48,23 @@ def _guard(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .executor.redaction import everything
+
         try:
             return fn(*args, **kwargs)
         except NoPlanError as exc:
-            _stderr(f"error: {exc}", style="bold red")
+            # Every secret this process has seen, in case a message was made
+            # from a value without passing the run's redactor.
+            redact = everything()
+            _stderr(redact(f"error: {exc}"), style="bold red")
             for line in exc.explanation.lines:
-                _stderr(line)
+                _stderr(redact(line))
             sys.exit(exc.exit_code)
         except GoapError as exc:
             _stderr(
-                f"{exc}" if isinstance(exc, InputError) else f"error: {exc}",
+                everything()(
+                    f"{exc}" if isinstance(exc, InputError) else f"error: {exc}"
+                ),
                 style="red",
             )
             sys.exit(exc.exit_code)
@@ -70,8 +77,10 @@ def _guard(fn: F) -> F:
             if os.environ.get("GOAP_DEBUG"):
                 raise
             _stderr(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(set GOAP_DEBUG=1 for the traceback)",
+                everything()(
+                    f"internal error: {type(exc).__name__}: {exc} "
+                    "(set GOAP_DEBUG=1 for the traceback)"
+                ),
                 style="bold red",
             )
             sys.exit(EXIT_BUG)
@@ -156,30 +165,60 @@ def _default_targets() -> list[Path]:
 
 
 def _parse_sets(
-    ruleset: Any, sets: Sequence[str], label: str = "--set"
+    ruleset: Any, sets: Sequence[str], label: str = "--set", *, stored: bool = False
 ) -> dict[str, Any]:
+    """Return ``NAME=VALUE`` items as typed values; ``stored``: for the state file.
+
+    No message repeats a value given: it may be a secret.
+    """
     import difflib
 
+    from .executor.redaction import Redactor
     from .values import parse_value
 
     values: dict[str, Any] = {}
     problems = []
+    secrets = Redactor.from_env(ruleset.secrets) if stored else Redactor()
     for item in sets:
         name, sep, text = item.partition("=")
         name = name.strip()
         where = Location(label)
+        entity = f"state variable '{name}'"
         if not sep:
-            problems.append(Diagnostic(where, f"expected NAME=VALUE, found {item!r}"))
+            problems.append(Diagnostic(where, "expected NAME=VALUE, found no '='"))
             continue
         if name not in ruleset.names:
             close = difflib.get_close_matches(name, ruleset.names, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             problems.append(Diagnostic(where, f"unknown state variable '{name}'{hint}"))
             continue
+        if stored and name in ruleset.secret_names:
+            problems.append(
+                Diagnostic(
+                    where,
+                    "a secret variable is never stored; give it in each run "
+                    f"with 'run --set {name}=...' or a sensor",
+                    entity,
+                )
+            )
+            continue
+        if secrets.contains(text):
+            names = ", ".join(ruleset.secrets)
+            problems.append(
+                Diagnostic(
+                    where,
+                    f"the value holds a secret ({names}), and secrets are never "
+                    f"stored; give it in each run with 'run --set {name}=...'",
+                    entity,
+                )
+            )
+            continue
         try:
-            values[name] = parse_value(ruleset.var(name), text)
+            values[name] = parse_value(ruleset.var(name), text, show=False)
         except ValueError as exc:
-            problems.append(Diagnostic(where, str(exc), f"state variable '{name}'"))
+            problems.append(
+                Diagnostic(where, f"{exc} (the value given is not shown)", entity)
+            )
     if problems:
         raise InputError(problems)
     return values
@@ -192,18 +231,20 @@ def _start_state(
     *,
     sense: bool = True,
     fresh: bool = False,
+    redact: Any = None,
 ) -> Any:
     """Return the start state every command shares, after showing what is unknown.
 
     Defaults, the stored state (the goal's state file unless ``--state``),
     remembered facts that expired forgotten, the sensors the goal can need,
-    then ``--set``.
+    then ``--set``.  Secret values learnt on the way join ``redact``.
     """
-    from .executor.journal import Redactor
+    from .executor.redaction import Redactor
     from .executor.world import start_state
 
     values = _parse_sets(ruleset, sets)
-    redact = Redactor.from_env(ruleset.secrets)
+    if redact is None:
+        redact = Redactor.from_env(ruleset.secrets)
     if sense:
         from .executor.processes import process_scope
 
@@ -295,15 +336,24 @@ def plan(
     pddl: tuple[Path, Path] | None,
 ) -> None:
     """Plan the cheapest way to reach GOAL and show it."""
+    from .executor.redaction import Redactor
     from .executor.world import checked_plan
     from .planner.plan import find_plan
     from .render import PLAN_FORMATS, plan_json, plan_text
 
     ruleset = _ruleset(goal, pddl)
     _require_goal(ruleset)
+    # A start value given with --set or sensed may hold a secret: plans never
+    # show it.
+    redact = Redactor.from_env(ruleset.secrets)
     # A PDDL problem is its own start state: nothing is stored or sensed.
     start = _start_state(
-        ruleset, state_file, sets, sense=not no_sense and not pddl, fresh=bool(pddl)
+        ruleset,
+        state_file,
+        sets,
+        sense=not no_sense and not pddl,
+        fresh=bool(pddl),
+        redact=redact,
     )
     result, warnings = checked_plan(
         ruleset,
@@ -319,11 +369,7 @@ def plan(
         ),
     )
     for warning in warnings:
-        _stderr(warning, style="yellow")
-    from .executor.journal import Redactor
-
-    # A start value given with --set may hold a secret: plans never show it.
-    redact = Redactor.from_env(ruleset.secrets)
+        _stderr(redact(warning), style="yellow")
     if output is not None:
         from .store import atomic_write
 
@@ -368,13 +414,15 @@ def explain(
     goal: Path, sets: Sequence[str], state_file: Path | None, no_sense: bool
 ) -> None:
     """Explain whether GOAL is reachable and what blocks each condition."""
+    from .executor.redaction import Redactor
     from .executor.world import checked_plan
     from .loader import load
     from .planner.explain import explain as explain_goal
 
     ruleset = load(goal)
     _require_goal(ruleset)
-    known = _start_state(ruleset, state_file, sets, sense=not no_sense)
+    redact = Redactor.from_env(ruleset.secrets)
+    known = _start_state(ruleset, state_file, sets, sense=not no_sense, redact=redact)
     start = known.state
     from .planner.plan import find_plan, reference_eval
 
@@ -387,7 +435,7 @@ def explain(
     except NoPlanError:
         found, warnings = None, []
     for warning in warnings:
-        _stderr(warning, style="yellow")
+        _stderr(redact(warning), style="yellow")
     for subgoal in ruleset.subgoals:
         click.echo(f"{subgoal.name}:")
         for condition in subgoal.conditions:
@@ -405,7 +453,7 @@ def explain(
             )
         return
     for line in explain_goal(ruleset, start).lines:
-        click.echo(line)
+        click.echo(redact(line))
 
 
 def _require_goal(ruleset: Any) -> None:
@@ -563,10 +611,14 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
 @_guard
 def report(goal: Path, output: Path | None, template: Path | None) -> None:
     """Render the progress document (the seed's GOAP.md) from plan and state."""
+    from .executor.redaction import Redactor
     from .loader import load
     from .progress import render_document
 
-    text = render_document(load(goal), template or "progress.md.j2")
+    ruleset = load(goal)
+    text = Redactor.from_env(ruleset.secrets)(
+        render_document(ruleset, template or "progress.md.j2")
+    )
     if output is None:
         click.echo(text, nl=False)
         return

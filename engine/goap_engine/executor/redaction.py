@@ -82,7 +82,7 @@ def _pattern(node: dict[str, Any]) -> str:
             continue
         run = [char]
         while len(child) == 1 and "" not in child:
-            (char, child), = child.items()
+            ((char, child),) = child.items()
             run.append(char)
         branches.append(re.escape("".join(run)) + _pattern(child))
     if not branches:

@@ -26,7 +26,8 @@ def _write(
         "goal": str(ruleset.path),
         "status": status,
         "updated_at": now(),
-        "state": values,
+        # Secret variables are never stored (state set refuses them).
+        "state": ruleset.stored(values),
         "origins": origins or {},
     }
     atomic_write(state_path(ruleset), json.dumps(data, indent=2) + "\n")
