@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
+from .assignments import parse_assignments
 from .errors import (
     EXIT_BUG,
     EXIT_INPUT,
@@ -164,66 +165,6 @@ def _default_targets() -> list[Path]:
     )
 
 
-def _parse_sets(
-    ruleset: Any, sets: Sequence[str], label: str = "--set", *, stored: bool = False
-) -> dict[str, Any]:
-    """Return ``NAME=VALUE`` items as typed values; ``stored``: for the state file.
-
-    No message repeats a value given: it may be a secret.
-    """
-    import difflib
-
-    from .executor.redaction import Redactor
-    from .values import parse_value
-
-    values: dict[str, Any] = {}
-    problems = []
-    secrets = Redactor.from_env(ruleset.secrets) if stored else Redactor()
-    for item in sets:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        where = Location(label)
-        entity = f"state variable '{name}'"
-        if not sep:
-            problems.append(Diagnostic(where, "expected NAME=VALUE, found no '='"))
-            continue
-        if name not in ruleset.names:
-            close = difflib.get_close_matches(name, ruleset.names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(Diagnostic(where, f"unknown state variable '{name}'{hint}"))
-            continue
-        if stored and name in ruleset.secret_names:
-            problems.append(
-                Diagnostic(
-                    where,
-                    "a secret variable is never stored; give it in each run "
-                    f"with 'run --set {name}=...' or a sensor",
-                    entity,
-                )
-            )
-            continue
-        if secrets.contains(text):
-            names = ", ".join(ruleset.secrets)
-            problems.append(
-                Diagnostic(
-                    where,
-                    f"the value holds a secret ({names}), and secrets are never "
-                    f"stored; give it in each run with 'run --set {name}=...'",
-                    entity,
-                )
-            )
-            continue
-        try:
-            values[name] = parse_value(ruleset.var(name), text, show=False)
-        except ValueError as exc:
-            problems.append(
-                Diagnostic(where, f"{exc} (the value given is not shown)", entity)
-            )
-    if problems:
-        raise InputError(problems)
-    return values
-
-
 def _start_state(
     ruleset: Any,
     state_file: Path | None,
@@ -242,7 +183,7 @@ def _start_state(
     from .executor.redaction import Redactor
     from .executor.world import start_state
 
-    values = _parse_sets(ruleset, sets)
+    values = parse_assignments(ruleset, sets)
     if redact is None:
         redact = Redactor.from_env(ruleset.secrets)
     if sense:
@@ -556,7 +497,7 @@ def run_command(
         resume=resume,
         fresh=fresh,
         plan_file=plan_file,
-        sets=_parse_sets(ruleset, sets),
+        sets=parse_assignments(ruleset, sets),
         interactive=sys.stdin.isatty() and sys.stderr.isatty(),
         confirm=lambda question: click.confirm(question, default=False, err=True),
     )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .cli import _guard, _parse_sets, _stderr, main
+from .assignments import parse_assignments
+from .cli import _guard, _stderr, main
 
 SECRET_ORIGIN = "secret: never stored; given in each run by its sensor or --set"
 
@@ -60,7 +61,9 @@ def state_set(goal: Path, assignments: Sequence[str]) -> None:
 
     update_state(
         goal,
-        lambda ruleset, items: _parse_sets(ruleset, items, "state set", stored=True),
+        lambda ruleset, items: parse_assignments(
+            ruleset, items, "state set", stored=True
+        ),
         assignments,
     )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from urllib.parse import quote_plus
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 from fakes import hook_context

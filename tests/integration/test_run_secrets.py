@@ -76,7 +76,8 @@ def read_key(ctx):
     return key
 
 def use_key(ctx):
-    print("using", ctx.state["api_key"], base64.b64encode(ctx.state["api_key"].encode()))
+    key = ctx.state["api_key"]
+    print("using", key, base64.b64encode(key.encode()))
     print(ctx)
     return True
 """
