@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
+from .assignments import parse_assignments
 from .errors import (
     EXIT_BUG,
     EXIT_INPUT,
@@ -48,16 +49,23 @@ def _guard(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .executor.redaction import everything
+
         try:
             return fn(*args, **kwargs)
         except NoPlanError as exc:
-            _stderr(f"error: {exc}", style="bold red")
+            # Every secret this process has seen, in case a message was made
+            # from a value without passing the run's redactor.
+            redact = everything()
+            _stderr(redact(f"error: {exc}"), style="bold red")
             for line in exc.explanation.lines:
-                _stderr(line)
+                _stderr(redact(line))
             sys.exit(exc.exit_code)
         except GoapError as exc:
             _stderr(
-                f"{exc}" if isinstance(exc, InputError) else f"error: {exc}",
+                everything()(
+                    f"{exc}" if isinstance(exc, InputError) else f"error: {exc}"
+                ),
                 style="red",
             )
             sys.exit(exc.exit_code)
@@ -70,8 +78,10 @@ def _guard(fn: F) -> F:
             if os.environ.get("GOAP_DEBUG"):
                 raise
             _stderr(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(set GOAP_DEBUG=1 for the traceback)",
+                everything()(
+                    f"internal error: {type(exc).__name__}: {exc} "
+                    "(set GOAP_DEBUG=1 for the traceback)"
+                ),
                 style="bold red",
             )
             sys.exit(EXIT_BUG)
@@ -155,36 +165,6 @@ def _default_targets() -> list[Path]:
     )
 
 
-def _parse_sets(
-    ruleset: Any, sets: Sequence[str], label: str = "--set"
-) -> dict[str, Any]:
-    import difflib
-
-    from .values import parse_value
-
-    values: dict[str, Any] = {}
-    problems = []
-    for item in sets:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        where = Location(label)
-        if not sep:
-            problems.append(Diagnostic(where, f"expected NAME=VALUE, found {item!r}"))
-            continue
-        if name not in ruleset.names:
-            close = difflib.get_close_matches(name, ruleset.names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(Diagnostic(where, f"unknown state variable '{name}'{hint}"))
-            continue
-        try:
-            values[name] = parse_value(ruleset.var(name), text)
-        except ValueError as exc:
-            problems.append(Diagnostic(where, str(exc), f"state variable '{name}'"))
-    if problems:
-        raise InputError(problems)
-    return values
-
-
 def _start_state(
     ruleset: Any,
     state_file: Path | None,
@@ -192,18 +172,20 @@ def _start_state(
     *,
     sense: bool = True,
     fresh: bool = False,
+    redact: Any = None,
 ) -> Any:
     """Return the start state every command shares, after showing what is unknown.
 
     Defaults, the stored state (the goal's state file unless ``--state``),
     remembered facts that expired forgotten, the sensors the goal can need,
-    then ``--set``.
+    then ``--set``.  Secret values learnt on the way join ``redact``.
     """
-    from .executor.journal import Redactor
+    from .executor.redaction import Redactor
     from .executor.world import start_state
 
-    values = _parse_sets(ruleset, sets)
-    redact = Redactor.from_env(ruleset.secrets)
+    values = parse_assignments(ruleset, sets)
+    if redact is None:
+        redact = Redactor.from_env(ruleset.secrets)
     if sense:
         from .executor.processes import process_scope
 
@@ -301,15 +283,24 @@ def plan(
     pddl: tuple[Path, Path] | None,
 ) -> None:
     """Plan the cheapest way to reach GOAL and show it."""
+    from .executor.redaction import Redactor
     from .executor.world import checked_plan
     from .planner.plan import find_plan
     from .render import PLAN_FORMATS, plan_json, plan_text
 
     ruleset = _ruleset(goal, pddl)
     _require_goal(ruleset)
+    # A start value given with --set or sensed may hold a secret: plans never
+    # show it.
+    redact = Redactor.from_env(ruleset.secrets)
     # A PDDL problem is its own start state: nothing is stored or sensed.
     start = _start_state(
-        ruleset, state_file, sets, sense=not no_sense and not pddl, fresh=bool(pddl)
+        ruleset,
+        state_file,
+        sets,
+        sense=not no_sense and not pddl,
+        fresh=bool(pddl),
+        redact=redact,
     )
     result, warnings = checked_plan(
         ruleset,
@@ -325,11 +316,7 @@ def plan(
         ),
     )
     for warning in warnings:
-        _stderr(warning, style="yellow")
-    from .executor.journal import Redactor
-
-    # A start value given with --set may hold a secret: plans never show it.
-    redact = Redactor.from_env(ruleset.secrets)
+        _stderr(redact(warning), style="yellow")
     if output is not None:
         written = _write_output(
             output, redact(plan_json(result)), ruleset.path, allow_outside
@@ -374,13 +361,15 @@ def explain(
     goal: Path, sets: Sequence[str], state_file: Path | None, no_sense: bool
 ) -> None:
     """Explain whether GOAL is reachable and what blocks each condition."""
+    from .executor.redaction import Redactor
     from .executor.world import checked_plan
     from .loader import load
     from .planner.explain import explain as explain_goal
 
     ruleset = load(goal)
     _require_goal(ruleset)
-    known = _start_state(ruleset, state_file, sets, sense=not no_sense)
+    redact = Redactor.from_env(ruleset.secrets)
+    known = _start_state(ruleset, state_file, sets, sense=not no_sense, redact=redact)
     start = known.state
     from .planner.plan import find_plan, reference_eval
 
@@ -393,7 +382,7 @@ def explain(
     except NoPlanError:
         found, warnings = None, []
     for warning in warnings:
-        _stderr(warning, style="yellow")
+        _stderr(redact(warning), style="yellow")
     for subgoal in ruleset.subgoals:
         click.echo(f"{subgoal.name}:")
         for condition in subgoal.conditions:
@@ -411,7 +400,7 @@ def explain(
             )
         return
     for line in explain_goal(ruleset, start).lines:
-        click.echo(line)
+        click.echo(redact(line))
 
 
 def _require_goal(ruleset: Any) -> None:
@@ -514,7 +503,7 @@ def run_command(
         resume=resume,
         fresh=fresh,
         plan_file=plan_file,
-        sets=_parse_sets(ruleset, sets),
+        sets=parse_assignments(ruleset, sets),
         interactive=sys.stdin.isatty() and sys.stderr.isatty(),
         confirm=lambda question: click.confirm(question, default=False, err=True),
     )
@@ -576,10 +565,14 @@ def report(
     goal: Path, output: str | None, allow_outside: bool, template: Path | None
 ) -> None:
     """Render the progress document (the seed's GOAP.md) from plan and state."""
+    from .executor.redaction import Redactor
     from .loader import load
     from .progress import render_document
 
-    text = render_document(load(goal), template or "progress.md.j2")
+    ruleset = load(goal)
+    text = Redactor.from_env(ruleset.secrets)(
+        render_document(ruleset, template or "progress.md.j2")
+    )
     if output is None:
         click.echo(text, nl=False)
         return

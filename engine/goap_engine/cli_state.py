@@ -8,7 +8,10 @@ from pathlib import Path
 
 import click
 
-from .cli import _guard, _parse_sets, _stderr, main
+from .assignments import parse_assignments
+from .cli import _guard, _stderr, main
+
+SECRET_ORIGIN = "secret: never stored; given in each run by its sensor or --set"
 
 
 @main.group()
@@ -25,16 +28,23 @@ def state_show(goal: Path, fmt: str) -> None:
     from .executor.workspace import adopt_shared_state
     from .executor.world import describe_origin, stored_origins
     from .loader import load
+    from .values import SECRET_SHOWN
 
     ruleset = load(goal)
     adopt_shared_state(ruleset)
     values, origins, expired = stored_origins(ruleset)
+    for name in ruleset.secret_names:
+        values[name] = SECRET_SHOWN
+        origins[name] = {"kind": "secret"}
     if fmt == "json":
         data = {"state": values, "origins": origins, "expired": expired}
         click.echo(json.dumps(data, indent=2))
         return
     width = max((len(n) for n in values), default=0)
     for name, value in values.items():
+        if name in ruleset.secret_names:
+            click.echo(f"{name.ljust(width)}  {value}  ({SECRET_ORIGIN})")
+            continue
         origin = describe_origin(ruleset.var(name), origins[name])
         if name in expired:
             origin += f"; expired, forgotten at the next plan or run: {expired[name]}"
@@ -51,7 +61,9 @@ def state_set(goal: Path, assignments: Sequence[str]) -> None:
 
     update_state(
         goal,
-        lambda ruleset, items: _parse_sets(ruleset, items, "state set"),
+        lambda ruleset, items: parse_assignments(
+            ruleset, items, "state set", stored=True
+        ),
         assignments,
     )
 

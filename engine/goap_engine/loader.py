@@ -616,9 +616,33 @@ class _Builder:
             if "remember" in spec:
                 remember = self.lifetime(doc, (*keys, "remember"), spec, entity)
                 var = StateVar(**{**_fields(var), "remember": remember})
+            if spec.get("secret") is True:
+                self.secret_var(doc, keys, spec, entity)
+                var = StateVar(**{**_fields(var), "secret": True})
             self.variables.append(var)
             self.declared[(ns, short)] = var
             self.by_ns.setdefault(ns, {})[short] = var
+
+    def secret_var(
+        self, doc: Document, keys: PathKey, spec: Mapping[str, Any], entity: str
+    ) -> None:
+        """Check a ``secret: true`` variable: text, and never remembered."""
+        where = doc.where((*keys, "secret"), key=True)
+        if spec["type"] != "str":
+            # Redaction finds text; a secret number or flag would be found
+            # everywhere or nowhere.
+            self.error(
+                where,
+                f"only a str variable can be secret, this one is {spec['type']}",
+                entity,
+            )
+        if "remember" in spec:
+            self.error(
+                doc.where((*keys, "remember"), key=True),
+                "a secret variable is never stored, so 'remember' does not apply "
+                "(its value comes from its sensor or --set in each run)",
+                entity,
+            )
 
     def lifetime(
         self, doc: Document, keys: PathKey, spec: Mapping[str, Any], entity: str

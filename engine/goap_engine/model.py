@@ -271,6 +271,9 @@ class Ruleset:
             "_reference_names",
             tuple(reference_name(v.name) for v in self.variables),
         )
+        object.__setattr__(
+            self, "_secret_names", frozenset(v.name for v in self.variables if v.secret)
+        )
 
     def var(self, name: str) -> StateVar:
         """Return the state variable called ``name``."""
@@ -281,6 +284,17 @@ class Ruleset:
     def names(self) -> tuple[str, ...]:
         names: tuple[str, ...] = self._names  # type: ignore[attr-defined]
         return names
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        """Return the state variables declared ``secret: true``."""
+        names: frozenset[str] = self._secret_names  # type: ignore[attr-defined]
+        return names
+
+    def stored(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Return ``values`` without the secret variables, which are never stored."""
+        secret = self.secret_names
+        return {k: v for k, v in values.items() if k not in secret}
 
     @property
     def reference_names(self) -> tuple[str, ...]:

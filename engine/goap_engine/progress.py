@@ -15,7 +15,7 @@ from .errors import NoPlanError
 from .model import Ruleset
 from .planner.plan import find_plan, reference_eval
 from .planner.schedule import format_duration, schedule
-from .values import state_dict
+from .values import shown, state_dict
 
 
 def _warn(text: str) -> None:
@@ -121,7 +121,8 @@ def progress_context(ruleset: Ruleset) -> dict[str, Any]:
         "run": last_run,
         "subgoals": subgoals,
         "actions": actions,
-        "state": state_dict(ruleset, state),
+        # Never stored, so not known here either.
+        "state": shown(ruleset, state_dict(ruleset, state)),
         "state_file": str(state_path(ruleset)),
         "done_steps": len(ok),
         "done_estimated": format_duration(

@@ -19,7 +19,8 @@ def plan_data(plan: Plan, sched: Schedule | None = None) -> dict[str, Any]:
     """Return the JSON shape of ``plan`` (see docs/plan-format.md)."""
     sched = sched or schedule(plan)
     ruleset = plan.ruleset
-    start = state_dict(ruleset, plan.start)
+    # Secret variables are never written down, not even as part of a hash.
+    start = ruleset.stored(state_dict(ruleset, plan.start))
     return {
         "format": PLAN_FORMAT,
         "version": PLAN_VERSION,

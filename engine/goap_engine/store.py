@@ -121,6 +121,10 @@ def read_stored(
                 )
             )
             continue
+        if name in ruleset.secret_names:
+            # Stored before the variable was declared secret: never used,
+            # and gone at the next write.
+            continue
         try:
             result[name] = check_value(ruleset.var(name), value)
         except ValueError as exc:

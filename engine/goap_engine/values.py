@@ -14,8 +14,15 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0", ""}
 
 
-def parse_value(var: StateVar, text: str) -> Any:
-    """Return ``text`` as a value of ``var``; raise ValueError saying what was wrong."""
+def _found(value: Any, show: bool) -> str:
+    return f", found {value!r}" if show else ""
+
+
+def parse_value(var: StateVar, text: str, *, show: bool = True) -> Any:
+    """Return ``text`` as a value of ``var``; raise ValueError saying what was wrong.
+
+    ``show=False`` leaves the value out of the message (it may be a secret).
+    """
     raw = text.strip()
     value: Any
     if var.type == "bool":
@@ -24,24 +31,24 @@ def parse_value(var: StateVar, text: str) -> Any:
         elif raw.lower() in _FALSE:
             value = False
         else:
-            raise ValueError(f"expected true or false, found {raw!r}")
+            raise ValueError(f"expected true or false{_found(raw, show)}")
     elif var.type == "int":
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(f"expected an integer, found {raw!r}") from None
+            raise ValueError(f"expected an integer{_found(raw, show)}") from None
     elif var.type == "float":
         try:
             value = float(raw)
         except ValueError:
-            raise ValueError(f"expected a number, found {raw!r}") from None
+            raise ValueError(f"expected a number{_found(raw, show)}") from None
     else:
         value = text if var.type == "str" else raw
-    check_value(var, value)
+    check_value(var, value, show=show)
     return value
 
 
-def check_value(var: StateVar, value: Any) -> Any:
+def check_value(var: StateVar, value: Any, *, show: bool = True) -> Any:
     """Return ``value`` (ints widened for floats) if legal for ``var``; else raise."""
     if var.type == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -51,12 +58,12 @@ def check_value(var: StateVar, value: Any) -> Any:
     if not var.accepts(value):
         if var.choices:
             raise ValueError(
-                f"expected one of {', '.join(var.choices)}, found {value!r}"
+                f"expected one of {', '.join(var.choices)}{_found(value, show)}"
             )
         bounds = ""
         if var.minimum is not None or var.maximum is not None:
             bounds = f" in [{var.minimum}, {var.maximum}]"
-        raise ValueError(f"expected a {var.type}{bounds}, found {value!r}")
+        raise ValueError(f"expected a {var.type}{bounds}{_found(value, show)}")
     return value
 
 
@@ -93,3 +100,19 @@ def ruleset_fingerprint(ruleset: Ruleset) -> str:
             digest.update(b"<missing>")
     digest.update(fingerprint(dict(ruleset.vars)).encode())
     return digest.hexdigest()
+
+
+SECRET_SHOWN = "<secret>"
+"""What output and files show instead of a secret variable's value."""
+
+
+def secret_values(ruleset: Ruleset, values: Mapping[str, Any]) -> list[str]:
+    """Return the values of the secret variables among ``values``."""
+    secret = ruleset.secret_names
+    return [v for k, v in values.items() if k in secret and isinstance(v, str)]
+
+
+def shown(ruleset: Ruleset, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``values`` with each secret variable's value replaced by a mark."""
+    secret = ruleset.secret_names
+    return {k: SECRET_SHOWN if k in secret else v for k, v in values.items()}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 from fakes import hook_context
@@ -42,7 +44,10 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def make(project: Path):
     def _make(
-        env: dict[str, str] | None = None, run: str | None = "run-42", **args: Any
+        env: dict[str, str] | None = None,
+        run: str | None = "run-42",
+        secrets: tuple[str, ...] = (),
+        **args: Any,
     ):
         extra = {
             "journal": str(project / ".goap" / "journal.jsonl"),
@@ -51,7 +56,9 @@ def make(project: Path):
         }
         if run is not None:
             extra["run"] = run
-        return hook_context(project, args, env or {}, action="track", extra=extra)
+        return hook_context(
+            project, args, env or {}, action="track", extra=extra, secrets=secrets
+        )
 
     return _make
 
@@ -95,6 +102,61 @@ def test_log_run_records_params_metrics_artifacts_and_tags(make, project: Path) 
         "goap/state.json",
     }
     assert [a.path for a in client.list_artifacts(run_id, "plots")] == ["plots/roc.txt"]
+
+
+def test_nothing_holding_a_secret_is_logged(make, project: Path) -> None:
+    secret = "mlf-Secret/Value+77"
+    encoded = base64.b64encode(f"user:{secret}".encode()).decode()
+    # Across the 1 MiB pieces the file is read in: found all the same.
+    (project / "big.txt").write_text("a" * ((1 << 20) - 5) + secret + "b" * 100)
+    (project / "plots" / "creds.txt").write_text(f"key={secret.encode().hex()}\n")
+    ctx = make(
+        secrets=(secret,),
+        run_name=f"nightly {secret}",
+        params={
+            "branch": "main",
+            "auth": f"Basic {encoded}",
+            "url": f"https://x.test/?t={quote_plus(secret)}",
+            f"p-{secret}": "named with it",
+        },
+        tags={"team": "ml", "header": f"Bearer {secret}", secret: "x"},
+        metrics={"accuracy": 0.5, f"m-{secret}": 1.0},
+        artifacts=["model.txt", "big.txt", "plots"],
+    )
+    run_id = ml.log_run(ctx)
+    client = _client(project)
+    run = client.get_run(run_id)
+    assert run.info.run_name == "nightly ***"
+    assert run.data.params == {"branch": "main"}
+    assert {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")} == {
+        "team": "ml",
+        "goap.run": "run-42",
+        "goap.action": "track",
+    }
+    assert run.data.metrics == {"accuracy": 0.5}
+    assert {a.path for a in client.list_artifacts(run_id)} == {
+        "model.txt",
+        "plots",
+        "goap",
+    }
+    assert [a.path for a in client.list_artifacts(run_id, "plots")] == ["plots/roc.txt"]
+    assert ctx.lines[:-1] == [
+        "param 'auth' looks like a secret: not logged",
+        "param 'url' looks like a secret: not logged",
+        "a param named with a secret: not logged",
+        "a metric named with a secret: not logged",
+        "tag 'header' holds a secret: not logged",
+        "a tag named with a secret: not logged",
+        "artifact 'big.txt' holds a secret: not logged",
+        "artifact 'plots/creds.txt' holds a secret: not logged",
+    ]
+    stored = "".join(
+        p.read_text(errors="replace")
+        for p in (project / "mlruns").rglob("*")
+        if p.is_file()
+    )
+    for form in (secret, quote_plus(secret), secret.encode().hex(), encoded):
+        assert form not in stored
 
 
 def test_logged_finds_the_run_by_engine_run_or_by_name(make) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .builtins import BUILTINS
+from .redaction import Redactor
 
 
 @dataclass
@@ -31,13 +32,39 @@ class Outcome:
     oversize: bool = False
 
 
-@dataclass
+class Hidden(Mapping[str, Any]):
+    """A read-only mapping whose printed form hides secret values.
+
+    A hook that prints its context, or its environment, to see what it got
+    must not put the secrets in it into a log.
+    """
+
+    def __init__(self, data: Mapping[str, Any], redact: Redactor) -> None:
+        self._data = data
+        self._redact = redact
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return self._redact(repr(dict(self._data)))
+
+
+@dataclass(repr=False)
 class HookContext:
     """What a python or built-in hook receives.
 
     ``args`` are the hook's rendered ``with:`` arguments; ``vars`` and
     ``state`` the goal's variables and the state as the step starts; ``log``
-    writes a line to the step's output.
+    writes a line to the step's output.  ``secrets`` are the values to hide:
+    the context, and its mappings, print without them, and ``redact`` hides
+    them in any text a hook is about to send somewhere.
     """
 
     args: Mapping[str, Any]
@@ -49,6 +76,21 @@ class HookContext:
     action: str = ""
     timeout: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.redact = Redactor(self.secrets)
+        self.args = Hidden(self.args, self.redact)
+        self.vars = Hidden(self.vars, self.redact)
+        self.state = Hidden(self.state, self.redact)
+        self.env = Hidden(self.env, self.redact)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in ("action", "args", "vars", "state", "workdir", "env")
+        )
+        return self.redact(f"HookContext({shown})")
 
 
 class HookError(Exception):

@@ -1,4 +1,4 @@
-"""The append-only JSON Lines journal of every run, and the secret redactor.
+"""The append-only JSON Lines journal of every run.
 
 Each event is one line, written with a single ``write`` and flushed and synced
 before the engine goes on, so after a crash every complete line is valid and at
@@ -19,8 +19,9 @@ from typing import Any
 
 from ..errors import Diagnostic, ExecutionError, Location, WorkspaceError
 from ..files import MAX_JSON_DEPTH, finite, kind_of, os_reason, too_deep
+from .redaction import REDACTED, Redactor
 
-REDACTED = "***"
+__all__ = ["REDACTED", "Journal", "Redactor", "last_run", "now", "read_events"]
 
 SYNCED = frozenset(
     {
@@ -35,60 +36,6 @@ SYNCED = frozenset(
         "state_reset",
     }
 )
-
-
-class Redactor:
-    """Replace every secret value (and its JSON-escaped and per-line forms)."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        needles: set[str] = set()
-        for value in secrets:
-            if not value or len(value) < 4:
-                continue
-            needles.add(value)
-            needles.add(json.dumps(value)[1:-1])
-            # Messages such as "sensed 'x'" show values through repr().
-            needles.add(repr(value)[1:-1])
-            needles.update(
-                line for line in value.splitlines() if len(line.strip()) >= 4
-            )
-        # Longest first, so a secret's line does not pre-empt the whole secret.
-        self.needles = sorted(needles, key=len, reverse=True)
-        self.longest = len(self.needles[0]) if self.needles else 0
-
-    @classmethod
-    def from_env(cls, names: Iterable[str]) -> Redactor:
-        return cls(os.environ.get(name, "") for name in names)
-
-    def __call__(self, text: str) -> str:
-        for needle in self.needles:
-            if needle in text:
-                text = text.replace(needle, REDACTED)
-        return text
-
-    def safe_cut(self, text: str) -> int:
-        """Return how much of an unfinished line can be shown now.
-
-        The rest may be the start of a secret whose remainder has not been
-        printed yet: shown now, that start would escape redaction.
-        """
-        for start in range(max(0, len(text) - self.longest + 1), len(text)):
-            tail = text[start:]
-            if any(needle.startswith(tail) for needle in self.needles):
-                return start
-        return len(text)
-
-    def data(self, value: Any) -> Any:
-        """Return ``value`` (JSON-like) with secrets redacted in every string."""
-        if not self.needles:
-            return value
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, dict):
-            return {k: self.data(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.data(v) for v in value]
-        return value
 
 
 def now() -> str:

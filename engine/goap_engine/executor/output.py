@@ -87,8 +87,13 @@ class Output:
             self._partial = rest
             if complete and rest:
                 self._partial_since = time.monotonic()
-            for raw in complete:
-                self._emit(raw)
+            if complete:
+                # Redacted as one text: one pass over a chunk of lines costs
+                # far less than one per line, and a secret of several lines
+                # printed whole is caught too.
+                text = b"\n".join(complete).decode("utf-8", errors="replace")
+                for line in self.redact(text).split("\n"):
+                    self._emit_text(line, redact=False)
             if len(self._partial) > MAX_LINE:
                 # Shown up to where a secret may begin (its end is not here
                 # yet); the rest of the line is dropped.
@@ -136,8 +141,13 @@ class Output:
         return "\n".join(self.tail)
 
     def _emit(self, raw: bytes) -> None:
-        # Redacted whole, then cut: a cut first could split a secret.
-        text = self.redact(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        self._emit_text(raw.decode("utf-8", errors="replace"))
+
+    def _emit_text(self, text: str, *, redact: bool = True) -> None:
+        text = text.rstrip("\r")
+        if redact:
+            # Redacted whole, then cut: a cut first could split a secret.
+            text = self.redact(text)
         if "\r" in text:
             # A progress bar redraws its line with carriage returns; what a
             # terminal would show is the last state, and that is what is kept.

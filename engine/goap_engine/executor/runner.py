@@ -28,7 +28,13 @@ from ..files import project_root
 from ..model import DELIVERY_TEXT, Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval
 from ..planner.task import relevant_variables
-from ..values import ruleset_fingerprint, state_dict, with_values
+from ..values import (
+    ruleset_fingerprint,
+    secret_values,
+    shown,
+    state_dict,
+    with_values,
+)
 from .approvals import (
     Approvals,
     Interrupted,
@@ -115,6 +121,9 @@ class Runner(StepRunner):
         self.ruleset = ruleset
         self.options = options
         self.redact = Redactor.from_env(ruleset.secrets)
+        # A secret variable given with --set is hidden from the first event on.
+        self.redact.add(*secret_values(ruleset, options.sets))
+        self.withheld: set[str] = set()
         self.on_event = on_event
         self.on_output = on_output or (lambda label, line: None)
         self.run_id = uuid.uuid4().hex[:12]
@@ -322,6 +331,7 @@ class Runner(StepRunner):
             env=hook_env({}),
             log=self.log,
             extra=self.hook_extra(),
+            secrets=self.redact.secrets,
         )
         outcome = self.pool.call(
             "goap_engine.integrations.mlflow:log_run",
@@ -357,7 +367,9 @@ class Runner(StepRunner):
         self.unknown = dict(start.failures)
         if start.sensed or start.failures:
             errors = {n: f.reason for n, f in start.failures.items()}
-            self.event("sensed", values=dict(start.sensed), errors=errors)
+            self.event(
+                "sensed", values=shown(self.ruleset, start.sensed), errors=errors
+            )
         if start.forgotten:
             self.event("forgotten", facts=dict(start.forgotten))
         return start.state
@@ -384,11 +396,12 @@ class Runner(StepRunner):
             names,
             pool=self.pool,
             stop=self.stopping,
+            redact=self.redact,
         )
         if not readings:
             return state, {}
         values = {r.name: r.value for r in readings if r.ok}
-        errors = {r.name: r.error for r in readings if not r.ok}
+        errors = {r.name: self.redact(r.error) for r in readings if not r.ok}
         note_sensed(self.origins, values, now())
         for name in values:
             self.unknown.pop(name, None)
@@ -396,7 +409,7 @@ class Runner(StepRunner):
             sensor = self.ruleset.var(name).sensor
             assert sensor is not None
             self.unknown[name] = SensorFailure(reason, sensor.hook.location)
-        self.event("sensed", values=values, errors=errors)
+        self.event("sensed", values=shown(self.ruleset, values), errors=errors)
         return with_values(self.ruleset, state, values), errors
 
     def persist(self, state: State, status: str) -> None:
@@ -412,7 +425,14 @@ class Runner(StepRunner):
             "last_action": self.last_action,
             "state": state_dict(self.ruleset, state),
         }
-        self.writer.write(self.redact.data(data), self.origins)
+        for name in self.writer.write(data, self.origins):
+            if name not in self.withheld:
+                self.withheld.add(name)
+                self.event(
+                    "warning",
+                    message=f"state variable '{name}' holds a secret: not stored "
+                    "(a later run starts it from its default or sensor)",
+                )
 
     def goal_holds(self, state: State) -> bool:
         return all(

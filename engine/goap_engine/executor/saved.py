@@ -69,7 +69,8 @@ def _saved_plan(
     ruleset: Ruleset, path: Path, data: dict[str, Any], state: State
 ) -> Plan:
     prints = data["fingerprint"]
-    start = state_dict(ruleset, state)
+    # As the plan file has it: without the secret variables.
+    start = ruleset.stored(state_dict(ruleset, state))
     if prints.get("start") != fingerprint(start):
         saved = data.get("start", {})
         changed = [

@@ -19,9 +19,9 @@ from .hooks import (
     run_command,
     template_context,
 )
-from .journal import Redactor
 from .output import Output, WholeOutput
 from .processes import new_marker
+from .redaction import Redactor
 from .worker import WorkerPool
 
 
@@ -45,9 +45,34 @@ def sense_var(
     log: Callable[[str], None],
     pool: WorkerPool,
     stop: threading.Event | None = None,
-    redact: Callable[[str], str] = lambda text: text,
+    redact: Redactor | None = None,
 ) -> Reading:
-    """Return the value ``var``'s sensor reads now (bounded by its timeout)."""
+    """Return the value ``var``'s sensor reads now (bounded by its timeout).
+
+    A secret variable's value joins ``redact`` as soon as it is read, and the
+    sensor's own output is held back until then: it may print the value.
+    """
+    redact = redact if redact is not None else Redactor()
+    if not var.secret:
+        return _read(ruleset, var, state, log, pool, stop, redact)
+    held: list[str] = []
+    reading = _read(ruleset, var, state, held.append, pool, stop, redact)
+    if reading.ok:
+        redact.add(reading.value)
+    for line in held:
+        log(redact(line))
+    return reading
+
+
+def _read(
+    ruleset: Ruleset,
+    var: StateVar,
+    state: Mapping[str, Any],
+    log: Callable[[str], None],
+    pool: WorkerPool,
+    stop: threading.Event | None,
+    redact: Redactor,
+) -> Reading:
     sensor = var.sensor
     assert sensor is not None
     workdir: Path = ruleset.workdir
@@ -72,10 +97,10 @@ def sense_var(
             if sensor.source == "exit":
                 return Reading(var.name, outcome.exit_code == 0)
             if outcome.exit_code != 0:
+                # A secret's sensor may have printed part of the secret.
+                said = "" if var.secret else f": {outcome.output.strip()[-300:]}"
                 return Reading(
-                    var.name,
-                    error=f"sensor command failed ({outcome.message}): "
-                    f"{outcome.output.strip()[-300:]}",
+                    var.name, error=f"sensor command failed ({outcome.message}){said}"
                 )
             return Reading(var.name, parse_value(var, outcome.output.strip()))
         spec = callable_spec(sensor.hook.kind, str(sensor.hook.target))
@@ -87,6 +112,7 @@ def sense_var(
             env=hook_env({}),
             log=log,
             timeout=timeout,
+            secrets=redact.secrets,
         )
         outcome = pool.call(
             spec,
@@ -116,13 +142,16 @@ def sense(
     *,
     pool: WorkerPool | None = None,
     stop: threading.Event | None = None,
+    redact: Redactor | None = None,
 ) -> list[Reading]:
     """Return readings of the sensed variables (all, or those in ``names``).
 
-    Without ``pool``, python sensors get workers of their own for this call.
+    Without ``pool``, python sensors get workers of their own for this call;
+    without ``redact``, the goal's declared secrets are hidden.
     """
     wanted = None if names is None else set(names)
-    redact = Redactor.from_env(ruleset.secrets)
+    if redact is None:
+        redact = Redactor.from_env(ruleset.secrets)
     own = pool is None
     workers = pool or WorkerPool()
     readings = []

@@ -27,7 +27,8 @@ def _write(
         "goal": str(ruleset.path),
         "status": status,
         "updated_at": now(),
-        "state": values,
+        # Secret variables are never stored (state set refuses them).
+        "state": ruleset.stored(values),
         "origins": origins or {},
     }
     path = state_path(ruleset)

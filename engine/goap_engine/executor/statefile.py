@@ -11,39 +11,63 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ExecutionError
 from ..model import Ruleset
 from ..store import atomic_write, state_text
+from .redaction import Redactor
 from .workspace import sources_dir
 
 # Source fingerprints with more files than this live in a file of their own.
 INLINE_FILES = 100
 
 
+def storable(
+    ruleset: Ruleset, values: Mapping[str, Any], redact: Redactor
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the values a state file may hold, and the names held back.
+
+    Secret variables are never stored; another variable whose value holds a
+    secret is held back (and named), since its redacted text is not its value.
+    """
+    kept = ruleset.stored(values)
+    withheld = [
+        name
+        for name, value in kept.items()
+        if isinstance(value, str) and redact.contains(value)
+    ]
+    for name in withheld:
+        del kept[name]
+    return kept, withheld
+
+
 class StateWriter:
     """Write one run's state file."""
 
-    def __init__(
-        self, ruleset: Ruleset, path: Path, redact: Callable[[str], str]
-    ) -> None:
+    def __init__(self, ruleset: Ruleset, path: Path, redact: Redactor) -> None:
         self.ruleset = ruleset
         self.path = path
         self.redact = redact
         self._origins: dict[str, tuple[dict[str, Any], str]] = {}
         self._fingerprints: dict[int, tuple[dict[str, Any], str]] = {}
 
-    def write(self, data: Mapping[str, Any], origins: Mapping[str, Any]) -> None:
+    def write(self, data: Mapping[str, Any], origins: Mapping[str, Any]) -> list[str]:
         """Replace the state file with ``data`` and the recorded ``origins``.
 
-        A full disk or a folder that cannot be written stops the run with a
-        message naming the file; the old file stays as it was.
+        Secret variables are left out, and so is any other value holding a
+        secret: stored redacted it would come back wrong, so it is not stored
+        at all.  Returns the names of the latter.  A full disk or a folder
+        that cannot be written stops the run with a message naming the file;
+        the old file stays as it was.
         """
+        values, withheld = storable(self.ruleset, data.get("state", {}), self.redact)
+        data = self.redact.data({**data, "state": values})
+        kept = {n: o for n, o in origins.items() if n in values}
         try:
-            text = state_text(data, {"origins": self.origins(origins)})
+            text = state_text(data, {"origins": self.origins(kept)})
             atomic_write(self.path, text)
         except OSError as exc:
             where = exc.filename or self.path
@@ -55,6 +79,7 @@ class StateWriter:
             raise ExecutionError(
                 f"cannot write the state file {self.path}: {exc}"
             ) from None
+        return withheld
 
     def origins(self, origins: Mapping[str, Any]) -> str:
         """Return the recorded origins as JSON, defaults left out.

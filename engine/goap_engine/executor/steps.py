@@ -397,6 +397,7 @@ class StepRunner:
                     action=action.name,
                     timeout=timeout,
                     extra=self.hook_extra(),
+                    secrets=self.redact.secrets,
                 ),
                 output=output,
                 timeout=timeout,

@@ -149,6 +149,7 @@ class WorkerPool:
             "action": context.action,
             "timeout": timeout,
             "extra": context.extra,
+            "secrets": context.secrets,
             # Hooks next to the goal import as they would from its folder.
             "path": [str(context.workdir), *sys.path],
         }
@@ -274,6 +275,7 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
         action=request["action"],
         timeout=request["timeout"],
         extra=request["extra"],
+        secrets=tuple(request.get("secrets", ())),
     )
     try:
         fn = resolve_callable("python", request["spec"])
@@ -298,7 +300,9 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
         # The whole traceback goes to the step's output and log; the
         # message stays one line.
         traceback.print_exc()
-        return {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+        # The engine redacts it too; a hook's own encodings of a secret are
+        # hidden here as well, where the hook's secrets are known.
+        return {"ok": False, "message": context.redact(f"{type(exc).__name__}: {exc}")}
     if inspect.isgenerator(value) or inspect.iscoroutine(value):
         # Its body never ran: a generator or a coroutine only runs when
         # iterated or awaited, which nothing here does.

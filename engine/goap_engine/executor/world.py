@@ -33,7 +33,8 @@ from ..model import EMPTY, Action, Ruleset, StateVar
 from ..planner.plan import Plan
 from ..planner.task import relevant_variables
 from ..store import read_stored
-from ..values import state_dict, with_values
+from ..values import secret_values, state_dict, with_values
+from .redaction import Redactor
 from .sensing import sense as read_sensors
 from .worker import WorkerPool
 
@@ -105,7 +106,7 @@ def start_state(
     run_id: str | None = None,
     log: Callable[[str], None] = lambda _: None,
     now: datetime | None = None,
-    redact: Callable[[str], str] = lambda text: text,
+    redact: Redactor | None = None,
     pool: WorkerPool | None = None,
     stop: threading.Event | None = None,
 ) -> Start:
@@ -115,7 +116,10 @@ def start_state(
     is stored.  ``run_id`` is the run asking (facts remembered for one run
     hold only in it).  Only sensors of variables the goal can need run; a
     failing one leaves its variable unknown (see :func:`check_unknowns`).
+    The values of secret variables join ``redact`` as they become known.
     """
+    redact = redact if redact is not None else Redactor.from_env(ruleset.secrets)
+    redact.add(*secret_values(ruleset, sets))
     moment = now or datetime.now(UTC)
     at = stamp(moment)
     state = ruleset.default_state()
@@ -138,7 +142,13 @@ def start_state(
     if sense:
         wanted = relevant_variables(ruleset)
         readings = read_sensors(
-            ruleset, state_dict(ruleset, state), log, wanted, pool=pool, stop=stop
+            ruleset,
+            state_dict(ruleset, state),
+            log,
+            wanted,
+            pool=pool,
+            stop=stop,
+            redact=redact,
         )
         for reading in readings:
             var = ruleset.var(reading.name)
@@ -155,6 +165,7 @@ def start_state(
     for name in sets:
         origins[name] = {"kind": "set", "at": at, "by": "--set"}
         failures.pop(name, None)
+    redact.add(*secret_values(ruleset, state_dict(ruleset, state)))
     return Start(state, origins, sensed, failures, forgotten, used)
 
 

@@ -8,13 +8,17 @@ file; nested objects become dotted keys), ``artifacts`` (paths), ``tags``
 (mapping) and ``log_journal`` (default true: attach the engine's journal and
 state file).
 
-The run is tagged ``goap.run`` with the engine's run id.  Parameters that look
-like secrets (by name, or by value matching a secret environment variable) are
-never logged.
+The run is tagged ``goap.run`` with the engine's run id.  Nothing holding a
+secret is logged: not a parameter or tag whose name or value holds one (in any
+of the forms the redactor knows) or that looks like one (by its name, or by
+matching an environment variable named like a token), not a metric named with
+one, not an artifact file whose content holds one.  Each is left out with a
+line saying so; a run name holding one is logged redacted.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -121,6 +125,9 @@ def _metrics(ctx: HookContext) -> dict[str, float]:
     metrics: dict[str, float] = {}
     skipped = []
     for key, value in raw.items():
+        if ctx.redact.contains(key):
+            ctx.log("a metric named with a secret: not logged")
+            continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             metrics[key] = float(value)
         else:
@@ -139,11 +146,66 @@ def _params(ctx: HookContext) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in dict(_arg(ctx, "params", {})).items():
         text = value if isinstance(value, str) else json.dumps(value, default=str)
-        if SECRET_NAME.search(str(key)) or any(s in text for s in secrets):
+        if ctx.redact.contains(str(key)):
+            ctx.log("a param named with a secret: not logged")
+        elif (
+            SECRET_NAME.search(str(key))
+            or any(s in text for s in secrets)
+            or ctx.redact.contains(text)
+        ):
             ctx.log(f"param '{key}' looks like a secret: not logged")
-            continue
-        params[str(key)] = text
+        else:
+            params[str(key)] = text
     return params
+
+
+def _tags(ctx: HookContext) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for key, value in dict(_arg(ctx, "tags", {})).items():
+        if ctx.redact.contains(str(key)):
+            ctx.log("a tag named with a secret: not logged")
+        elif ctx.redact.contains(str(value)):
+            ctx.log(f"tag '{key}' holds a secret: not logged")
+        else:
+            tags[str(key)] = str(value)
+    return tags
+
+
+def _holds_secret(ctx: HookContext, path: Path) -> bool:
+    """Return whether the file at ``path`` holds a secret, read in pieces."""
+    if not ctx.redact:
+        return False
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    # The end of the previous piece: a secret may straddle two pieces.
+    carry = ""
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(1 << 20)
+            text = carry + decoder.decode(block, final=not block)
+            if ctx.redact.contains(text):
+                return True
+            if not block:
+                return False
+            carry = text[-ctx.redact.longest :]
+
+
+def _clean_files(ctx: HookContext, path: Path) -> list[Path]:
+    """Return the files under ``path`` that hold no secret; say which do."""
+    files = (
+        sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    )
+    clean = []
+    for file in files:
+        if _holds_secret(ctx, file):
+            shown = (
+                file.relative_to(ctx.workdir)
+                if file.is_relative_to(ctx.workdir)
+                else file
+            )
+            ctx.log(f"artifact '{shown}' holds a secret: not logged")
+        else:
+            clean.append(file)
+    return clean
 
 
 def _artifacts(ctx: HookContext) -> list[tuple[Path, str | None]]:
@@ -176,17 +238,20 @@ def log_run(ctx: HookContext) -> str:
     metrics = _metrics(ctx)
     artifacts = _artifacts(ctx)
     name = str(_arg(ctx, "experiment", DEFAULT_EXPERIMENT))
+    if ctx.redact.contains(name):
+        raise IntegrationError("the experiment name holds a secret; choose another")
+    run_name = _arg(ctx, "run_name")
+    if run_name is not None:
+        run_name = ctx.redact(str(run_name))
     client, uri = _client(ctx)
-    tags = {str(k): str(v) for k, v in dict(_arg(ctx, "tags", {})).items()}
+    tags = _tags(ctx)
     if ctx.extra.get("run") is not None:
         tags[RUN_TAG] = str(ctx.extra["run"])
     if ctx.action:
         tags["goap.action"] = ctx.action
     try:
         experiment_id = _experiment_id(client, name, create=True)
-        run = client.create_run(
-            experiment_id, tags=tags, run_name=_arg(ctx, "run_name")
-        )
+        run = client.create_run(experiment_id, tags=tags, run_name=run_name)
     except IntegrationError:
         raise
     except Exception as exc:  # noqa: BLE001 - reported with MLflow's message
@@ -201,10 +266,19 @@ def log_run(ctx: HookContext) -> str:
             params=[entities.Param(k, v) for k, v in params.items()],
         )
         for path, folder in artifacts:
-            if path.is_dir():
+            clean = _clean_files(ctx, path)
+            if not path.is_dir():
+                if clean:
+                    client.log_artifact(run_id, str(path), artifact_path=folder)
+                continue
+            if len(clean) == sum(1 for p in path.rglob("*") if p.is_file()):
                 client.log_artifacts(run_id, str(path), artifact_path=path.name)
-            else:
-                client.log_artifact(run_id, str(path), artifact_path=folder)
+                continue
+            for file in clean:
+                inside = file.parent.relative_to(path)
+                client.log_artifact(
+                    run_id, str(file), artifact_path=str(path.name / inside)
+                )
     except Exception as exc:  # noqa: BLE001 - the run is closed as failed
         client.set_terminated(run_id, status="FAILED")
         raise _error(f"logging run {run_id}", exc) from None

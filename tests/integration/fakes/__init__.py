@@ -135,6 +135,7 @@ def hook_context(
     *,
     action: str = "act",
     extra: dict[str, Any] | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> Any:
     """Return a ``HookContext`` whose log lines are kept in ``ctx.lines``."""
     from goap_engine.executor.hooks import HookContext
@@ -149,6 +150,7 @@ def hook_context(
         log=lines.append,
         action=action,
         extra=dict(extra or {}),
+        secrets=secrets,
     )
     ctx.lines = lines  # type: ignore[attr-defined]
     return ctx
