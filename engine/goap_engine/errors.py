@@ -4,6 +4,7 @@
 
     GoapError                      every error the engine raises on purpose
     ├── InputError        exit 2   bad YAML, schema, expression or usage
+    ├── SourceError       exit 2   a pack source cannot be parsed, fetched or trusted
     ├── NoPlanError       exit 3   the goal cannot be reached (carries an explanation)
     │   └── SearchLimitError       the search hit its node or time limit
     ├── LockedError       exit 4   another live run holds the state file's lock
@@ -106,6 +107,12 @@ class Explanation:
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
+
+
+class SourceError(GoapError):
+    """A pack source cannot be parsed, fetched or trusted; the message says why."""
+
+    exit_code = EXIT_INPUT
 
 
 class NoPlanError(GoapError):
