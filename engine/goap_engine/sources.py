@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .errors import SourceError
+from .errors import SourceError as SourceError  # callers know it from here
 from .packtree import export_tree, tree_digest
 from .store import atomic_write
 

@@ -589,7 +589,10 @@ def test_projects_sharing_the_cache_resolve_concurrently(
         tmp_path, list(zip(projects, specs, updates, strict=True))
     )
 
-    pinned = [(new if update else old, sub) for update, sub in zip(updates, subpaths)]
+    pinned = [
+        (new if update else old, sub)
+        for update, sub in zip(updates, subpaths, strict=True)
+    ]
     assert sorted(p.name for p in trees.iterdir()) == sorted(
         {export_name(commit, sub) for commit, sub in pinned}
     )
