@@ -17,10 +17,11 @@ history rewritten, or an installed distribution upgraded -- until
 ``goap-engine packs update`` accepts the change.
 
 The cache (``cache_dir()``) holds one bare mirror per repository under
-``repos/`` and one read-only export per commit under ``trees/``.  Exports are
-written to a temporary folder and renamed into place, and fetches take an
-exclusive ``flock`` per repository, so projects sharing the cache can resolve
-at the same time.
+``repos/`` and one read-only export per commit and ``#path`` under ``trees/``
+(``packtree`` writes, checks and hashes them).  Exports are written to a
+temporary folder and renamed into place, and fetches take an exclusive
+``flock`` per repository, so projects sharing the cache can resolve at the
+same time.
 """
 
 from __future__ import annotations
