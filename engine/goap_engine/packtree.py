@@ -287,6 +287,27 @@ def _link(entry: str, root: str, pack: str, label: str) -> tuple[str, os.stat_re
     return real, st
 
 
+def _status(
+    entry: str, root: str, pack: str, label: str, *, follow: bool
+) -> tuple[str, os.stat_result]:
+    """Return where ``entry`` really is and its status, refusing what is not allowed.
+
+    Without ``follow`` a link is returned as itself, unresolved.
+    """
+    try:
+        st = os.lstat(entry)
+        if not stat.S_ISLNK(st.st_mode):
+            _check_kind(st.st_mode, pack, label)
+            return entry, st
+        if not follow:
+            return entry, st
+        return _link(entry, root, pack, label)
+    except OSError as exc:
+        raise SourceError(
+            f"pack '{pack}': cannot read {label}: {exc.strerror}"
+        ) from None
+
+
 def _walk(
     path: Path, pack: str, shown: str, *, follow: bool, suffixes: tuple[str, ...]
 ) -> list[_File]:
@@ -328,17 +349,11 @@ def _walk(
             budget.entry()
             rel, entry = prefix + name, os.path.join(folder, name)
             where = _join(shown, rel)
-            st = os.lstat(entry)
-            real = entry
-            if stat.S_ISLNK(st.st_mode):
-                if not follow:
-                    if not suffixes or name.endswith(suffixes):
-                        files.append(_File(rel, entry, "l"))
-                    continue
-                real, st = _link(entry, root, pack, where)
-            else:
-                _check_kind(st.st_mode, pack, where)
-            if stat.S_ISDIR(st.st_mode):
+            real, st = _status(entry, root, pack, where, follow=follow)
+            if stat.S_ISLNK(st.st_mode):  # only when not following
+                if not suffixes or name.endswith(suffixes):
+                    files.append(_File(rel, entry, "l"))
+            elif stat.S_ISDIR(st.st_mode):
                 if real not in seen:
                     seen.add(real)
                     stack.append((real, rel + "/"))
@@ -447,12 +462,7 @@ def check_local_pack(target: Path, pack: str, suffixes: tuple[str, ...]) -> None
     for name in names:
         if not name.endswith(suffixes):
             continue
-        entry, label = os.path.join(root, name), _join(pack, name)
-        st = os.lstat(entry)
-        if stat.S_ISLNK(st.st_mode):
-            _link(entry, root, pack, label)
-        else:
-            _check_kind(st.st_mode, pack, label)
+        _status(os.path.join(root, name), root, pack, _join(pack, name), follow=True)
 
 
 @dataclass(frozen=True)

@@ -558,6 +558,12 @@ def _resolve_git(source: PackSource, base: Path, lock: Lockfile, update: bool) -
             f"pack '{source.spec}': '{source.subpath}' not found in {remote} at "
             f"commit {commit[:12]}"
         )
+    if source.subpath and os.path.islink(target):
+        # Exports never hold one (see export_tree): the cache was edited.
+        raise SourceError(
+            f"pack '{source.spec}': {target} is a symbolic link; remove "
+            f"{tree} to have it exported again"
+        )
     digest = tree_digest(target, pack=source.spec, shown=source.subpath)
     if pinned_commit and pinned_sha and pinned_sha != digest:
         raise _changed(

@@ -396,3 +396,30 @@ def test_installed_pack_links_are_confined(
         "'../../../outside.yaml', which leads outside the pack; links in a pack "
         "must lead to a file or folder inside it"
     )
+
+
+def test_a_cached_export_is_never_read_through_a_fifo_or_link(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The pinned export is hashed without git; an edited one cannot hang it."""
+    commit(repo)
+    spec = f"git+{repo}#packs"
+    lock = Lockfile(tmp_path / "goap.lock")
+    folder = resolve(parse_source(spec), base=tmp_path, lock=lock)
+    (folder / "git.yaml").unlink()
+    os.mkfifo(folder / "git.yaml")
+    with pytest.raises(SourceError) as caught:
+        resolve(parse_source(spec), base=tmp_path, lock=lock)
+    assert str(caught.value) == (
+        f"pack '{spec}': packs/git.yaml is a FIFO; a pack holds only regular "
+        "files and folders"
+    )
+    export = folder.parent
+    os.rename(folder, export / "moved")
+    folder.symlink_to("/etc")
+    with pytest.raises(SourceError) as caught:
+        resolve(parse_source(spec), base=tmp_path, lock=lock)
+    assert str(caught.value) == (
+        f"pack '{spec}': {folder} is a symbolic link; remove {export} to have it "
+        "exported again"
+    )
