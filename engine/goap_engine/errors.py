@@ -6,6 +6,7 @@
     ├── InputError        exit 2   bad YAML, schema, expression or usage
     │   ├── FileError              a file that is no regular file, too large, unreadable
     │   └── WorkspaceError         a damaged .goap workspace, with how to repair it
+    ├── SourceError       exit 2   a pack source cannot be parsed, fetched or trusted
     ├── NoPlanError       exit 3   the goal cannot be reached (carries an explanation)
     │   └── SearchLimitError       the search hit its node or time limit
     ├── LockedError       exit 4   another live run holds the state file's lock
@@ -132,6 +133,12 @@ class Explanation:
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
+
+
+class SourceError(GoapError):
+    """A pack source cannot be parsed, fetched or trusted; the message says why."""
+
+    exit_code = EXIT_INPUT
 
 
 class NoPlanError(GoapError):

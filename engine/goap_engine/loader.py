@@ -39,6 +39,7 @@ from .model import (
     VarType,
     Wait,
 )
+from .packtree import Fence, check_local_pack
 from .sources import Lockfile, PackSource, SourceError, lock_path, parse_source, resolve
 from .templates import strings_in, template_names
 
@@ -163,19 +164,27 @@ def _resolve_use(path: Path, item: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def _locate(ctx: _Context, path: Path, item: Any) -> tuple[Path | None, str]:
-    """Return the file or folder a ``uses`` entry names, and its namespace alias."""
+def _locate(
+    ctx: _Context, path: Path, item: Any, fence: Fence | None
+) -> tuple[Path | None, str, Fence | None]:
+    """Return the file or folder a ``uses`` entry names, its alias and its fence.
+
+    A local path must stay inside the fetched or installed pack (``fence``)
+    that names it; such a pack's own files get a fence of their own.
+    """
     source = parse_source(item)
     if source.kind == "shipped":
-        return _resolve_use(path, source.spec), source.alias
+        return _resolve_use(path, source.spec), source.alias, None
     if source.kind == "path":
-        return (path.parent / source.spec).absolute(), source.alias
-    return (
-        resolve(
-            source, base=path.parent, lock=ctx.lock(), update=ctx.wants_update(source)
-        ),
-        source.alias,
+        target = (path.parent / source.spec).absolute()
+        if fence is not None:
+            fence.check(target, source.spec)
+        check_local_pack(target, source.spec, YAML_SUFFIXES)
+        return target, source.alias, fence
+    target = resolve(
+        source, base=path.parent, lock=ctx.lock(), update=ctx.wants_update(source)
     )
+    return target, source.alias, Fence.of(target, source.spec)
 
 
 def _pack_files(folder: Path) -> list[Path]:
@@ -183,7 +192,11 @@ def _pack_files(folder: Path) -> list[Path]:
 
 
 def _read_tree(
-    ctx: _Context, path: Path, chain: tuple[Path, ...], alias: str = ""
+    ctx: _Context,
+    path: Path,
+    chain: tuple[Path, ...],
+    alias: str = "",
+    fence: Fence | None = None,
 ) -> None:
     """Read ``path`` and, depth first, everything it uses (imports before users)."""
     resolved = path.resolve()
@@ -205,7 +218,7 @@ def _read_tree(
     for i, item in enumerate(uses):
         where = doc.where(("uses", i))
         try:
-            target, alias = _locate(ctx, path, _plain(item))
+            target, alias, inner = _locate(ctx, path, _plain(item), fence)
         except SourceError as exc:
             ctx.error(where, str(exc), "uses")
             continue
@@ -243,7 +256,7 @@ def _read_tree(
             name = alias if alias and not target.is_dir() else ""
             if alias and target.is_dir():
                 name = f"{alias}_{_UNSAFE_NS.sub('_', file.stem)}"
-            _read_tree(ctx, file, (*chain, path), name)
+            _read_tree(ctx, file, (*chain, path), name, inner)
     ctx.documents.append(doc)
 
 

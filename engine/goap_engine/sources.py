@@ -17,15 +17,15 @@ history rewritten, or an installed distribution upgraded -- until
 ``goap-engine packs update`` accepts the change.
 
 The cache (``cache_dir()``) holds one bare mirror per repository under
-``repos/`` and one read-only export per commit under ``trees/``.  Exports are
-written to a temporary folder and renamed into place, and fetches take an
-exclusive ``flock`` per repository, so projects sharing the cache can resolve
-at the same time.
+``repos/`` and one read-only export per commit and ``#path`` under ``trees/``
+(``packtree`` writes, checks and hashes them).  Exports are written to a
+temporary folder and renamed into place, and fetches take an exclusive
+``flock`` per repository, so projects sharing the cache can resolve at the
+same time.
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import hashlib
 import importlib.util
@@ -35,7 +35,7 @@ import re
 import shlex
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -43,7 +43,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .errors import EXIT_INPUT, GoapError
+from .errors import SourceError as SourceError  # callers know it from here
+from .packtree import export_tree, tree_digest
 from .store import atomic_write
 
 SourceKind = Literal["path", "shipped", "git", "python"]
@@ -83,12 +84,6 @@ _MAPPING_KEYS: dict[str, frozenset[str]] = {
     "python": frozenset({"python", "path", "as"}),
     "path": frozenset({"path", "as"}),
 }
-
-
-class SourceError(GoapError):
-    """A pack source cannot be parsed, fetched or trusted; the message says why."""
-
-    exit_code = EXIT_INPUT
 
 
 @dataclass(frozen=True)
@@ -468,7 +463,9 @@ def _resolve_python(source: PackSource, lock: Lockfile, update: bool) -> Path:
         raise SourceError(
             f"pack '{source.spec}': '{source.subpath}' not found in {folder}"
         )
-    digest = tree_digest(target, suffixes=YAML_SUFFIXES)
+    digest = tree_digest(
+        target, suffixes=YAML_SUFFIXES, pack=source.spec, shown=source.subpath
+    )
     pinned = lock.entries.get(source.spec, {}).get("sha256", "")
     if pinned and pinned != digest and not update:
         raise _changed(source, digest, pinned, "the installed distribution changed")
@@ -531,10 +528,10 @@ def _resolve_git(source: PackSource, base: Path, lock: Lockfile, update: bool) -
             f"{lock.path}: commit '{pinned_commit}' of '{source.spec}' is not a "
             "commit id; run 'goap-engine packs update'"
         )
-    if pinned_commit and (trees / pinned_commit).is_dir():
+    if pinned_commit and (trees / export_name(pinned_commit, source.subpath)).is_dir():
         # The pinned export is in the cache: no git at all.
         commit = pinned_commit
-        tree = trees / commit
+        tree = trees / export_name(commit, source.subpath)
     else:
         with _mirror(remote) as repo:
             if pinned_commit:
@@ -545,7 +542,14 @@ def _resolve_git(source: PackSource, base: Path, lock: Lockfile, update: bool) -
             else:
                 _fetch(repo, source, remote)
                 commit = _rev_parse(repo, source, remote)
-            tree = _ensure_tree(repo, source, commit, trees)
+            tree = export_tree(
+                repo,
+                source.spec,
+                remote,
+                commit,
+                source.subpath,
+                trees / export_name(commit, source.subpath),
+            )
             # Keeps the commit in the mirror even after its tag or branch moves.
             _git(repo, source, "update-ref", f"refs/goap/commits/{commit}", commit)
     target = tree / source.subpath if source.subpath else tree
@@ -554,7 +558,13 @@ def _resolve_git(source: PackSource, base: Path, lock: Lockfile, update: bool) -
             f"pack '{source.spec}': '{source.subpath}' not found in {remote} at "
             f"commit {commit[:12]}"
         )
-    digest = tree_digest(target)
+    if source.subpath and os.path.islink(target):
+        # Exports never hold one (see export_tree): the cache was edited.
+        raise SourceError(
+            f"pack '{source.spec}': {target} is a symbolic link; remove "
+            f"{tree} to have it exported again"
+        )
+    digest = tree_digest(target, pack=source.spec, shown=source.subpath)
     if pinned_commit and pinned_sha and pinned_sha != digest:
         raise _changed(
             source, digest, pinned_sha, "tampered cache or rewritten history"
@@ -566,6 +576,17 @@ def _resolve_git(source: PackSource, base: Path, lock: Lockfile, update: bool) -
         "sha256": digest,
     }
     return target
+
+
+def export_name(commit: str, subpath: str) -> str:
+    """Return the name of the cache folder holding ``subpath`` of ``commit``.
+
+    Each source's ``#path`` is exported on its own (only its objects are
+    read), so two sources naming different paths of one commit get two folders.
+    """
+    if not subpath:
+        return commit
+    return f"{commit}.{hashlib.sha256(subpath.encode()).hexdigest()[:12]}"
 
 
 def _remote(source: PackSource, base: Path) -> str:
@@ -727,140 +748,3 @@ def _rev_parse(repo: Any, source: PackSource, remote: str) -> str:
             f"'{source.ref}'"
         )
     return commit
-
-
-# ---------------------------------------------------------------------------
-# Trees and hashes
-
-_Entry = tuple[str, str, bytes]
-"""A file of a tree: relative path, kind (``f``, ``x`` or ``l``) and content."""
-
-
-def _commit_files(repo: Any, commit: str) -> Iterator[_Entry]:
-    """Yield the files of ``commit`` as git stores them.
-
-    Blobs are read from the object database directly, so no attribute
-    (``export-subst``, ``eol``) or filter (LFS) alters them: the export is the
-    same on every machine and its hash is reproducible.
-    """
-    tree = repo.commit(commit).tree
-    for item in tree.traverse():
-        if item.type != "blob":
-            continue  # trees are implied by their files; submodules are not packs
-        mode = item.mode & 0o170000
-        kind = "l" if mode == 0o120000 else ("x" if item.mode & 0o111 else "f")
-        yield str(item.path), kind, item.data_stream.read()
-
-
-def _ensure_tree(repo: Any, source: PackSource, commit: str, trees: Path) -> Path:
-    """Return ``trees/COMMIT``, exporting it unless an intact copy is there."""
-    final = trees / commit
-    files = list(_commit_files(repo, commit))
-    expected = _digest((p, k, hashlib.sha256(d).hexdigest()) for p, k, d in files)
-    if final.is_dir() and tree_digest(final, follow_links=False) == expected:
-        return final
-    trees.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{commit}.", dir=trees))
-    try:
-        _write_files(source, tmp, files)
-        if final.exists():
-            # A damaged copy (edited by hand): move it aside, then replace it.
-            stale = Path(tempfile.mkdtemp(prefix=f".{commit}.stale.", dir=trees))
-            with suppress(FileNotFoundError):
-                os.rename(final, stale / "tree")
-            _remove(stale)
-        try:
-            os.rename(tmp, final)
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
-            # Another process exported the same commit first: use its copy.
-            _remove(tmp)
-    except BaseException:
-        _remove(tmp)
-        raise
-    return final
-
-
-def _write_files(source: PackSource, root: Path, files: list[_Entry]) -> None:
-    for rel, kind, data in files:
-        if rel.startswith("/") or ".." in PurePosixPath(rel).parts:
-            # git refuses such paths on checkout; a crafted tree may still hold one.
-            raise SourceError(f"pack '{source.spec}': unsafe path '{rel}' in the tree")
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if kind == "l":
-            target = data.decode("utf-8", "surrogateescape")
-            inside = os.path.normpath(os.path.join(os.path.dirname(rel), target))
-            if os.path.isabs(target) or inside == ".." or inside.startswith("../"):
-                raise SourceError(
-                    f"pack '{source.spec}': {rel} is a symbolic link to '{target}', "
-                    "outside the repository: packs may only link inside it"
-                )
-            os.symlink(target, path)
-            continue
-        path.write_bytes(data)
-        # Read-only, so that an editor jumping into a pack does not change the
-        # shared cache by accident.
-        path.chmod(0o555 if kind == "x" else 0o444)
-
-
-def _remove(path: Path) -> None:
-    # Exported files are read-only but their folders are not, so this works.
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _digest(files: Iterable[tuple[str, str, str]]) -> str:
-    """Return the sha256 of ``(path, kind, content sha256)`` triples, sorted.
-
-    The executable bit is left out: it means nothing to a pack, and installers
-    do not all preserve it.
-    """
-    h = hashlib.sha256()
-    for rel, kind, sha in sorted(files):
-        link = "l" if kind == "l" else "f"
-        h.update(f"{rel}\0{link}\0{sha}\0".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
-
-
-def tree_digest(
-    path: Path, *, suffixes: tuple[str, ...] = (), follow_links: bool = True
-) -> str:
-    """Return the sha256 of the files under ``path`` (or of the file ``path``).
-
-    It covers every file's path relative to ``path`` and the sha256 of its
-    content, in sorted order; ``suffixes`` limits it to files with those
-    endings.  By default symbolic links are followed, so the hash covers what
-    the loader reads even when a link points elsewhere in the repository;
-    with ``follow_links=False`` a link counts as its target's name, the way
-    git stores it.
-    """
-    if not path.is_dir() or (path.is_symlink() and not follow_links):
-        return _digest([_file_entry(path, path.name, follow_links)])
-    entries = []
-    seen: set[str] = set()
-    for folder, dirs, names in os.walk(path, followlinks=follow_links):
-        dirs.sort()
-        if follow_links:
-            real = os.path.realpath(folder)
-            if real in seen:  # a link back up the tree: do not loop
-                dirs.clear()
-                continue
-            seen.add(real)
-            candidates = names
-        else:
-            candidates = [*names, *(d for d in dirs if os.path.islink(Path(folder, d)))]
-        for name in candidates:
-            full = Path(folder, name)
-            if suffixes and not name.endswith(suffixes):
-                continue
-            rel = full.relative_to(path).as_posix()
-            entries.append(_file_entry(full, rel, follow_links))
-    return _digest(entries)
-
-
-def _file_entry(path: Path, rel: str, follow_links: bool) -> tuple[str, str, str]:
-    if path.is_symlink() and not (follow_links and path.exists()):
-        target = os.readlink(path).encode("utf-8", "surrogateescape")
-        return rel, "l", hashlib.sha256(target).hexdigest()
-    return rel, "f", hashlib.sha256(path.read_bytes()).hexdigest()

@@ -26,6 +26,7 @@ from goap_engine.sources import (
     PackSource,
     SourceError,
     cache_dir,
+    export_name,
     lock_path,
     parse_source,
     resolve,
@@ -325,7 +326,10 @@ def test_path_and_shipped_sources(tmp_path: Path) -> None:
 def test_pin_to_a_tag_writes_commit_and_hash(origin: Path, tmp_path: Path) -> None:
     path, lock = pin(origin, tmp_path / "project")
     commit = git(origin, "rev-parse", "v1")
-    assert path == cache_dir() / "trees" / commit / "packs" / "git.yaml"
+    export = cache_dir() / "trees" / export_name(commit, "packs/git.yaml")
+    assert path == export / "packs" / "git.yaml"
+    # Only the pack's path is exported, not the rest of the repository.
+    assert [p.name for p in export.iterdir()] == ["packs"]
     assert path.read_text() == PACK_V1
     assert load(path).action("tag_it").hook is not None  # a loadable pack
 
@@ -447,11 +451,11 @@ def test_tampered_cache_is_detected_and_update_repairs_it(
     assert lock.entries[spec]["sha256"] == pinned
 
 
-def test_links_inside_the_repository_are_hashed_by_content(
+def test_links_inside_the_pack_are_hashed_by_content(
     origin: Path, tmp_path: Path
 ) -> None:
-    commit_file(origin, "common/shared.yaml", PACK_V1, "shared pack")
-    (origin / "packs" / "shared.yaml").symlink_to("../common/shared.yaml")
+    commit_file(origin, "packs/common/shared.yaml", PACK_V1, "shared pack")
+    (origin / "packs" / "shared.yaml").symlink_to("common/shared.yaml")
     git(origin, "add", "--all")
     git(origin, "commit", "--quiet", "--message", "link")
     git(origin, "tag", "v2")
@@ -459,12 +463,33 @@ def test_links_inside_the_repository_are_hashed_by_content(
     assert (folder / "shared.yaml").read_text() == PACK_V1
     assert load(folder / "shared.yaml").action("tag_it") is not None
 
-    # The pack read through the link lies outside 'packs/', yet is covered.
-    shared = folder.parent / "common" / "shared.yaml"
+    # The pack read through the link is covered by the hash.
+    shared = folder / "common" / "shared.yaml"
     shared.chmod(0o644)
     shared.write_text(PACK_V2)
     with pytest.raises(SourceError, match="changed"):
         resolve(parse_source(spec_for(origin, "v2", "packs")), base=tmp_path, lock=lock)
+
+
+def test_links_out_of_the_pack_path_are_refused(origin: Path, tmp_path: Path) -> None:
+    """A link may stay in the repository yet leave the ``#path`` that is the pack."""
+    commit_file(origin, "common/shared.yaml", PACK_V1, "shared pack")
+    (origin / "packs" / "shared.yaml").symlink_to("../common/shared.yaml")
+    git(origin, "add", "--all")
+    git(origin, "commit", "--quiet", "--message", "link")
+    lock = Lockfile(tmp_path / "goap.lock")
+    spec = f"git+{origin}#packs"
+    with pytest.raises(SourceError) as caught:
+        resolve(parse_source(spec), base=tmp_path, lock=lock)
+    assert str(caught.value) == (
+        f"pack '{spec}': packs/shared.yaml is a symbolic link to "
+        "'../common/shared.yaml', which leads outside the pack; links in a pack "
+        "must lead to a file or folder inside it"
+    )
+    assert not list((cache_dir() / "trees").iterdir())
+    # With the whole repository as the pack, the same link stays inside it.
+    whole = resolve(parse_source(f"git+{origin}"), base=tmp_path, lock=lock)
+    assert (whole / "packs" / "shared.yaml").read_text() == PACK_V1
 
 
 def test_links_out_of_the_repository_are_refused(origin: Path, tmp_path: Path) -> None:
@@ -549,7 +574,10 @@ def test_projects_sharing_the_cache_resolve_concurrently(
     paths = resolve_in_processes(
         tmp_path, [(p, s, False) for p, s in zip(projects, specs, strict=True)]
     )
-    assert all(p.is_relative_to(cache_dir() / "trees" / old) for p in paths)
+    trees = cache_dir() / "trees"
+    subpaths = [parse_source(spec).subpath for spec in specs]
+    for path, sub in zip(paths, subpaths, strict=True):
+        assert path == trees / export_name(old, sub) / sub
 
     # Round 2: the tag and branch move; half the projects update while the
     # others re-export their pinned commit (its tree was removed).
@@ -561,15 +589,21 @@ def test_projects_sharing_the_cache_resolve_concurrently(
         tmp_path, list(zip(projects, specs, updates, strict=True))
     )
 
-    trees = cache_dir() / "trees"
-    assert sorted(p.name for p in trees.iterdir()) == sorted([old, new])
-    assert (trees / old / "packs" / "git.yaml").read_text() == PACK_V1
+    pinned = [
+        (new if update else old, sub)
+        for update, sub in zip(updates, subpaths, strict=True)
+    ]
+    assert sorted(p.name for p in trees.iterdir()) == sorted(
+        {export_name(commit, sub) for commit, sub in pinned}
+    )
     assert (trees / new / "packs" / "git.yaml").read_text() == PACK_V2
-    for project, spec, update, path in zip(
-        projects, specs, updates, paths, strict=True
+    old_pack = trees / export_name(old, "packs/git.yaml") / "packs" / "git.yaml"
+    assert old_pack.read_text() == PACK_V1
+    for project, spec, update, path, sub in zip(
+        projects, specs, updates, paths, subpaths, strict=True
     ):
         commit = new if update else old
-        assert path.is_relative_to(trees / commit)
+        assert path == trees / export_name(commit, sub) / sub
         entry = Lockfile.load(lock_path(project / "goal.yaml")).entries[spec]
         assert entry["commit"] == commit
         assert entry["sha256"] == tree_digest(path)
