@@ -1,45 +1,69 @@
-"""Render hook arguments with jinja2: sandboxed, strict, shell-quoted by default.
+"""Render templates in the bounded sandbox; quote shell values for where they stand.
 
-Every ``{{ ... }}`` in a shell command goes through ``shlex.quote`` unless the
-hook says ``quote: false``, so a value such as ``x; touch pwned`` stays one
-argument.  Unknown names are errors (StrictUndefined), and the sandbox keeps
-templates away from Python internals.
+A value in a shell command is quoted for its context (see ``shell_quoting``):
+the command is rendered with an unforgeable placeholder per ``{{ ... }}`` value,
+the placeholders are located by a shell lexer, and each is replaced by its
+value escaped for the bare word, ``"..."``, ``'...'`` or ``$((...))`` it
+stands in.  Only values are escaped: the text of the template itself (written
+in the YAML, or produced by ``{% if %}``) is trusted.  A hook with
+``quote: false`` gets its values unquoted.  Every render is bounded (see
+``sandbox``); unknown names are errors (StrictUndefined).
 """
 
 from __future__ import annotations
 
-import shlex
+import re
+import secrets
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError, meta, nodes, pass_context
+from jinja2.runtime import Context
+
+from .sandbox import MAX_OUTPUT, BoundedEnvironment, end_budget, start_budget
+from .shell_quoting import REFUSED, escape, plain, scan
 
 if TYPE_CHECKING:
     from .model import Action, Hook
 
-
-def _quote(value: Any) -> str:
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    return shlex.quote(str(value))
+# The values of the shell render under way in this thread, by placeholder.
+_VALUES = "goap_shell_values"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+@pass_context
+def _plain(context: Context, value: Any) -> Any:
+    # Taking the context keeps jinja2 from evaluating constant output at
+    # compile time: parsing a template must never compute it.
+    return plain(value) if isinstance(value, bool) else value
+
+
+@pass_context
+def _placeholder(context: Context, value: Any) -> str:
+    values: list[Any] | None = context.environment.shell_values.get()
+    if values is None:
+        return plain(value)
+    values.append(value)
+    token: str = context.environment.shell_token.get()
+    return f"{token}{len(values) - 1};"
+
+
+class _ShellEnvironment(BoundedEnvironment):
+    def __init__(self) -> None:
+        import contextvars
+
+        super().__init__(_placeholder)
+        self.shell_values: contextvars.ContextVar[list[Any] | None] = (
+            contextvars.ContextVar(_VALUES, default=None)
+        )
+        self.shell_token: contextvars.ContextVar[str] = contextvars.ContextVar(
+            "goap_shell_token", default=""
+        )
 
 
 @cache
-def _environment(shell_quote: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        finalize=_quote if shell_quote else _plain,
-    )
+def _environment(shell: bool) -> BoundedEnvironment:
+    return _ShellEnvironment() if shell else BoundedEnvironment(_plain)
 
 
 def template_names(text: str) -> set[str]:
@@ -52,22 +76,137 @@ def template_names(text: str) -> set[str]:
 @lru_cache(maxsize=4096)
 def _parsed_names(text: str) -> frozenset[str]:
     # Validation, relevance (which sensors to run) and every run's start ask
-    # about the same few templates; parsing them is the costly part.
+    # about the same few templates; parsing them is the costly part.  Only
+    # parsed and walked: nothing in the template is evaluated.
     env = _environment(False)
     try:
         return frozenset(meta.find_undeclared_variables(env.parse(text)))
     except TemplateError as exc:
         raise ValueError(exc.message or str(exc)) from None
+    except RecursionError:
+        raise ValueError("the template is nested too deeply") from None
 
 
 def render(text: str, context: Mapping[str, Any], *, shell_quote: bool = False) -> str:
-    """Return ``text`` rendered with ``context``; raise ValueError on failure."""
+    """Return ``text`` rendered with ``context``; raise ValueError on failure.
+
+    With ``shell_quote`` every value is quoted for the shell context it
+    stands in, and a value in a context where that is impossible is an error.
+    """
     if "{" not in text:
         return text
+    if not shell_quote:
+        return _bounded(_environment(False), text, context)
+    env = _environment(True)
+    assert isinstance(env, _ShellEnvironment)
+    values: list[Any] = []
+    # Random per render: no value (nor the template's text) can contain it.
+    token = f"\x00{secrets.token_hex(8)}:"
+    reset_values = env.shell_values.set(values)
+    reset_token = env.shell_token.set(token)
     try:
-        return _environment(shell_quote).from_string(text).render(context)
+        skeleton = _bounded(env, text, context)
+    finally:
+        env.shell_values.reset(reset_values)
+        env.shell_token.reset(reset_token)
+    return _fill(skeleton, values, token)
+
+
+def _bounded(env: BoundedEnvironment, text: str, context: Mapping[str, Any]) -> str:
+    """Render ``text`` within the sandbox's limits; raise ValueError on failure."""
+    budget = start_budget()
+    try:
+        template = env.from_string(text)
+        parts: list[str] = []
+        length = 0
+        for chunk in template.generate(context):
+            length += len(chunk)
+            if length > MAX_OUTPUT:
+                raise ValueError(
+                    f"the rendered text is longer than the limit of {MAX_OUTPUT:,} "
+                    "characters"
+                )
+            parts.append(chunk)
+        return "".join(parts)
     except TemplateError as exc:
         raise ValueError(exc.message or str(exc)) from None
+    except RecursionError:
+        raise ValueError("too deep recursion (a macro calling itself?)") from None
+    except MemoryError:
+        raise ValueError("out of memory while rendering") from None
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of a render is the template's
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        end_budget(budget)
+
+
+def _fill(skeleton: str, values: list[Any], token: str) -> str:
+    pattern = re.compile(re.escape(token) + r"(\d+);")
+    parts: list[str] = []
+    at = 0
+    for slot in scan(skeleton, pattern):
+        value = values[slot.index]
+        if isinstance(value, str) and token in value:
+            raise ValueError(
+                "a value holds another value's output (a macro or filter block): "
+                "shell commands take values only from '{{ ... }}'"
+            )
+        parts.append(skeleton[at : slot.start])
+        parts.append(escape(value, slot.context))
+        at = slot.end
+    parts.append(skeleton[at:])
+    command = "".join(parts)
+    if token[1:] in command or "\x00" in command:
+        raise ValueError(
+            "a value's placeholder was changed by the template (a filter block?): "
+            "shell commands take values only from '{{ ... }}'"
+        )
+    return command
+
+
+def shell_problems(text: str) -> list[str]:
+    """Return why values in shell command ``text`` cannot be quoted (static).
+
+    The template is parsed, never rendered: each ``{{ ... }}`` becomes a
+    placeholder in the text of every branch, and the shell lexer tells where
+    each stands.  A branch that changes quoting is checked again at run time.
+    """
+    if "{" not in text:
+        return []
+    try:
+        tree = _environment(False).parse(text)
+    except (TemplateError, RecursionError):
+        return []
+    lines: list[int] = []
+    skeleton = "".join(_skeleton(tree.body, lines))
+    pattern = re.compile("\x00(\\d+);")
+    problems = []
+    for slot in scan(skeleton, pattern):
+        if slot.context in REFUSED:
+            line = lines[slot.index]
+            where = f" (line {line} of the command)" if "\n" in text else ""
+            problems.append(f"value {slot.index + 1}{where}: {REFUSED[slot.context]}")
+    return problems
+
+
+def _skeleton(body: list[nodes.Node], lines: list[int]) -> list[str]:
+    out: list[str] = []
+    for node in body:
+        if isinstance(node, nodes.Output):
+            for child in node.nodes:
+                if isinstance(child, nodes.TemplateData):
+                    out.append(child.data)
+                else:
+                    out.append(f"\x00{len(lines)};")
+                    lines.append(child.lineno)
+            continue
+        for field in ("body", "elif_", "else_"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                out.extend(_skeleton(inner, lines))
+    return out
 
 
 def strings_in(value: Any) -> list[str]:
