@@ -27,6 +27,9 @@ from .shell_quoting import REFUSED, escape, plain, scan
 if TYPE_CHECKING:
     from .model import Action, Hook
 
+_TOO_LONG = (
+    f"the rendered text is longer than the limit of {MAX_OUTPUT:,} characters"
+)
 # The values of the shell render under way in this thread, by placeholder.
 _VALUES = "goap_shell_values"
 
@@ -122,10 +125,7 @@ def _bounded(env: BoundedEnvironment, text: str, context: Mapping[str, Any]) -> 
         for chunk in template.generate(context):
             length += len(chunk)
             if length > MAX_OUTPUT:
-                raise ValueError(
-                    f"the rendered text is longer than the limit of {MAX_OUTPUT:,} "
-                    "characters"
-                )
+                raise ValueError(_TOO_LONG)
             parts.append(chunk)
         return "".join(parts)
     except TemplateError as exc:
@@ -146,6 +146,7 @@ def _fill(skeleton: str, values: list[Any], token: str) -> str:
     pattern = re.compile(re.escape(token) + r"(\d+);")
     parts: list[str] = []
     at = 0
+    length = 0
     for slot in scan(skeleton, pattern):
         value = values[slot.index]
         if isinstance(value, str) and token in value:
@@ -156,6 +157,9 @@ def _fill(skeleton: str, values: list[Any], token: str) -> str:
         parts.append(skeleton[at : slot.start])
         parts.append(escape(value, slot.context))
         at = slot.end
+        length += len(parts[-1]) + len(parts[-2])
+        if length > MAX_OUTPUT:
+            raise ValueError(_TOO_LONG)
     parts.append(skeleton[at:])
     command = "".join(parts)
     if token[1:] in command or "\x00" in command:
