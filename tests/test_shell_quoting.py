@@ -91,7 +91,7 @@ def commands(draw: st.DrawFn) -> tuple[str, dict[str, object], list[str]]:
             if draw(st.integers(0, 9)) == 0:
                 number = draw(st.integers(-(10**6), 10**6))
                 values[name] = number
-                template += '"$(( {{ %s }} + 0 ))"' % name
+                template += '"$(( {{ ' + name + ' }} + 0 ))"'
                 text += str(number)
                 continue
             value = draw(VALUE)
@@ -147,7 +147,9 @@ def test_each_value_reaches_the_shell_as_its_own_text(
         ('echo "${{ x }}"', "after '$'"),
     ],
 )
-def test_contexts_without_sound_quoting_are_refused(template: str, problem: str) -> None:
+def test_contexts_without_sound_quoting_are_refused(
+    template: str, problem: str
+) -> None:
     found = shell_problems(template)
     assert len(found) == 1 and problem in found[0]
     with pytest.raises(ValueError, match="cannot be quoted|could end|would"):
@@ -160,7 +162,7 @@ def test_contexts_without_sound_quoting_are_refused(template: str, problem: str)
         "cat <<EOF\nliteral\nEOF\necho {{ x }}",
         "echo '#' {{ x }}",
         "echo a#{{ x }}",
-        "echo \"`date`\" {{ x }}",
+        'echo "`date`" {{ x }}',
         "echo $((1 << 2)) {{ x }}",
         "echo '$'{{ x }}",
         "echo \\\\{{ x }}",
@@ -188,14 +190,16 @@ def test_a_nul_byte_fails_the_render() -> None:
 
 
 def test_literal_template_text_is_trusted() -> None:
-    template = "{% if x %}echo \"$(date +%Y)\"{% endif %} {{ x }}"
+    template = '{% if x %}echo "$(date +%Y)"{% endif %} {{ x }}'
     assert render(template, {"x": "a b"}, shell_quote=True) == (
         "echo \"$(date +%Y)\" 'a b'"
     )
 
 
 def test_values_that_look_like_placeholders_are_data() -> None:
-    rendered = render("echo {{ a }} {{ b }}", {"a": "\x00x:0;", "b": "y"}, shell_quote=False)
+    rendered = render(
+        "echo {{ a }} {{ b }}", {"a": "\x00x:0;", "b": "y"}, shell_quote=False
+    )
     assert rendered == "echo \x00x:0; y"
     with pytest.raises(ValueError, match="NUL byte"):
         render("echo {{ a }} {{ b }}", {"a": "\x00x:1;", "b": "y"}, shell_quote=True)

@@ -145,6 +145,8 @@ def _unquoted(ruleset: Ruleset) -> list[Diagnostic]:
             "unquoted-template",
         )
         for entity, hook in hooks
-        if hook is not None and hook.kind == "shell" and not hook.quote
+        if hook is not None
+        and hook.kind == "shell"
+        and not hook.quote
         and "{" in str(hook.target)
     ]

@@ -25,8 +25,9 @@ from functools import update_wrapper
 from typing import Any
 
 from jinja2 import StrictUndefined, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 #: Characters a render may produce (and the longest string or list it may build).
 MAX_OUTPUT = 1024 * 1024
@@ -256,9 +257,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         tree.set_environment(self)
         return tree
 
-    def call_binop(
-        self, context: Context, operator: str, left: Any, right: Any
-    ) -> Any:
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _tick()
         check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)

@@ -46,8 +46,7 @@ REFUSED: dict[str, str] = {
     "ansi": "inside $'...' a value cannot be quoted safely: use '...' or \"...\"",
     "heredoc": "inside a here-document a value cannot be quoted safely: pass it "
     "through 'env:' or as an argument (printf '%s\\n' {{ x }} | cmd)",
-    "comment": "a value in a comment could end the comment: remove it from the "
-    "comment",
+    "comment": "a value in a comment could end the comment: remove it from the comment",
     "escaped": "a value right after a backslash would lose its quoting: remove "
     "the backslash",
     "dollar": "a value right after '$' would be expanded by the shell: remove the "

@@ -12,6 +12,7 @@ in the YAML, or produced by ``{% if %}``) is trusted.  A hook with
 
 from __future__ import annotations
 
+import contextvars
 import re
 import secrets
 from collections.abc import Mapping
@@ -27,11 +28,15 @@ from .shell_quoting import REFUSED, escape, plain, scan
 if TYPE_CHECKING:
     from .model import Action, Hook
 
-_TOO_LONG = (
-    f"the rendered text is longer than the limit of {MAX_OUTPUT:,} characters"
+_TOO_LONG = f"the rendered text is longer than the limit of {MAX_OUTPUT:,} characters"
+# The values and the placeholder token of the shell render under way in this
+# thread (parallel steps render in threads of their own).
+_values: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "goap_shell_values", default=None
 )
-# The values of the shell render under way in this thread, by placeholder.
-_VALUES = "goap_shell_values"
+_token: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "goap_shell_token", default=""
+)
 
 
 @pass_context
@@ -43,30 +48,16 @@ def _plain(context: Context, value: Any) -> Any:
 
 @pass_context
 def _placeholder(context: Context, value: Any) -> str:
-    values: list[Any] | None = context.environment.shell_values.get()
+    values = _values.get()
     if values is None:
         return plain(value)
     values.append(value)
-    token: str = context.environment.shell_token.get()
-    return f"{token}{len(values) - 1};"
-
-
-class _ShellEnvironment(BoundedEnvironment):
-    def __init__(self) -> None:
-        import contextvars
-
-        super().__init__(_placeholder)
-        self.shell_values: contextvars.ContextVar[list[Any] | None] = (
-            contextvars.ContextVar(_VALUES, default=None)
-        )
-        self.shell_token: contextvars.ContextVar[str] = contextvars.ContextVar(
-            "goap_shell_token", default=""
-        )
+    return f"{_token.get()}{len(values) - 1};"
 
 
 @cache
 def _environment(shell: bool) -> BoundedEnvironment:
-    return _ShellEnvironment() if shell else BoundedEnvironment(_plain)
+    return BoundedEnvironment(_placeholder if shell else _plain)
 
 
 def template_names(text: str) -> set[str]:
@@ -100,18 +91,16 @@ def render(text: str, context: Mapping[str, Any], *, shell_quote: bool = False) 
         return text
     if not shell_quote:
         return _bounded(_environment(False), text, context)
-    env = _environment(True)
-    assert isinstance(env, _ShellEnvironment)
     values: list[Any] = []
     # Random per render: no value (nor the template's text) can contain it.
     token = f"\x00{secrets.token_hex(8)}:"
-    reset_values = env.shell_values.set(values)
-    reset_token = env.shell_token.set(token)
+    reset_values = _values.set(values)
+    reset_token = _token.set(token)
     try:
-        skeleton = _bounded(env, text, context)
+        skeleton = _bounded(_environment(True), text, context)
     finally:
-        env.shell_values.reset(reset_values)
-        env.shell_token.reset(reset_token)
+        _values.reset(reset_values)
+        _token.reset(reset_token)
     return _fill(skeleton, values, token)
 
 
