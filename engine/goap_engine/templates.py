@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import TemplateError, meta, nodes, pass_context
+from jinja2 import Template, TemplateError, meta, nodes, pass_context
 from jinja2.runtime import Context
 
 from .sandbox import MAX_OUTPUT, BoundedEnvironment, end_budget, start_budget
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .model import Action, Hook
 
 _TOO_LONG = f"the rendered text is longer than the limit of {MAX_OUTPUT:,} characters"
+# Any render's placeholder; each render checks the token is its own.
+_PLACEHOLDER = re.compile("\x00[0-9a-f]{16}:(\\d+);")
 # The values and the placeholder token of the shell render under way in this
 # thread (parallel steps render in threads of their own).
 _values: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
@@ -108,7 +110,7 @@ def _bounded(env: BoundedEnvironment, text: str, context: Mapping[str, Any]) -> 
     """Render ``text`` within the sandbox's limits; raise ValueError on failure."""
     budget = start_budget()
     try:
-        template = env.from_string(text)
+        template = _compiled(env, text)
         parts: list[str] = []
         length = 0
         for chunk in template.generate(context):
@@ -131,12 +133,20 @@ def _bounded(env: BoundedEnvironment, text: str, context: Mapping[str, Any]) -> 
         end_budget(budget)
 
 
+@lru_cache(maxsize=1024)
+def _compiled(env: BoundedEnvironment, text: str) -> Template:
+    # Compiling costs far more than rendering, and a run renders the same
+    # few commands again and again (every step, every sensor reading).
+    return env.from_string(text)
+
+
 def _fill(skeleton: str, values: list[Any], token: str) -> str:
-    pattern = re.compile(re.escape(token) + r"(\d+);")
     parts: list[str] = []
     at = 0
     length = 0
-    for slot in scan(skeleton, pattern):
+    for slot in scan(skeleton, _PLACEHOLDER):
+        if not skeleton.startswith(token, slot.start) or slot.index >= len(values):
+            raise ValueError("a shell command may not contain a NUL byte")
         value = values[slot.index]
         if isinstance(value, str) and token in value:
             raise ValueError(
