@@ -31,7 +31,8 @@ from goap_engine.templates import render, template_names
             "the concatenation",
         ),
         (
-            "{% for a in 'x' * 1000 %}{% for b in 'y' * 1000 %}{% endfor %}{% endfor %}",
+            "{% for a in 'x' * 1000 %}{% for b in 'y' * 1000 %}"
+            "{% endfor %}{% endfor %}",
             "more than 100,000 iterations",
         ),
         ("{{ 'a' * 1000000 }}{{ 'a' * 1000000 }}", "longer than the limit of"),
