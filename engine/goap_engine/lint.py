@@ -36,6 +36,7 @@ def lint(ruleset: Ruleset) -> list[Diagnostic]:
     for var in ruleset.variables:
         if var.sensor is not None:
             read |= hook_template_reads(var.sensor.hook)
+    found += _unquoted(ruleset)
     for var in ruleset.variables:
         entity = f"state variable '{var.name}'"
         if var.name not in read:
@@ -124,3 +125,28 @@ def _hint(ruleset: Ruleset, names: frozenset[str]) -> str:
     if unwritten:
         return f" ({', '.join(unwritten)} is never set by an action nor sensed)"
     return ""
+
+
+def _unquoted(ruleset: Ruleset) -> list[Diagnostic]:
+    """Warn about each shell command whose template values are not quoted."""
+    hooks = [(f"action '{a.name}'", a.hook) for a in ruleset.actions]
+    hooks += [
+        (f"state variable '{v.name}'", v.sensor.hook)
+        for v in ruleset.variables
+        if v.sensor is not None
+    ]
+    return [
+        Diagnostic(
+            hook.location,
+            "'quote: false' inserts template values into the shell command "
+            "as they are: a value holding shell syntax runs as a command",
+            entity,
+            "warning",
+            "unquoted-template",
+        )
+        for entity, hook in hooks
+        if hook is not None
+        and hook.kind == "shell"
+        and not hook.quote
+        and "{" in str(hook.target)
+    ]

@@ -41,7 +41,7 @@ from .model import (
 )
 from .packtree import Fence, check_local_pack
 from .sources import Lockfile, PackSource, SourceError, lock_path, parse_source, resolve
-from .templates import strings_in, template_names
+from .templates import shell_problems, strings_in, template_names
 
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -779,6 +779,9 @@ class _Builder:
         else:
             texts.extend(hook.target)
         texts.extend(strings_in(hook.args))
+        if hook.kind == "shell" and hook.quote:
+            for problem in shell_problems(texts[0]):
+                self.error(doc.where(keys), f"shell command: {problem}")
         for text in texts:
             try:
                 names = template_names(text)

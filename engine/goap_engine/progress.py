@@ -8,13 +8,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-
-from .errors import NoPlanError
+from .errors import Diagnostic, InputError, Location, NoPlanError
 from .model import Ruleset
 from .planner.plan import find_plan, reference_eval
 from .planner.schedule import format_duration, schedule
+from .templates import render
 from .values import shown, state_dict
 
 
@@ -145,7 +143,11 @@ def render_document(
         text = (resources.files("goap_engine") / "doc_templates" / template).read_text(
             encoding="utf-8"
         )
-    env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
     context = progress_context(ruleset)
     context.update(extra or {})
-    return env.from_string(text).render(context)
+    try:
+        # The same bounded sandbox as hooks: a template file is input too.
+        return render(text, context)
+    except ValueError as exc:
+        where = Location.of(template) if isinstance(template, Path) else Location("")
+        raise InputError(Diagnostic(where, f"template error: {exc}")) from None

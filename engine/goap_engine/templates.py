@@ -1,45 +1,65 @@
-"""Render hook arguments with jinja2: sandboxed, strict, shell-quoted by default.
+"""Render templates in the bounded sandbox; quote shell values for where they stand.
 
-Every ``{{ ... }}`` in a shell command goes through ``shlex.quote`` unless the
-hook says ``quote: false``, so a value such as ``x; touch pwned`` stays one
-argument.  Unknown names are errors (StrictUndefined), and the sandbox keeps
-templates away from Python internals.
+A value in a shell command is quoted for its context (see ``shell_quoting``):
+the command is rendered with an unforgeable placeholder per ``{{ ... }}`` value,
+the placeholders are located by a shell lexer, and each is replaced by its
+value escaped for the bare word, ``"..."``, ``'...'`` or ``$((...))`` it
+stands in.  Only values are escaped: the text of the template itself (written
+in the YAML, or produced by ``{% if %}``) is trusted.  A hook with
+``quote: false`` gets its values unquoted.  Every render is bounded (see
+``sandbox``); unknown names are errors (StrictUndefined).
 """
 
 from __future__ import annotations
 
-import shlex
+import contextvars
+import re
+import secrets
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import Template, TemplateError, meta, nodes, pass_context
+from jinja2.runtime import Context
+
+from .sandbox import MAX_OUTPUT, BoundedEnvironment, end_budget, start_budget
+from .shell_quoting import REFUSED, escape, plain, scan
 
 if TYPE_CHECKING:
     from .model import Action, Hook
 
+_TOO_LONG = f"the rendered text is longer than the limit of {MAX_OUTPUT:,} characters"
+# Any render's placeholder; each render checks the token is its own.
+_PLACEHOLDER = re.compile("\x00[0-9a-f]{16}:(\\d+);")
+# The values and the placeholder token of the shell render under way in this
+# thread (parallel steps render in threads of their own).
+_values: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "goap_shell_values", default=None
+)
+_token: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "goap_shell_token", default=""
+)
 
-def _quote(value: Any) -> str:
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    return shlex.quote(str(value))
+
+@pass_context
+def _plain(context: Context, value: Any) -> Any:
+    # Taking the context keeps jinja2 from evaluating constant output at
+    # compile time: parsing a template must never compute it.
+    return plain(value) if isinstance(value, bool) else value
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+@pass_context
+def _placeholder(context: Context, value: Any) -> str:
+    values = _values.get()
+    if values is None:
+        return plain(value)
+    values.append(value)
+    return f"{_token.get()}{len(values) - 1};"
 
 
 @cache
-def _environment(shell_quote: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        finalize=_quote if shell_quote else _plain,
-    )
+def _environment(shell: bool) -> BoundedEnvironment:
+    return BoundedEnvironment(_placeholder if shell else _plain)
 
 
 def template_names(text: str) -> set[str]:
@@ -52,22 +72,144 @@ def template_names(text: str) -> set[str]:
 @lru_cache(maxsize=4096)
 def _parsed_names(text: str) -> frozenset[str]:
     # Validation, relevance (which sensors to run) and every run's start ask
-    # about the same few templates; parsing them is the costly part.
+    # about the same few templates; parsing them is the costly part.  Only
+    # parsed and walked: nothing in the template is evaluated.
     env = _environment(False)
     try:
         return frozenset(meta.find_undeclared_variables(env.parse(text)))
     except TemplateError as exc:
         raise ValueError(exc.message or str(exc)) from None
+    except RecursionError:
+        raise ValueError("the template is nested too deeply") from None
 
 
 def render(text: str, context: Mapping[str, Any], *, shell_quote: bool = False) -> str:
-    """Return ``text`` rendered with ``context``; raise ValueError on failure."""
+    """Return ``text`` rendered with ``context``; raise ValueError on failure.
+
+    With ``shell_quote`` every value is quoted for the shell context it
+    stands in, and a value in a context where that is impossible is an error.
+    """
     if "{" not in text:
         return text
+    if not shell_quote:
+        return _bounded(_environment(False), text, context)
+    values: list[Any] = []
+    # Random per render: no value (nor the template's text) can contain it.
+    token = f"\x00{secrets.token_hex(8)}:"
+    reset_values = _values.set(values)
+    reset_token = _token.set(token)
     try:
-        return _environment(shell_quote).from_string(text).render(context)
+        skeleton = _bounded(_environment(True), text, context)
+    finally:
+        _values.reset(reset_values)
+        _token.reset(reset_token)
+    return _fill(skeleton, values, token)
+
+
+def _bounded(env: BoundedEnvironment, text: str, context: Mapping[str, Any]) -> str:
+    """Render ``text`` within the sandbox's limits; raise ValueError on failure."""
+    budget = start_budget()
+    try:
+        template = _compiled(env, text)
+        parts: list[str] = []
+        length = 0
+        for chunk in template.generate(context):
+            length += len(chunk)
+            if length > MAX_OUTPUT:
+                raise ValueError(_TOO_LONG)
+            parts.append(chunk)
+        return "".join(parts)
     except TemplateError as exc:
         raise ValueError(exc.message or str(exc)) from None
+    except RecursionError:
+        raise ValueError("too deep recursion (a macro calling itself?)") from None
+    except MemoryError:
+        raise ValueError("out of memory while rendering") from None
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of a render is the template's
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        end_budget(budget)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(env: BoundedEnvironment, text: str) -> Template:
+    # Compiling costs far more than rendering, and a run renders the same
+    # few commands again and again (every step, every sensor reading).
+    return env.from_string(text)
+
+
+def _fill(skeleton: str, values: list[Any], token: str) -> str:
+    parts: list[str] = []
+    at = 0
+    length = 0
+    for slot in scan(skeleton, _PLACEHOLDER):
+        if not skeleton.startswith(token, slot.start) or slot.index >= len(values):
+            raise ValueError("a shell command may not contain a NUL byte")
+        value = values[slot.index]
+        if isinstance(value, str) and token in value:
+            raise ValueError(
+                "a value holds another value's output (a macro or filter block): "
+                "shell commands take values only from '{{ ... }}'"
+            )
+        parts.append(skeleton[at : slot.start])
+        parts.append(escape(value, slot.context))
+        at = slot.end
+        length += len(parts[-1]) + len(parts[-2])
+        if length > MAX_OUTPUT:
+            raise ValueError(_TOO_LONG)
+    parts.append(skeleton[at:])
+    command = "".join(parts)
+    if token[1:] in command or "\x00" in command:
+        raise ValueError(
+            "a value's placeholder was changed by the template (a filter block?): "
+            "shell commands take values only from '{{ ... }}'"
+        )
+    return command
+
+
+def shell_problems(text: str) -> list[str]:
+    """Return why values in shell command ``text`` cannot be quoted (static).
+
+    The template is parsed, never rendered: each ``{{ ... }}`` becomes a
+    placeholder in the text of every branch, and the shell lexer tells where
+    each stands.  A branch that changes quoting is checked again at run time.
+    """
+    if "{" not in text:
+        return []
+    try:
+        tree = _environment(False).parse(text)
+    except (TemplateError, RecursionError):
+        return []
+    lines: list[int] = []
+    skeleton = "".join(_skeleton(tree.body, lines))
+    pattern = re.compile("\x00(\\d+);")
+    problems = []
+    for slot in scan(skeleton, pattern):
+        if slot.context in REFUSED:
+            line = lines[slot.index]
+            where = f" (line {line} of the command)" if "\n" in text else ""
+            problems.append(f"value {slot.index + 1}{where}: {REFUSED[slot.context]}")
+    return problems
+
+
+def _skeleton(body: list[nodes.Node], lines: list[int]) -> list[str]:
+    out: list[str] = []
+    for node in body:
+        if isinstance(node, nodes.Output):
+            for child in node.nodes:
+                if isinstance(child, nodes.TemplateData):
+                    out.append(child.data)
+                else:
+                    out.append(f"\x00{len(lines)};")
+                    lines.append(child.lineno)
+            continue
+        for field in ("body", "elif_", "else_"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                out.extend(_skeleton(inner, lines))
+    return out
 
 
 def strings_in(value: Any) -> list[str]:

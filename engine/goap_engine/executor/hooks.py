@@ -99,7 +99,8 @@ def prepare(hook: Hook, context: Mapping[str, Any]) -> str | list[str] | dict[st
             return [render(part, context) for part in hook.target]
         return dict(_render_args(dict(hook.args), context))
     except ValueError as exc:
-        raise HookError(f"template error: {exc}") from None
+        # Located at the hook: the step's failure says where to fix it.
+        raise HookError(f"{hook.location}: template error: {exc}") from None
 
 
 def describe(hook: Hook, prepared: str | list[str] | dict[str, Any]) -> str:

@@ -372,7 +372,9 @@ class StepRunner:
             timeout = ruleset.policy.hook_timeout
         try:
             prepared = prepare(action.hook, context)
-            env = hook_env({k: _render_env(v, context) for k, v in action.env.items()})
+            env = hook_env(
+                {k: _render_env(action, k, v, context) for k, v in action.env.items()}
+            )
             if isinstance(prepared, str | list):
                 return run_command(
                     prepared,
@@ -548,13 +550,17 @@ class StepRunner:
         )
 
 
-def _render_env(value: str, context: Mapping[str, Any]) -> str:
+def _render_env(
+    action: Action, name: str, value: str, context: Mapping[str, Any]
+) -> str:
     from ..templates import render
 
     try:
         return render(value, context)
     except ValueError as exc:
-        raise HookError(f"env template error: {exc}") from None
+        raise HookError(
+            f"{action.location}: template error in env '{name}': {exc}"
+        ) from None
 
 
 def _file_name(name: str) -> str:
