@@ -120,4 +120,4 @@ def test_no_input_ends_in_exit_70_or_a_hang(tmp_path: Path) -> None:
             remaining = [g for g in remaining if str(g) != last]
     assert len({(r["goal"], str(r["args"])) for r in results}) <= 3 * len(goals)
     bad = [r for r in results if r["exit"] == 70 or r["hung"] or r["traceback"]]
-    assert bad == []
+    assert bad == [], json.dumps(bad, indent=1)

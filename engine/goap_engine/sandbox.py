@@ -216,6 +216,19 @@ def _concat(parts: list[Any]) -> str:
     return "".join(str(p) for p in parts)
 
 
+class _Undefined(StrictUndefined):
+    """StrictUndefined that lets a mapping say in its own words what is missing."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        missing = getattr(self._undefined_obj, "missing", None)
+        if self._undefined_hint is None and callable(missing):
+            return str(missing(self._undefined_name))
+        return str(super()._undefined_message)
+
+
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox every template of the engine renders in."""
 
@@ -223,7 +236,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def __init__(self, finalize: Callable[..., Any]) -> None:
         super().__init__(
-            undefined=StrictUndefined,
+            undefined=_Undefined,
             autoescape=False,
             keep_trailing_newline=True,
             finalize=finalize,

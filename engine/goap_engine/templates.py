@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Template, TemplateError, meta, nodes, pass_context
+from jinja2 import Template, TemplateError, Undefined, meta, nodes, pass_context
 from jinja2.runtime import Context
 
 from .sandbox import MAX_OUTPUT, BoundedEnvironment, end_budget, start_budget
@@ -51,7 +51,9 @@ def _plain(context: Context, value: Any) -> Any:
 @pass_context
 def _placeholder(context: Context, value: Any) -> str:
     values = _values.get()
-    if values is None:
+    if values is None or isinstance(value, Undefined):
+        # An unknown name fails here, inside the render, where its error
+        # is reported as the template's.
         return plain(value)
     values.append(value)
     return f"{_token.get()}{len(values) - 1};"

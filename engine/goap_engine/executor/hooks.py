@@ -63,6 +63,10 @@ class _Environment(Mapping[str, str]):
     bookkeeping; a read-only view costs nothing until a template reads it.
     """
 
+    def missing(self, name: str) -> str:
+        """Say what a template reading an unset variable lacks (for its error)."""
+        return f"environment variable {name!r} is not set ({{{{ env.{name} }}}})"
+
     def __getitem__(self, key: str) -> str:
         return os.environ[key]
 
