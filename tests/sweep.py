@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from goap_engine.cli import main
 
 LIMIT = float(os.environ.get("SWEEP_LIMIT", "20"))
+KEEP_OUTPUT = bool(os.environ.get("SWEEP_KEEP_OUTPUT"))
 COMMANDS = (["validate"], ["plan", "--no-sense"], ["run", "--dry-run"])
 
 
@@ -76,7 +77,7 @@ def sweep(goals: list[Path]) -> None:
                 hung,
                 traceback=escaped is not None or "Traceback" in output,
                 error=repr(escaped) if escaped else "",
-                output=output[-500:] if code == 70 else "",
+                output=output[-2000:] if code == 70 or KEEP_OUTPUT else "",
             )
 
 
