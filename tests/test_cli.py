@@ -158,7 +158,7 @@ def test_env_templates_are_checked_and_count_as_reads(write) -> None:
         "  a:\n"
         "    effects: {done: true}\n"
         '    env: {NAME: "{{ name }}", OTHER: "{{ nosuch }}"}\n'
-        "    run: echo \"$NAME\"\n"
+        '    run: echo "$NAME"\n'
         "goal: done\n",
     )
     code, out, _ = invoke("validate", str(path))

@@ -47,7 +47,9 @@ def folder_in_the_way(path: Path) -> WorkspaceError | None:
             return None
         if not stat.S_ISDIR(mode):
             return WorkspaceError(
-                Diagnostic(Location.of(parent), f"is {kind_of(mode)}, expected a folder"),
+                Diagnostic(
+                    Location.of(parent), f"is {kind_of(mode)}, expected a folder"
+                ),
                 "remove or rename it; the next run recreates it",
             )
     return None
