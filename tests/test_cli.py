@@ -147,3 +147,55 @@ def test_subprocess_entry_points_do_not_import_integrations() -> None:
         cwd=ROOT,
     )
     assert done.returncode == 0 and "Traceback" not in done.stderr
+
+
+def test_env_templates_are_checked_and_count_as_reads(write) -> None:
+    path = write(
+        "g.yaml",
+        "version: 1\n"
+        "state: {done: bool, name: {type: str, default: x}}\n"
+        "actions:\n"
+        "  a:\n"
+        "    effects: {done: true}\n"
+        '    env: {NAME: "{{ name }}", OTHER: "{{ nosuch }}"}\n'
+        '    run: echo "$NAME"\n'
+        "goal: done\n",
+    )
+    code, out, _ = invoke("validate", str(path))
+    assert code == 2
+    assert out == (
+        f"{path}:6:38: error: template uses 'nosuch', which is not a var or "
+        "state variable\n"
+        f"{path}:2:21: warning: state variable 'name': is never written by any "
+        "action and has no sensor: it stays 'x'\n"
+    )
+
+
+def test_a_dry_run_says_nothing_ran(write) -> None:
+    path = write(
+        "g.yaml",
+        "version: 1\nstate: {done: bool}\n"
+        "actions: {a: {effects: {done: true}, run: 'true'}}\ngoal: done\n",
+    )
+    code, _, err = invoke("run", str(path), "--dry-run")
+    assert code == 0, err
+    assert err.endswith(
+        "dry run: nothing ran in 0s (1 steps planned)\n"
+        "  [ ] goal\n"
+        "  step   status   estimated  actual\n"
+        "  a      planned         1m    0.00s\n"
+        "  total                  1m    0.00s\n"
+    )
+
+
+def test_a_non_finite_number_is_named(write) -> None:
+    path = write(
+        "g.yaml",
+        "version: 1\nstate: {f: float, done: bool}\n"
+        "actions: {a: {effects: {done: true}, run: 'true'}}\ngoal: done\n",
+    )
+    code, _, err = invoke("state", "set", str(path), "f=1e999")
+    assert code == 2
+    assert err == (
+        "state set: error: state variable 'f': expected a finite number, found inf\n"
+    )

@@ -224,3 +224,16 @@ def test_the_lexer_reports_every_context() -> None:
         (4, "backtick"),
         (5, "arith"),
     ]
+
+
+def test_a_refused_value_is_named_by_its_template() -> None:
+    template = "echo {% raw %}{{ r }}{% endraw %} {{ a }} `echo {{ b|upper }}`"
+    assert shell_problems(template) == [
+        "{{ b|upper }} (value 2): inside backticks a value cannot be quoted "
+        "safely: write $(...) instead of `...`"
+    ]
+    assert shell_problems("cat <<EOF\n{{ x }}\nEOF") == [
+        "{{ x }} (value 1, line 2 of the command): inside a here-document a value "
+        "cannot be quoted safely: pass it through 'env:' or as an argument "
+        "(printf '%s\\n' {{ x }} | cmd)"
+    ]

@@ -60,9 +60,7 @@ def parse_assignments(
         try:
             values[name] = parse_value(ruleset.var(name), text, show=False)
         except ValueError as exc:
-            problems.append(
-                Diagnostic(where, f"{exc} (the value given is not shown)", entity)
-            )
+            problems.append(Diagnostic(where, str(exc), entity))
     if problems:
         raise InputError(problems)
     return values

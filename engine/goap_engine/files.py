@@ -26,12 +26,33 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from .errors import FileError
+from .errors import Diagnostic, FileError, Location, WorkspaceError
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def folder_in_the_way(path: Path) -> WorkspaceError | None:
+    """Return the error for a folder of ``path`` that is something else.
+
+    An open that fails with "Not a directory" is about a parent (``.goap``
+    made a file), not the file named: the message must point at that parent.
+    """
+    for parent in reversed(path.parents):
+        try:
+            mode = parent.stat().st_mode
+        except OSError:
+            return None
+        if not stat.S_ISDIR(mode):
+            return WorkspaceError(
+                Diagnostic(
+                    Location.of(parent), f"is {kind_of(mode)}, expected a folder"
+                ),
+                "remove or rename it; the next run recreates it",
+            )
+    return None
 
 
 def kind_of(mode: int) -> str:

@@ -35,8 +35,9 @@ actions:
     cost: 1                      # the planner prefers cheaper routes
     duration: 10s                # for the timeline only
     tags: [docs]
-    # Values in {{{{ ... }}}} are shell-quoted; a list instead of a string runs
-    # without a shell.
+    # Each {{{{ ... }}}} value is escaped for where it stands (a bare word,
+    # "...", '...'), so it reaches the command as data; never put one inside
+    # backticks or ${{...}}.  A list instead of a string runs without a shell.
     run: 'echo "## Unreleased" >> {{{{ changelog }}}}'
 """
 

@@ -11,7 +11,7 @@ from .planner.task import (
     open_start,
     reachable,
 )
-from .templates import hook_template_reads
+from .templates import action_template_reads, hook_template_reads
 
 
 def lint(ruleset: Ruleset) -> list[Diagnostic]:
@@ -30,7 +30,7 @@ def lint(ruleset: Ruleset) -> list[Diagnostic]:
         if action.wait is not None:
             read |= action.wait.until.reads
         if action.hook is not None:
-            read |= hook_template_reads(action.hook)
+            read |= action_template_reads(action)
     for condition in ruleset.conditions:
         read |= condition.expr.reads
     for var in ruleset.variables:

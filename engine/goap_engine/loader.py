@@ -771,8 +771,6 @@ class _Builder:
             self.error(doc.where(keys), f"unknown built-in hook '{name}'{hint}")
 
     def check_templates(self, doc: Document, keys: PathKey, hook: Hook) -> None:
-        table = self.table(doc)
-        special = {"env", "workdir", "goal"}
         texts: list[str] = []
         if isinstance(hook.target, str):
             texts.append(hook.target)
@@ -782,6 +780,13 @@ class _Builder:
         if hook.kind == "shell" and hook.quote:
             for problem in shell_problems(texts[0]):
                 self.error(doc.where(keys), f"shell command: {problem}")
+        self.check_template_names(doc, keys, texts)
+
+    def check_template_names(
+        self, doc: Document, keys: PathKey, texts: list[str]
+    ) -> None:
+        table = self.table(doc)
+        special = {"env", "workdir", "goal"}
         for text in texts:
             try:
                 names = template_names(text)
@@ -982,6 +987,8 @@ class _Builder:
                     entity,
                 )
         env = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
+        for key, text in env.items():
+            self.check_template_names(doc, (*keys, "env", key), [text])
         return Action(
             name=name,
             id=str(spec.get("id", "")),

@@ -187,13 +187,33 @@ def shell_problems(text: str) -> list[str]:
     lines: list[int] = []
     skeleton = "".join(_skeleton(tree.body, lines))
     pattern = re.compile("\x00(\\d+);")
+    sources = _value_sources(text)
+    if len(sources) != len(lines):
+        sources = []
     problems = []
     for slot in scan(skeleton, pattern):
         if slot.context in REFUSED:
-            line = lines[slot.index]
-            where = f" (line {line} of the command)" if "\n" in text else ""
-            problems.append(f"value {slot.index + 1}{where}: {REFUSED[slot.context]}")
+            where = f"value {slot.index + 1}"
+            if "\n" in text:
+                where += f", line {lines[slot.index]} of the command"
+            shown = f"{sources[slot.index]} ({where})" if sources else where
+            problems.append(f"{shown}: {REFUSED[slot.context]}")
     return problems
+
+
+def _value_sources(text: str) -> list[str]:
+    """Return the text of each ``{{ ... }}`` in ``text``, in order (for messages)."""
+    sources: list[str] = []
+    parts: list[str] | None = None
+    for _, kind, value in _environment(False).lex(text):
+        if kind == "variable_begin":
+            parts = []
+        if parts is not None:
+            parts.append(value)
+        if kind == "variable_end" and parts is not None:
+            sources.append("".join(parts))
+            parts = None
+    return sources
 
 
 def _skeleton(body: list[nodes.Node], lines: list[int]) -> list[str]:

@@ -15,13 +15,14 @@ _FALSE = {"false", "no", "off", "0", ""}
 
 
 def _found(value: Any, show: bool) -> str:
-    return f", found {value!r}" if show else ""
+    return f", found {value!r}" if show else " (the value given is not shown)"
 
 
 def parse_value(var: StateVar, text: str, *, show: bool = True) -> Any:
     """Return ``text`` as a value of ``var``; raise ValueError saying what was wrong.
 
-    ``show=False`` leaves the value out of the message (it may be a secret).
+    ``show=False`` leaves the value out of the message (it may be a secret) and
+    says so; a NaN or an infinity is named, since it cannot be a secret.
     """
     raw = text.strip()
     value: Any

@@ -318,3 +318,44 @@ def test_the_leak_finder_finds_each_form(tmp_path: Path) -> None:
         True
     ] * len(_forms(TOKEN))
     assert _leaks(TOKEN, tmp_path / "nothing", "ab" + quote_plus(TOKEN)) != []
+
+
+def test_a_secret_sensed_again_keeps_its_value(tmp_path: Path, h) -> None:
+    # Each step re-reads the sensors its templates need; the value a hook gets
+    # must be the secret, not the '***' its redacted output would read as.
+    (tmp_path / "keep.py").write_text(
+        "def keep(ctx):\n"
+        "    with open('python.txt', 'w') as f:\n"
+        "        f.write(ctx.args['key'][::-1] + ' ' + ctx.state['api_key'][::-1])\n"
+    )
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        state:
+          api_key:
+            type: str
+            secret: true
+            sense: {shell: 'printf "%s" "$API_KEY_SOURCE"', from: stdout}
+          shell_done: bool
+          python_done: bool
+        actions:
+          shell_step:
+            effects: {shell_done: true}
+            run: >-
+              python3 -c 'import sys; open("shell.txt", "w").write(sys.argv[1][::-1])'
+              "{{ api_key }}"
+          python_step:
+            pre: shell_done
+            effects: {python_done: true}
+            run: {python: "keep:keep", with: {key: "{{ api_key }}"}}
+        goal: [python_done]
+        """,
+    )
+    env = h.env(API_KEY_SOURCE=KEY, PYTHONPATH=str(tmp_path))
+    result = h.run("run", goal, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("sensed: api_key='<secret>'") == 3
+    assert (tmp_path / "shell.txt").read_text() == KEY[::-1]
+    assert (tmp_path / "python.txt").read_text() == f"{KEY[::-1]} {KEY[::-1]}"
+    assert _leaks(KEY, tmp_path, result.stdout, result.stderr) == []

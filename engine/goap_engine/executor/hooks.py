@@ -65,7 +65,10 @@ class _Environment(Mapping[str, str]):
 
     def missing(self, name: str) -> str:
         """Say what a template reading an unset variable lacks (for its error)."""
-        return f"environment variable {name!r} is not set ({{{{ env.{name} }}}})"
+        return (
+            f"environment variable {name!r} is not set ({{{{ env.{name} }}}}); set "
+            f"it, or write {{{{ env.{name} | default('') }}}} if it is optional"
+        )
 
     def __getitem__(self, key: str) -> str:
         return os.environ[key]

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Diagnostic, ExecutionError, Location, WorkspaceError
-from ..files import MAX_JSON_DEPTH, finite, kind_of, os_reason, too_deep
+from ..files import (
+    MAX_JSON_DEPTH,
+    finite,
+    folder_in_the_way,
+    kind_of,
+    os_reason,
+    too_deep,
+)
 from .redaction import REDACTED, Redactor
 
 __all__ = ["REDACTED", "Journal", "Redactor", "last_run", "now", "read_events"]
@@ -162,6 +169,8 @@ def read_events(
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return
+    except NotADirectoryError as exc:
+        raise folder_in_the_way(path) or _damaged(path, 0, os_reason(exc)) from None
     except OSError as exc:
         raise _damaged(path, 0, os_reason(exc)) from None
     mode = os.fstat(fd).st_mode

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import Diagnostic, Location, LockedError, WorkspaceError
-from ..files import kind_of
+from ..files import folder_in_the_way, kind_of
 from .journal import now
 
 
@@ -166,6 +166,9 @@ def _open_regular(path: Path, flags: int) -> int:
     except FileNotFoundError:
         raise
     except OSError as exc:
+        in_the_way = folder_in_the_way(path) if exc.errno == errno.ENOTDIR else None
+        if in_the_way is not None:
+            raise in_the_way from None
         if exc.errno == errno.EISDIR:
             problem = "is a folder, expected a lock file"
         else:

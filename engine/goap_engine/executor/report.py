@@ -259,17 +259,21 @@ class Reporter:
             return
         self._line("")
         verdict = "goal reached" if result.reached else "goal NOT reached"
+        counts = f"({len(result.steps)} steps, {result.replans} replans)"
+        if result.dry_run:
+            # Nothing ran, so "goal NOT reached" would read as a failure.
+            verdict = "dry run: nothing ran"
+            counts = f"({len(result.steps)} steps planned)"
         self._line(
-            f"{verdict} in {format_duration(result.seconds)} "
-            f"({len(result.steps)} steps, {result.replans} replans)",
-            "bold green" if result.reached else "bold red",
+            f"{verdict} in {format_duration(result.seconds)} {counts}",
+            "bold green" if result.reached or result.dry_run else "bold red",
         )
         if result.reason:
             self._line(f"  {result.reason}")
         for name, ok in result.subgoals.items():
             self._line(f"  [{'x' if ok else ' '}] {name}")
         if result.steps:
-            width = max(len(s.label) for s in result.steps)
+            width = max(len("total"), *(len(s.label) for s in result.steps))
             self._line(f"  {'step'.ljust(width)}  status   estimated  actual")
             for s in result.steps:
                 self._line(

@@ -105,6 +105,7 @@ class RunResult:
     seconds: float
     reason: str = ""
     approval: ApprovalError | None = None
+    dry_run: bool = False
 
 
 class Runner(StepRunner):
@@ -587,6 +588,7 @@ class Runner(StepRunner):
             self.records,
             0,
             time.monotonic() - began,
+            dry_run=True,
         )
 
 

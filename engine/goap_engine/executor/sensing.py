@@ -89,8 +89,10 @@ def _read(
                 env=hook_env({}),
                 timeout=timeout,
                 stop=stop,
-                # Redacted before any of it is cut into a message.
-                output=WholeOutput(redact),
+                # Redacted before any of it is cut into a message; a secret
+                # variable's own output is its value, which it must keep (its
+                # failures print none of it).
+                output=WholeOutput() if var.secret else WholeOutput(redact),
             )
             if outcome.timed_out or outcome.interrupted or outcome.oversize:
                 return Reading(var.name, error=f"sensor {outcome.message}")
