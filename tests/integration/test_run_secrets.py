@@ -359,3 +359,37 @@ def test_a_secret_sensed_again_keeps_its_value(tmp_path: Path, h) -> None:
     assert (tmp_path / "shell.txt").read_text() == KEY[::-1]
     assert (tmp_path / "python.txt").read_text() == f"{KEY[::-1]} {KEY[::-1]}"
     assert _leaks(KEY, tmp_path, result.stdout, result.stderr) == []
+
+
+def test_a_sensed_value_holding_a_secret_reaches_hooks_whole_and_is_not_stored(
+    tmp_path: Path, h
+) -> None:
+    # A remote URL with a token in it: hooks need the URL as it is; written
+    # anywhere, the token is hidden, and a value that could only be stored
+    # redacted is not stored at all.
+    goal = h.goal(
+        tmp_path,
+        """
+        version: 1
+        secrets: [MY_TOKEN]
+        state:
+          remote: {type: str, sense: 'printf "https://u:%s@git.test/r" "$MY_TOKEN"'}
+          pushed: bool
+        actions:
+          push:
+            effects: {pushed: true}
+            run: >-
+              python3 -c 'import sys; open("url.txt", "w").write(sys.argv[1][::-1])'
+              "{{ remote }}"
+        goal: [pushed]
+        """,
+    )
+    result = h.run("run", goal, env=h.env(MY_TOKEN=TOKEN), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    url = f"https://u:{TOKEN}@git.test/r"
+    assert (tmp_path / "url.txt").read_text() == url[::-1]
+    (tmp_path / "url.txt").unlink()
+    state = h.state(tmp_path)
+    assert "remote" not in state["state"]
+    assert state["state"]["pushed"] is True
+    assert _leaks(TOKEN, tmp_path, result.stdout, result.stderr) == []

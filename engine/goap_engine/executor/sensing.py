@@ -89,10 +89,11 @@ def _read(
                 env=hook_env({}),
                 timeout=timeout,
                 stop=stop,
-                # Redacted before any of it is cut into a message; a secret
-                # variable's own output is its value, which it must keep (its
-                # failures print none of it).
-                output=WholeOutput() if var.secret else WholeOutput(redact),
+                # The output is the value, kept as printed: a remote URL
+                # holding a token must reach hooks whole.  Messages below
+                # redact what they show of it; where it is stored, a value
+                # holding a secret is left out (statefile.storable).
+                output=WholeOutput(),
             )
             if outcome.timed_out or outcome.interrupted or outcome.oversize:
                 return Reading(var.name, error=f"sensor {outcome.message}")
@@ -100,7 +101,9 @@ def _read(
                 return Reading(var.name, outcome.exit_code == 0)
             if outcome.exit_code != 0:
                 # A secret's sensor may have printed part of the secret.
-                said = "" if var.secret else f": {outcome.output.strip()[-300:]}"
+                said = (
+                    "" if var.secret else f": {redact(outcome.output.strip())[-300:]}"
+                )
                 return Reading(
                     var.name, error=f"sensor command failed ({outcome.message}){said}"
                 )
@@ -133,7 +136,7 @@ def _read(
             return Reading(var.name, parse_value(var, value))
         return Reading(var.name, check_value(var, value))
     except (HookError, ValueError) as exc:
-        return Reading(var.name, error=str(exc))
+        return Reading(var.name, error=redact(str(exc)))
 
 
 def sense(
