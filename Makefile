@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/run_overhead.py
 	$(BIN)/python benchmarks/pddl_bench.py
+	$(BIN)/python benchmarks/hardening.py
 
 clean:
 	rm -rf $(VENV) build dist engine/*.egg-info

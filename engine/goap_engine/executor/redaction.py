@@ -25,7 +25,7 @@ REDACTED = "***"
 MIN_LENGTH = 4
 # From this length on, a substring search per needle (each at gigabytes a
 # second) beats the regular expression engine, which steps through every
-# position; only the needles found are then looked for with it.
+# position; below it, one pass of the expression beats a search per needle.
 LONG_TEXT = 4096
 
 # Every secret value any redactor of this process was given: the last line of
@@ -108,7 +108,7 @@ class Redactor:
         self._trie: dict[str, Any] = {}
         self._pattern: re.Pattern[str] | None = None
         self._minimal: list[str] = []
-        self._families: dict[frozenset[str], re.Pattern[str]] = {}
+        self._families: dict[frozenset[str], tuple[str, ...]] = {}
         self.add(*secrets)
 
     @classmethod
@@ -141,10 +141,11 @@ class Redactor:
         self._families = {}
 
     def __call__(self, text: str) -> str:
-        pattern = self._search_pattern(text)
-        if pattern is None:
+        if self._pattern is None:
             return text
-        found = pattern.search(text)
+        if len(text) >= LONG_TEXT:
+            return self._long(text)
+        found = self._pattern.search(text)
         if found is None:
             return text
         parts = []
@@ -155,29 +156,52 @@ class Redactor:
             # secrets printed overlapping): both must disappear.
             at = start + 1
             while at < end:
-                inner = pattern.match(text, at)
+                inner = self._pattern.match(text, at)
                 if inner is not None and inner.end() > end:
                     end = inner.end()
                 at += 1
             parts.append(text[done:start])
             parts.append(REDACTED)
             done = end
-            found = pattern.search(text, end)
+            found = self._pattern.search(text, end)
         parts.append(text[done:])
         return "".join(parts)
 
-    def _search_pattern(self, text: str) -> re.Pattern[str] | None:
-        """Return the expression to look for secrets in ``text`` with, if any."""
-        if len(text) < LONG_TEXT or self._pattern is None:
-            return self._pattern
+    def _long(self, text: str) -> str:
+        """Redact a long text with substring searches (C speed) instead of the
+        regular expression, which steps through every position in Python's
+        engine: only the needles present are searched, and every place any of
+        them covers is hidden, overlaps joined."""
+        spans = []
+        for needle in self._present(text):
+            at = text.find(needle)
+            while at >= 0:
+                spans.append((at, at + len(needle)))
+                at = text.find(needle, at + 1)
+        if not spans:
+            return text
+        spans.sort()
+        parts = []
+        done = 0
+        start, end = spans[0]
+        for begin, finish in spans[1:]:
+            if begin <= end:
+                end = max(end, finish)
+                continue
+            parts += [text[done:start], REDACTED]
+            done, start, end = end, begin, finish
+        parts += [text[done:start], REDACTED, text[end:]]
+        return "".join(parts)
+
+    def _present(self, text: str) -> tuple[str, ...]:
+        """Return the needles that may be in ``text``: those holding a minimal
+        needle found in it (every needle holds at least one)."""
         present = frozenset(m for m in self._minimal if m in text)
         if not present:
-            return None
+            return ()
         family = self._families.get(present)
         if family is None:
-            # Every needle in the text holds one of the needles found.
-            needles = [n for n in self.needles if any(m in n for m in present)]
-            family = re.compile(_pattern(_trie(needles)))
+            family = tuple(n for n in self.needles if any(m in n for m in present))
             if len(self._families) > 256:
                 self._families.clear()
             self._families[present] = family
@@ -188,8 +212,11 @@ class Redactor:
 
     def contains(self, text: str) -> bool:
         """Return whether ``text`` holds a secret in any of its forms."""
-        pattern = self._search_pattern(text)
-        return pattern is not None and pattern.search(text) is not None
+        if self._pattern is None:
+            return False
+        if len(text) >= LONG_TEXT:
+            return bool(self._present(text))
+        return self._pattern.search(text) is not None
 
     def safe_cut(self, text: str) -> int:
         """Return how much of an unfinished line can be shown now.
