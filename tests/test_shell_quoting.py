@@ -291,3 +291,30 @@ def test_bash_arithmetic_takes_only_numbers(template: str, where: str) -> None:
 )
 def test_subshells_and_plain_brackets_stay_bare(template: str) -> None:
     assert "'a b'" in render(template, {"x": "a b"}, shell_quote=True)
+
+
+@pytest.mark.parametrize(
+    ("command", "warned"),
+    [
+        ('eval "echo {{ x }}"', "eval"),
+        ("eval echo {{ x }}", "eval"),
+        ("cd a && bash -c 'echo {{ x }}'", "bash -c"),
+        ("sh -ec {{ x }}", "sh -ec"),
+        (["/bin/bash", "-c", "echo {{ x }}"], "bash -c"),
+        (["sh", "-ec", "echo {{ x }}"], "sh -c"),
+        ('sh -c "echo $HOME" && echo {{ x }}', None),
+        ("eval \"$(ssh-agent)\"; echo {{ x }}", None),
+        ("echo {{ x }} | sh", None),
+        (["bash", "script.sh", "{{ x }}"], None),
+    ],
+)
+def test_validate_warns_where_a_value_is_run_as_code(
+    command: str | list[str], warned: str | None
+) -> None:
+    from goap_engine.lint import _runs_code
+    from goap_engine.model import Hook
+
+    kind = "shell" if isinstance(command, str) else "argv"
+    target = command if isinstance(command, str) else tuple(command)
+    hook = Hook(kind=kind, target=target)  # type: ignore[arg-type]
+    assert _runs_code(hook) == warned
