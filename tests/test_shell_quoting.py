@@ -214,7 +214,6 @@ def test_a_macro_output_is_not_inserted_unquoted() -> None:
 
 def test_the_lexer_reports_every_context() -> None:
 
-
     text = "a P0; \"P1;\" 'P2;' $(b P3;) `P4;` $((P5;))"
     slots = scan(text, re.compile(r"P(\d+);"))
     assert [(s.index, s.context) for s in slots] == [
@@ -303,7 +302,7 @@ def test_subshells_and_plain_brackets_stay_bare(template: str) -> None:
         (["/bin/bash", "-c", "echo {{ x }}"], "bash -c"),
         (["sh", "-ec", "echo {{ x }}"], "sh -c"),
         ('sh -c "echo $HOME" && echo {{ x }}', None),
-        ("eval \"$(ssh-agent)\"; echo {{ x }}", None),
+        ('eval "$(ssh-agent)"; echo {{ x }}', None),
         ("echo {{ x }} | sh", None),
         (["bash", "script.sh", "{{ x }}"], None),
     ],

@@ -163,9 +163,12 @@ def _runs_code(hook: Hook) -> str | None:
     if hook.kind == "argv" and hook.target:
         shell = PurePosixPath(hook.target[0]).name
         options = [p for p in hook.target[1:] if p.startswith("-")]
-        if shell in _SHELLS and any("c" in o for o in options):
-            if any("{{" in part for part in hook.target[1:]):
-                return f"{shell} -c"
+        if (
+            shell in _SHELLS
+            and any("c" in o for o in options)
+            and any("{{" in part for part in hook.target[1:])
+        ):
+            return f"{shell} -c"
     return None
 
 

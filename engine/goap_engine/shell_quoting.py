@@ -58,7 +58,9 @@ REFUSED: dict[str, str] = {
 
 _WORD_BREAK = frozenset(" \t\n;&|()<>")
 # Reserved words after which the next word is a command (``if (( n > 1 ))``).
-_COMMAND_WORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "{"})
+_COMMAND_WORDS = frozenset(
+    {"if", "then", "else", "elif", "do", "while", "until", "!", "{"}
+)
 # Frames in which bash evaluates operands as arithmetic, quoted or not.
 _NUMERIC = {"arith": "arith", "barith": "arith", "dtest": "test"}
 
@@ -231,9 +233,7 @@ class _Lexer:
             if self.slot_at(i + 1, _CONTEXT_OF[kind]) is not None:
                 return self.slots[-1].end
             return i + 2
-        if kind == "backtick" and c == "`" or kind == "ansi" and c == "'":
-            self.stack.pop()
-        elif kind == "pdouble" and c == '"':
+        if (kind, c) in (("backtick", "`"), ("ansi", "'"), ("pdouble", '"')):
             self.stack.pop()
         elif kind == "parameter" and c in "'\"":
             # A quoted '}' does not end the expansion: ${x#"}"}.
