@@ -31,6 +31,8 @@ def _encodings(value: str) -> dict[str, str]:
         "quote_plus": quote_plus(value),
         "hex": data.hex(),
         "HEX": data.hex().upper(),
+        "upper case": value.upper(),
+        "lower case": value.lower(),
     }
 
 

@@ -8,6 +8,7 @@ between NUL bytes, and each word must be exactly the text expected.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -212,7 +213,6 @@ def test_a_macro_output_is_not_inserted_unquoted() -> None:
 
 
 def test_the_lexer_reports_every_context() -> None:
-    import re
 
     text = "a P0; \"P1;\" 'P2;' $(b P3;) `P4;` $((P5;))"
     slots = scan(text, re.compile(r"P(\d+);"))
@@ -237,3 +237,96 @@ def test_a_refused_value_is_named_by_its_template() -> None:
         "cannot be quoted safely: pass it through 'env:' or as an argument "
         "(printf '%s\\n' {{ x }} | cmd)"
     ]
+
+
+# Shapes where the lexer once lost track of the quoting: a value escaped for
+# one context landed in another and ran as a command.
+MISREAD = [
+    'echo "$(case x in x) echo {{ x }};; esac)"',
+    'echo "$(if true; then case x in x) echo {{ x }};; esac; fi)"',
+    'echo "$(case x in a) echo 1;; esac) {{ x }}"',
+    'echo ${x#"}"}{{ x }}',
+    'echo "${x#"}"}{{ x }}"',
+    "echo ${x:-'}'}{{ x }}",
+    "cat <<'E OF'\nx\nE OF\necho \"{{ x }}\"",
+    'echo "$(echo case) {{ x }}"',
+]
+PAYLOADS = [
+    "$(touch pwned)",
+    "`touch pwned`",
+    "; touch pwned",
+    '"; touch pwned; "',
+    "'; touch pwned; '",
+    "a[$(touch pwned)]",
+]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("template", MISREAD)
+def test_values_in_misread_shapes_run_nothing(shell: str, template: str) -> None:
+    assert shell_problems(template) == []
+    for payload in PAYLOADS:
+        command = render(template, {"x": payload}, shell_quote=True)
+        with tempfile.TemporaryDirectory() as folder:
+            subprocess.run(
+                [shell, "-c", command],
+                cwd=folder,
+                capture_output=True,
+                check=False,
+                timeout=30,
+            )
+            assert list(Path(folder).iterdir()) == [], command
+
+
+@pytest.mark.parametrize(
+    ("template", "where"),
+    [
+        ("[[ {{ x }} -eq 1 ]]", "inside [[ ... ]]"),
+        ('[[ "{{ x }}" -eq 1 ]]', "inside [[ ... ]]"),
+        ("(( {{ x }} > 1 ))", "inside $((...))"),
+        ("if (( {{ x }} )); then :; fi", "inside $((...))"),
+        ("echo $[ {{ x }} ]", "inside $((...))"),
+        ("echo $(( '{{ x }}' ))", "inside $((...))"),
+        ('echo $(( "{{ x }}" ))', "inside $((...))"),
+    ],
+)
+def test_bash_arithmetic_takes_only_numbers(template: str, where: str) -> None:
+    # bash evaluates a[$(cmd)] in these operands whatever their quoting.
+    with pytest.raises(ValueError, match=re.escape(f"{where} only a number")):
+        render(template, {"x": "a[$(touch pwned)]"}, shell_quote=True)
+    assert "7" in render(template, {"x": 7}, shell_quote=True)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["( (echo {{ x }}) )", "(cd . && echo {{ x }})", "echo [[ {{ x }} ]]"],
+)
+def test_subshells_and_plain_brackets_stay_bare(template: str) -> None:
+    assert "'a b'" in render(template, {"x": "a b"}, shell_quote=True)
+
+
+@pytest.mark.parametrize(
+    ("command", "warned"),
+    [
+        ('eval "echo {{ x }}"', "eval"),
+        ("eval echo {{ x }}", "eval"),
+        ("cd a && bash -c 'echo {{ x }}'", "bash -c"),
+        ("sh -ec {{ x }}", "sh -ec"),
+        (["/bin/bash", "-c", "echo {{ x }}"], "bash -c"),
+        (["sh", "-ec", "echo {{ x }}"], "sh -c"),
+        ('sh -c "echo $HOME" && echo {{ x }}', None),
+        ('eval "$(ssh-agent)"; echo {{ x }}', None),
+        ("echo {{ x }} | sh", None),
+        (["bash", "script.sh", "{{ x }}"], None),
+    ],
+)
+def test_validate_warns_where_a_value_is_run_as_code(
+    command: str | list[str], warned: str | None
+) -> None:
+    from goap_engine.lint import _runs_code
+    from goap_engine.model import Hook
+
+    kind = "shell" if isinstance(command, str) else "argv"
+    target = command if isinstance(command, str) else tuple(command)
+    hook = Hook(kind=kind, target=target)  # type: ignore[arg-type]
+    assert _runs_code(hook) == warned

@@ -36,6 +36,31 @@ from goap_engine.templates import render, template_names
             "more than 100,000 iterations",
         ),
         ("{{ 'a' * 1000000 }}{{ 'a' * 1000000 }}", "longer than the limit of"),
+        (
+            "{% set ns = namespace(s=[1]) %}{% for i in range(40) %}"
+            "{% set ns.s = [ns.s, ns.s] %}{% endfor %}{{ ns.s }}",
+            "a list or mapping holds more than the limit",
+        ),
+        (
+            "{% set ns = namespace(s={'a': 1}) %}{% for i in range(40) %}"
+            "{% set ns.s = {'a': ns.s, 'b': ns.s} %}{% endfor %}{{ ns.s|tojson }}",
+            "a list or mapping holds more than the limit",
+        ),
+        (
+            "{% set ns = namespace(s=[1]) %}{% for i in range(40) %}"
+            "{% set ns.s = [ns.s, ns.s] %}{% endfor %}{{ 'x' ~ ns.s }}",
+            "a list or mapping holds more than the limit",
+        ),
+        (
+            "{% set ns = namespace(s=[1]) %}{% for i in range(40) %}"
+            "{% set ns.s = [ns.s, ns.s] %}{% endfor %}{{ '{}'.format(ns.s) }}",
+            "the formatted string would hold about 1,048,580",
+        ),
+        (
+            "{% set ns = namespace(s=[1]) %}{% for i in range(40) %}"
+            "{% set ns.s = [ns.s, ns.s] %}{% endfor %}{{ ns }}",
+            "a list or mapping holds more than the limit",
+        ),
         ("{{ 1/0 }}", "ZeroDivisionError: division by zero"),
         ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "too deep recursion"),
         ("{% include 'x' %}", "no loader"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
+
 from .errors import Diagnostic
-from .model import Ruleset
+from .model import Hook, Ruleset
 from .planner.task import (
     compile_task,
     condition_facts,
@@ -37,6 +40,7 @@ def lint(ruleset: Ruleset) -> list[Diagnostic]:
         if var.sensor is not None:
             read |= hook_template_reads(var.sensor.hook)
     found += _unquoted(ruleset)
+    found += _run_as_code(ruleset)
     for var in ruleset.variables:
         entity = f"state variable '{var.name}'"
         if var.name not in read:
@@ -127,14 +131,82 @@ def _hint(ruleset: Ruleset, names: frozenset[str]) -> str:
     return ""
 
 
-def _unquoted(ruleset: Ruleset) -> list[Diagnostic]:
-    """Warn about each shell command whose template values are not quoted."""
-    hooks = [(f"action '{a.name}'", a.hook) for a in ruleset.actions]
+def _hooks(ruleset: Ruleset) -> list[tuple[str, Hook]]:
+    hooks = [(f"action '{a.name}'", a.hook) for a in ruleset.actions if a.hook]
     hooks += [
         (f"state variable '{v.name}'", v.sensor.hook)
         for v in ruleset.variables
         if v.sensor is not None
     ]
+    return hooks
+
+
+# A command that runs its argument as shell code: quoting a value makes it
+# one word, and that word is then run.
+_EVAL = re.compile(
+    r"(?:^|[\s;&|(`])(eval|(?:ba|da|k|z)?sh\s+(?:-[a-z]+\s+)*-[a-z]*c)(?=\s)"
+)
+_SHELLS = {"sh", "bash", "dash", "ksh", "zsh"}
+
+
+def _runs_code(hook: Hook) -> str | None:
+    """Return the command that would run a template value of ``hook`` as code."""
+    if hook.kind == "shell" and isinstance(hook.target, str) and hook.quote:
+        for match in _EVAL.finditer(hook.target):
+            argument = _next_word(hook.target, match.end())
+            if match.group(1) == "eval":
+                # eval runs all its words: up to the end of the command.
+                rest = hook.target[match.end() :]
+                argument += re.split(r"[;&|\n]", rest, maxsplit=1)[0]
+            if "{{" in argument:
+                return " ".join(match.group(1).split())
+    if hook.kind == "argv" and hook.target:
+        shell = PurePosixPath(hook.target[0]).name
+        options = [p for p in hook.target[1:] if p.startswith("-")]
+        if (
+            shell in _SHELLS
+            and any("c" in o for o in options)
+            and any("{{" in part for part in hook.target[1:])
+        ):
+            return f"{shell} -c"
+    return None
+
+
+def _next_word(text: str, i: int) -> str:
+    """Return the shell word after ``i`` (roughly: its quotes are kept whole)."""
+    i = len(text) - len(text[i:].lstrip())
+    if text[i : i + 1] in ("'", '"'):
+        end = text.find(text[i], i + 1)
+        return text[i:] if end < 0 else text[i : end + 1]
+    if text[i : i + 2] == "{{":
+        end = text.find("}}", i)
+        return text[i:] if end < 0 else text[i : end + 2]
+    return re.split(r"[\s;&|)]", text[i:], maxsplit=1)[0]
+
+
+def _run_as_code(ruleset: Ruleset) -> list[Diagnostic]:
+    """Warn where a template value is handed to eval or ``sh -c`` as code."""
+    found = []
+    for entity, hook in _hooks(ruleset):
+        command = _runs_code(hook)
+        if command is not None:
+            found.append(
+                Diagnostic(
+                    hook.location,
+                    f"'{command}' runs its argument as shell code: a template "
+                    "value in it runs as a command, however it is quoted (pass "
+                    "the value through 'env:' and expand the variable instead)",
+                    entity,
+                    "warning",
+                    "value-run-as-code",
+                )
+            )
+    return found
+
+
+def _unquoted(ruleset: Ruleset) -> list[Diagnostic]:
+    """Warn about each shell command whose template values are not quoted."""
+    hooks = _hooks(ruleset)
     return [
         Diagnostic(
             hook.location,

@@ -21,7 +21,13 @@ from typing import Any, cast
 from .documents import Document, PathKey, check_schema, read_document, yaml_type
 from .errors import Diagnostic, FileError, InputError, Location
 from .expressions import Expr, ExprError, Symbol, compile_expr, literal
-from .files import is_inside, outside_message, project_root, regular_file_problem
+from .files import (
+    is_inside,
+    outside_message,
+    project_root,
+    regular_file_problem,
+    resolved,
+)
 from .model import (
     DEFAULTS,
     Action,
@@ -199,10 +205,10 @@ def _read_tree(
     fence: Fence | None = None,
 ) -> None:
     """Read ``path`` and, depth first, everything it uses (imports before users)."""
-    resolved = path.resolve()
-    if resolved in ctx.loaded:
+    real = resolved(path)
+    if real in ctx.loaded:
         return
-    ctx.loaded.add(resolved)
+    ctx.loaded.add(real)
     ctx.namespaces[path] = alias or _UNSAFE_NS.sub("_", path.stem)
     doc, problems = read_document(path)
     ctx.diagnostics.extend(problems)

@@ -28,6 +28,7 @@ from jinja2 import StrictUndefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
 #: Characters a render may produce (and the longest string or list it may build).
 MAX_OUTPUT = 1024 * 1024
@@ -79,15 +80,39 @@ def _tick() -> None:
 
 
 def size(value: Any) -> int:
-    """Return how many characters or items ``value`` holds (0 for scalars)."""
-    if isinstance(value, str | bytes):
-        return len(value)
-    if isinstance(value, list | tuple):
-        # A list of long strings joins into a long string.
-        return len(value) + sum(len(v) for v in value if isinstance(v, str))
-    if isinstance(value, dict):
-        return len(value)
-    return 0
+    """Return how many characters or items ``value`` holds (0 for scalars).
+
+    Nested lists and mappings count all they hold, each time they are held:
+    ``[x, x]`` doubled forty times costs nothing to build but prints as 2**40
+    items in one call no deadline can stop.  The count stops past the limit.
+    """
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, list | tuple | set | frozenset | dict | Namespace):
+            if isinstance(item, Namespace):
+                item = getattr(item, "_Namespace__attrs", {})
+            total += len(item)
+            if total > MAX_OUTPUT:
+                break
+            stack.extend(item)
+            if isinstance(item, dict):
+                stack.extend(item.values())
+        if total > MAX_OUTPUT:
+            break
+    return total
+
+
+def check_printable(value: Any) -> None:
+    """Refuse a value whose text would exceed the output limit, before making it."""
+    if not isinstance(value, str) and size(value) > MAX_OUTPUT:
+        raise SecurityError(
+            "a list or mapping holds more than the limit of "
+            f"{MAX_OUTPUT:,} characters or items (nested, counted each time held)"
+        )
 
 
 def _too_long(what: str, estimate: int) -> None:
@@ -191,6 +216,8 @@ def _wrap_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             args = (*args[: len(args) - len(own)], listed, *own[1:])
         else:
             _check_arguments(name, own, kwargs)
+        for value in (*own, *kwargs.values()):
+            check_printable(value)
         result = func(*args, **kwargs)
         _too_long(f"the result of '{name}'", size(result))
         return result
@@ -212,6 +239,8 @@ def _counted(items: Any) -> Iterator[Any]:
 
 
 def _concat(parts: list[Any]) -> str:
+    for part in parts:
+        check_printable(part)
     _too_long("the '~' concatenation", sum(len(str(p)) for p in parts))
     return "".join(str(p) for p in parts)
 
@@ -297,6 +326,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             args = (_join_checked(name, subject, args[0]), *args[1:])
         else:
             _check_arguments(name, (subject, *args), kwargs)
+        for value in (*args, *kwargs.values()):
+            check_printable(value)
         result = super().call(__context, __obj, *args, **kwargs)
         _too_long(f"the result of '{name or 'the call'}'", size(result))
         return result

@@ -10,7 +10,9 @@ escaped for exactly that context, so it reaches the command as data:
 * bare (also inside ``$(...)``): ``shlex.quote``;
 * inside ``"..."``: a backslash before ``\\ $ ` "``;
 * inside ``'...'``: each ``'`` becomes ``'\\''``;
-* inside ``$((...))``: only a number is accepted.
+* inside ``$((...))``, and bash's ``((...))``, ``$[...]`` and ``[[...]]``
+  (which evaluate ``a[$(cmd)]`` in an operand as arithmetic, running ``cmd``
+  whatever its quoting): only a number is accepted.
 
 Where no escaping is sound the value is refused, with how to write it instead.
 """
@@ -28,6 +30,7 @@ Context = Literal[
     "double",
     "single",
     "arith",
+    "test",
     "backtick",
     "parameter",
     "ansi",
@@ -54,6 +57,12 @@ REFUSED: dict[str, str] = {
 }
 
 _WORD_BREAK = frozenset(" \t\n;&|()<>")
+# Reserved words after which the next word is a command (``if (( n > 1 ))``).
+_COMMAND_WORDS = frozenset(
+    {"if", "then", "else", "elif", "do", "while", "until", "!", "{"}
+)
+# Frames in which bash evaluates operands as arithmetic, quoted or not.
+_NUMERIC = {"arith": "arith", "barith": "arith", "dtest": "test"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +87,16 @@ def escape(value: Any, context: Context) -> str:
     """Return ``value`` written for ``context``; raise ValueError where refused."""
     if context in REFUSED:
         raise ValueError(REFUSED[context])
-    if context == "arith":
+    if context in ("arith", "test"):
+        where = "$((...))" if context == "arith" else "[[ ... ]]"
         if isinstance(value, bool) or not isinstance(value, int | float):
+            hint = " (use [ ... ], which compares text)" if context == "test" else ""
             raise ValueError(
-                "inside $((...)) only a number is accepted, found "
+                f"inside {where} only a number is accepted{hint}, found "
                 f"{type(value).__name__} {_clip(value)}"
             )
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"inside $((...)) found {value}, which is not a number")
+            raise ValueError(f"inside {where} found {value}, which is not a number")
         return repr(value)
     text = plain(value)
     if "\x00" in text:
@@ -116,8 +127,9 @@ class _Lexer:
         self.text = text
         self.placeholder = placeholder
         self.slots: list[Slot] = []
-        # Frames: (kind, nesting depth of parentheses or braces inside it).
-        self.stack: list[list[Any]] = [["bare", 0]]
+        # Frames: [kind, nesting depth of parentheses, braces or brackets
+        # inside it, open ``case`` commands, index where it starts].
+        self.stack: list[list[Any]] = [["bare", 0, 0, 0]]
         self.heredocs: list[tuple[str, bool]] = []
 
     def run(self) -> list[Slot]:
@@ -136,10 +148,11 @@ class _Lexer:
 
     def step(self, i: int) -> int:
         text = self.text
-        kind, _ = self.stack[-1]
+        kind = self.stack[-1][0]
         context = _CONTEXT_OF[kind]
         if kind in ("bare", "cmdsub", "arith", "double") and i and text[i - 1] == "$":
             context = "dollar" if not self.escaped(i - 1) else context
+        context = self.numeric(context)
         end = self.slot_at(i, context)
         if end is not None:
             return end
@@ -148,7 +161,7 @@ class _Lexer:
             if c == "'":
                 self.stack.pop()
             return i + 1
-        if kind in ("backtick", "parameter", "ansi"):
+        if kind in ("backtick", "parameter", "ansi", "psingle", "pdouble"):
             return self.opaque(i, c, kind)
         if c == "\\":
             if self.slot_at(i + 1, "escaped") is not None:
@@ -161,6 +174,47 @@ class _Lexer:
             return self.dollar_or_backtick(i, c)
         return self.bare(i, c, kind)
 
+    def push(self, kind: str, i: int) -> None:
+        self.stack.append([kind, 0, 0, i])
+
+    def numeric(self, context: Context) -> Context:
+        """Return the numbers-only context when bash evaluates this as arithmetic.
+
+        Quotes do not protect a value there: ``$(( 'a[$(cmd)]' ))`` runs cmd.
+        """
+        if context not in ("bare", "double", "single"):
+            return context
+        for frame in reversed(self.stack):
+            if frame[0] in _NUMERIC:
+                return _NUMERIC[frame[0]]  # type: ignore[return-value]
+            if frame[0] in ("cmdsub", "backtick"):
+                break
+        return context
+
+    def command_position(self, i: int) -> bool:
+        """Return whether a word starting at ``i`` is in command position."""
+        text = self.text
+        j = i
+        while j > self.stack[-1][3] and text[j - 1] in " \t":
+            j -= 1
+        if j == self.stack[-1][3] or text[j - 1] in ";&|(\n":
+            return True
+        start = j
+        while start > 0 and text[start - 1] not in _WORD_BREAK:
+            start -= 1
+        return text[start:j] in _COMMAND_WORDS and (
+            start == 0 or self.command_position(start)
+        )
+
+    def keyword(self, i: int, word: str) -> bool:
+        end = i + len(word)
+        return (
+            self.text.startswith(word, i)
+            and (end == len(self.text) or self.text[end] in _WORD_BREAK)
+            and (i == 0 or self.text[i - 1] in _WORD_BREAK)
+            and self.command_position(i)
+        )
+
     def escaped(self, i: int) -> bool:
         """Return whether the character at ``i`` is escaped by backslashes."""
         count = 0
@@ -171,12 +225,19 @@ class _Lexer:
     def opaque(self, i: int, c: str, kind: str) -> int:
         # Values are refused in these contexts, so only their end matters.
         frame = self.stack[-1]
+        if kind == "psingle":
+            if c == "'":
+                self.stack.pop()
+            return i + 1
         if c == "\\":
             if self.slot_at(i + 1, _CONTEXT_OF[kind]) is not None:
                 return self.slots[-1].end
             return i + 2
-        if kind == "backtick" and c == "`" or kind == "ansi" and c == "'":
+        if (kind, c) in (("backtick", "`"), ("ansi", "'"), ("pdouble", '"')):
             self.stack.pop()
+        elif kind == "parameter" and c in "'\"":
+            # A quoted '}' does not end the expansion: ${x#"}"}.
+            self.push("psingle" if c == "'" else "pdouble", i + 1)
         elif kind == "parameter" and c == "{":
             frame[1] += 1
         elif kind == "parameter" and c == "}":
@@ -189,18 +250,21 @@ class _Lexer:
     def dollar_or_backtick(self, i: int, c: str) -> int:
         text = self.text
         if c == "`":
-            self.stack.append(["backtick", 0])
+            self.push("backtick", i + 1)
             return i + 1
         if c != "$":
             return i + 1
         if text.startswith("$((", i):
-            self.stack.append(["arith", 0])
+            self.push("arith", i + 3)
             return i + 3
         if text.startswith("$(", i):
-            self.stack.append(["cmdsub", 0])
+            self.push("cmdsub", i + 2)
             return i + 2
         if text.startswith("${", i):
-            self.stack.append(["parameter", 0])
+            self.push("parameter", i + 2)
+            return i + 2
+        if text.startswith("$[", i):
+            self.push("barith", i + 2)
             return i + 2
         return i + 1
 
@@ -209,13 +273,39 @@ class _Lexer:
         frame = self.stack[-1]
         if c == "'":
             if kind != "arith" and i and text[i - 1] == "$" and not self.escaped(i - 1):
-                self.stack.append(["ansi", 0])
+                self.push("ansi", i + 1)
             else:
-                self.stack.append(["single", 0])
+                self.push("single", i + 1)
             return i + 1
         if c == '"':
-            self.stack.append(["double", 0])
+            self.push("double", i + 1)
             return i + 1
+        if kind == "barith" and c in "[]":
+            if c == "[":
+                frame[2] += 1
+            elif frame[2]:
+                frame[2] -= 1
+            else:
+                self.stack.pop()
+            return i + 1
+        if kind in ("bare", "cmdsub") and self.keyword(i, "case"):
+            frame[2] += 1
+            return i + 4
+        if kind in ("bare", "cmdsub") and frame[2] and self.keyword(i, "esac"):
+            frame[2] -= 1
+            return i + 4
+        if kind in ("bare", "cmdsub", "dtest") and c in "([":
+            # bash: ((...)) as a command is arithmetic, [[...]] a test
+            # whose -eq and friends evaluate their operands as arithmetic.
+            if text.startswith("((", i) and self.command_position(i):
+                self.push("arith", i + 2)
+                return i + 2
+            if self.keyword(i, "[["):
+                self.push("dtest", i + 2)
+                return i + 2
+        if kind == "dtest" and self.keyword(i, "]]"):
+            self.stack.pop()
+            return i + 2
         if c == "(":
             frame[1] += 1
             return i + 1
@@ -226,10 +316,11 @@ class _Lexer:
             if kind == "arith" and text.startswith("))", i):
                 self.stack.pop()
                 return i + 2
-            if kind == "cmdsub":
+            if kind == "cmdsub" and not frame[2]:
                 self.stack.pop()
+            # Else a pattern's ')' in a case command: $(case x in a) ...
             return i + 1
-        if kind == "arith":
+        if kind in ("arith", "barith"):
             return self.dollar_or_backtick(i, c)
         if c == "#" and (i == 0 or text[i - 1] in _WORD_BREAK):
             return self.comment(i)
@@ -259,7 +350,12 @@ class _Lexer:
             i += 1
         start = i
         while i < len(text) and text[i] not in _WORD_BREAK:
-            i += 1
+            # A quoted delimiter may hold spaces: <<'END OF TEXT'.
+            if text[i] in "'\"":
+                close = text.find(text[i], i + 1)
+                i = len(text) if close < 0 else close + 1
+            else:
+                i += 2 if text[i] == "\\" else 1
         word = text[start:i]
         self.mark(start, i, "heredoc")
         self.heredocs.append((re.sub(r"[\\'\"]", "", word), strip))
@@ -287,7 +383,11 @@ _CONTEXT_OF: dict[str, Context] = {
     "double": "double",
     "single": "single",
     "arith": "arith",
+    "barith": "arith",
+    "dtest": "bare",
     "backtick": "backtick",
     "parameter": "parameter",
+    "psingle": "parameter",
+    "pdouble": "parameter",
     "ansi": "ansi",
 }

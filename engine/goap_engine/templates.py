@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Template, TemplateError, Undefined, meta, nodes, pass_context
 from jinja2.runtime import Context
 
-from .sandbox import MAX_OUTPUT, BoundedEnvironment, end_budget, start_budget
+from .sandbox import (
+    MAX_OUTPUT,
+    BoundedEnvironment,
+    check_printable,
+    end_budget,
+    start_budget,
+)
 from .shell_quoting import REFUSED, escape, plain, scan
 
 if TYPE_CHECKING:
@@ -45,6 +51,7 @@ _token: contextvars.ContextVar[str] = contextvars.ContextVar(
 def _plain(context: Context, value: Any) -> Any:
     # Taking the context keeps jinja2 from evaluating constant output at
     # compile time: parsing a template must never compute it.
+    check_printable(value)
     return plain(value) if isinstance(value, bool) else value
 
 
@@ -55,6 +62,7 @@ def _placeholder(context: Context, value: Any) -> str:
         # An unknown name fails here, inside the render, where its error
         # is reported as the template's.
         return plain(value)
+    check_printable(value)
     values.append(value)
     return f"{_token.get()}{len(values) - 1};"
 

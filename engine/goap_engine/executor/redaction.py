@@ -39,6 +39,8 @@ def forms(value: str) -> set[str]:
     if len(value) < MIN_LENGTH:
         return set()
     found = {value, json.dumps(value)[1:-1], repr(value)[1:-1]}
+    # A template's |upper, tr or ${x^^} changes only the case.
+    found.update({value.upper(), value.lower()})
     found.update(line for line in value.splitlines() if len(line.strip()) >= 4)
     found.update({quote(value), quote(value, safe=""), quote_plus(value)})
     data = value.encode("utf-8", errors="surrogatepass")
