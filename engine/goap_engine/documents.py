@@ -283,7 +283,8 @@ def check_schema(doc: Document, name: str) -> list[Diagnostic]:
     return found
 
 
-def _entity(keys: Sequence[str | int]) -> str:
+def entity_of(keys: Sequence[str | int]) -> str:
+    """Return who ``keys`` belong to, for messages: "action 'push' run"."""
     parts = [str(k) if isinstance(k, str) else f"[{k}]" for k in keys]
     text = ".".join(parts).replace(".[", "[")
     if len(keys) >= 2 and keys[0] in ("actions", "state"):
@@ -295,7 +296,7 @@ def _entity(keys: Sequence[str | int]) -> str:
 
 def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagnostic]:
     keys: PathKey = tuple(error.absolute_path)
-    entity = _entity([k for k in keys])
+    entity = entity_of(list(keys))
     value = error.instance
     validator = error.validator
     if validator == "additionalProperties" and isinstance(value, dict):

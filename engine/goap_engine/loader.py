@@ -18,7 +18,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from .documents import Document, PathKey, check_schema, read_document, yaml_type
+from .documents import (
+    Document,
+    PathKey,
+    check_schema,
+    entity_of,
+    read_document,
+    yaml_type,
+)
 from .errors import Diagnostic, FileError, InputError, Location
 from .expressions import Expr, ExprError, Symbol, compile_expr, literal
 from .files import (
@@ -785,7 +792,9 @@ class _Builder:
         texts.extend(strings_in(hook.args))
         if hook.kind == "shell" and hook.quote:
             for problem in shell_problems(texts[0]):
-                self.error(doc.where(keys), f"shell command: {problem}")
+                self.error(
+                    doc.where(keys), f"shell command: {problem}", entity_of(keys[:2])
+                )
         self.check_template_names(doc, keys, texts)
 
     def check_template_names(
