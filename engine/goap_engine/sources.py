@@ -43,7 +43,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .errors import FileError
 from .errors import SourceError as SourceError  # callers know it from here
+from .files import load_json, read_text_limited
 from .packtree import export_tree, tree_digest
 from .store import atomic_write
 
@@ -350,19 +352,16 @@ class Lockfile:
     @classmethod
     def load(cls, path: Path) -> Lockfile:
         """Return the lock file at ``path``; a missing file is an empty lock."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return cls(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SourceError(f"{path}: cannot read the lock file: {exc}") from None
         fix = "fix it or delete it and run 'goap-engine packs update'"
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SourceError(
-                f"{path}:{exc.lineno}:{exc.colno}: the lock file is not valid JSON "
-                f"({exc.msg}); {fix}"
+            # Bounded and regular files only: a FIFO or /dev/zero named
+            # goap.lock would hang or exhaust memory, deep nesting would recurse.
+            data = load_json(read_text_limited(path), path)
+        except FileError as exc:
+            if not path.exists() and not path.is_symlink():
+                return cls(path)
+            raise FileError(
+                path, f"{exc.reason}; {fix}", exc.line, exc.col
             ) from None
         if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
             raise SourceError(
