@@ -360,9 +360,7 @@ class Lockfile:
         except FileError as exc:
             if not path.exists() and not path.is_symlink():
                 return cls(path)
-            raise FileError(
-                path, f"{exc.reason}; {fix}", exc.line, exc.col
-            ) from None
+            raise FileError(path, f"{exc.reason}; {fix}", exc.line, exc.col) from None
         if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
             raise SourceError(
                 f'{path}: expected a JSON object with "version": {LOCK_VERSION}; {fix}'

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from goap_engine.errors import FileError
 from goap_engine.init import ScaffoldExistsError, scaffold
 from goap_engine.loader import load
 from goap_engine.sources import (
@@ -289,7 +290,7 @@ def test_lock_file_round_trip_and_errors(tmp_path: Path) -> None:
     assert path.read_text() == text  # saving again changes nothing
 
     path.write_text("{not json")
-    with pytest.raises(SourceError, match="goap.lock:1:2: the lock file is not valid"):
+    with pytest.raises(FileError, match="goap.lock:1:2: error: invalid JSON: .*; fix"):
         Lockfile.load(path)
     path.write_text('{"version": 2, "packs": {}}')
     with pytest.raises(SourceError, match=r"goap.lock: expected .*\"version\": 1"):
