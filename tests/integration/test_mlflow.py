@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -206,6 +207,40 @@ def test_missing_inputs_fail_before_any_run_is_created(make, project: Path) -> N
     with pytest.raises(IntegrationError, match="metrics file 'gone.json'"):
         ml.log_run(make(metrics_file="gone.json"))
     assert not (project / "mlruns").exists()
+
+
+def test_a_metrics_file_or_artifact_that_is_no_file_fails_without_blocking(
+    make, project: Path
+) -> None:
+    os.mkfifo(project / "metrics.json")
+    with pytest.raises(
+        IntegrationError,
+        match=r"metrics file 'metrics.json': is a FIFO \(named pipe\), expected a "
+        "regular file",
+    ):
+        ml.log_run(make(metrics_file="metrics.json"))
+    os.mkfifo(project / "pipe")
+    with pytest.raises(
+        IntegrationError,
+        match=r"artifact 'pipe' is a FIFO \(named pipe\), expected a file or folder",
+    ):
+        ml.log_run(make(artifacts=["pipe"]))
+    (project / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(
+        IntegrationError,
+        match="metrics file 'deep.json':1:65: JSON nested deeper than 64 levels",
+    ):
+        ml.log_run(make(metrics_file="deep.json"))
+    assert not (project / "mlruns").exists()
+
+
+def test_an_environment_token_in_base64_is_no_param(make, project: Path) -> None:
+    token = "hf_abcdefghijklmnop"
+    basic = base64.b64encode(f"user:{token}".encode()).decode()
+    ctx = make(env={"HF_TOKEN": token}, params={"header": f"Basic {basic}"})
+    run_id = ml.log_run(ctx)
+    assert _client(project).get_run(run_id).data.params == {}
+    assert "param 'header' looks like a secret: not logged" in ctx.lines
 
 
 def test_non_numeric_metrics_are_skipped_and_said(make, project: Path) -> None:

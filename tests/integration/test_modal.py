@@ -30,6 +30,7 @@ MODAL_VARS = (
 FAKE_PYTHON = """#!/bin/sh
 echo "argv: $*"
 echo "secret: $MODAL_TOKEN_SECRET"
+printf 'Authorization: Basic %s\n' "$(printf '%s' "$MODAL_TOKEN_SECRET" | base64)"
 case "$*" in
   *broken*) echo "Error: the app failed to build" >&2; exit 3;;
   *slow*) sleep 30;;
@@ -110,8 +111,9 @@ def test_deploy_runs_the_modal_cli_with_name_and_tag(make, fake_python: Path) ->
         ctx.lines[0]
         == "argv: -m modal deploy --env prod serve.py --name cats --tag v1.2"
     )
-    # The token secret never reaches the log.
+    # The token secret never reaches the log, nor its base64 form.
     assert ctx.lines[1] == "secret: ***"
+    assert ctx.lines[2] == "Authorization: Basic ***"
 
 
 def test_run_passes_the_function_and_its_arguments(make, fake_python: Path) -> None:

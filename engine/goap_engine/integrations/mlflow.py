@@ -22,12 +22,16 @@ import codecs
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import FileError
 from ..executor.hooks import HookContext
+from ..executor.redaction import Redactor
+from ..files import kind_of, read_json
 from . import IntegrationError, require
 
 DEFAULT_EXPERIMENT = "goap-engine"
@@ -113,13 +117,15 @@ def _metrics(ctx: HookContext) -> dict[str, float]:
     source = _arg(ctx, "metrics_file")
     if source:
         path = ctx.workdir / str(source)
+        if not path.exists():
+            raise IntegrationError(f"metrics file '{source}' does not exist")
         try:
-            raw.update(_flatten(json.loads(path.read_text(encoding="utf-8"))))
-        except FileNotFoundError:
-            raise IntegrationError(f"metrics file '{source}' does not exist") from None
-        except (OSError, ValueError) as exc:
+            # Bounded, regular files only: a FIFO would block the step.
+            raw.update(_flatten(read_json(path)))
+        except FileError as exc:
+            at = f":{exc.line}:{exc.col}" if exc.line else ""
             raise IntegrationError(
-                f"cannot read metrics file '{source}': {exc}"
+                f"metrics file '{source}'{at}: {exc.reason}"
             ) from None
     raw.update(_flatten(dict(_arg(ctx, "metrics", {}))))
     metrics: dict[str, float] = {}
@@ -138,11 +144,12 @@ def _metrics(ctx: HookContext) -> dict[str, float]:
 
 
 def _params(ctx: HookContext) -> dict[str, str]:
-    secrets = {
+    # Values of variables named like tokens, in every form the redactor knows.
+    env_secrets = Redactor(
         value
         for name, value in ctx.env.items()
         if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LENGTH
-    }
+    )
     params: dict[str, str] = {}
     for key, value in dict(_arg(ctx, "params", {})).items():
         text = value if isinstance(value, str) else json.dumps(value, default=str)
@@ -150,7 +157,7 @@ def _params(ctx: HookContext) -> dict[str, str]:
             ctx.log("a param named with a secret: not logged")
         elif (
             SECRET_NAME.search(str(key))
-            or any(s in text for s in secrets)
+            or env_secrets.contains(text)
             or ctx.redact.contains(text)
         ):
             ctx.log(f"param '{key}' looks like a secret: not logged")
@@ -218,6 +225,12 @@ def _artifacts(ctx: HookContext) -> list[tuple[Path, str | None]]:
         path = ctx.workdir / str(item)
         if not path.exists():
             raise IntegrationError(f"artifact '{item}' does not exist")
+        mode = path.stat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # Reading it for secrets, or copying it, would block or never end.
+            raise IntegrationError(
+                f"artifact '{item}' is {kind_of(mode)}, expected a file or folder"
+            )
         found.append((path, None))
     log_journal = _arg(ctx, "log_journal", True)
     if log_journal and str(log_journal).lower() not in ("false", "0", "no"):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..executor.hooks import HookContext, run_command
+from ..executor.redaction import Redactor
 from . import IntegrationError
 
 # The interpreter running the engine is the one with the modal package.
@@ -97,14 +98,6 @@ def configured(ctx: HookContext) -> bool:
     return True
 
 
-def _redact(text: str, env: Mapping[str, str]) -> str:
-    for name in SECRET_VARS:
-        value = env.get(name)
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
-
-
 def _modal(ctx: HookContext, args: list[str], what: str) -> str:
     """Run ``python -m modal ARGS``; log its output; fail with its tail."""
     if not configured(ctx):
@@ -118,7 +111,9 @@ def _modal(ctx: HookContext, args: list[str], what: str) -> str:
         env=env,
         timeout=timeout,
     )
-    lines = _redact(outcome.output, env).splitlines()
+    # Modal's own tokens are secrets here even when the goal declares none.
+    redact = Redactor([*ctx.secrets, *(env.get(name, "") for name in SECRET_VARS)])
+    lines = redact(outcome.output).splitlines()
     for line in lines:
         ctx.log(line)
     if not outcome.ok:
