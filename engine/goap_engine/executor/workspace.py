@@ -24,7 +24,6 @@ the goal that wrote it on first use; the old journal stays where it is.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import stat
@@ -33,8 +32,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import Diagnostic, Location, LockedError, WorkspaceError
-from ..files import check_inside, kind_of, project_root
+from ..errors import Diagnostic, FileError, Location, LockedError, WorkspaceError
+from ..files import check_inside, kind_of, project_root, read_json
 from ..model import Ruleset
 from .lock import WorkspaceLock
 
@@ -128,10 +127,11 @@ def _shared_state_is_ours(ruleset: Ruleset) -> bool:
     if ruleset.state_file is not None or new.exists() or not old.is_file():
         return False
     try:
-        data = json.loads(old.read_text(encoding="utf-8"))
-        goal = data.get("goal") if isinstance(data, dict) else None
-    except (OSError, ValueError):
+        # Bounded and depth-checked: a damaged old file is simply not ours.
+        data = read_json(old)
+    except FileError:
         return False
+    goal = data.get("goal") if isinstance(data, dict) else None
     return isinstance(goal, str) and Path(goal).resolve() == ruleset.path.resolve()
 
 
