@@ -282,3 +282,9 @@ def test_a_large_dataset_as_sources_stays_out_of_the_state_file(
     # A fingerprint that cannot be read is not trusted: the fact is forgotten.
     kept.unlink()
     assert planned() == ["train"]
+    # A FIFO in its place is not opened (the plan would wait for a writer).
+    os.mkfifo(kept)
+    assert planned() == ["train"]
+    kept.unlink()
+    kept.write_text("[" * 100_000 + "]" * 100_000)
+    assert planned() == ["train"]

@@ -20,7 +20,6 @@ in the state file::
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import Diagnostic, InputError, Location, NoPlanError
+from ..errors import Diagnostic, FileError, InputError, Location, NoPlanError
+from ..files import read_json
 from ..model import EMPTY, Action, Ruleset, StateVar
 from ..planner.plan import Plan
 from ..planner.task import relevant_variables
@@ -37,6 +37,10 @@ from ..values import secret_values, state_dict, with_values
 from .redaction import Redactor
 from .sensing import sense as read_sensors
 from .worker import WorkerPool
+
+# The engine writes these itself, about 150 bytes a source file: room
+# for some 400,000 files, while a FIFO or /dev/zero is still refused.
+MAX_FINGERPRINT_BYTES = 64 * 1024 * 1024
 
 State = tuple[Any, ...]
 Origin = dict[str, Any]
@@ -395,8 +399,8 @@ def _load_fingerprints(ruleset: Ruleset, origins: Mapping[str, Origin]) -> None:
             continue
         path = sources_dir(ruleset) / Path(str(sources["files_at"])).name
         try:
-            files = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            files = read_json(path, MAX_FINGERPRINT_BYTES)
+        except FileError:  # a FIFO, a device, too large, too deep, not JSON
             files = {}
         valid = isinstance(files, dict) and all(
             isinstance(item, dict) for item in files.values()
