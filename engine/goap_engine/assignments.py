@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnostic, InputError, Location
 
+if TYPE_CHECKING:
+    from .model import Ruleset
+
 
 def parse_assignments(
-    ruleset: Any, sets: Sequence[str], label: str = "--set", *, stored: bool = False
+    ruleset: Ruleset, sets: Sequence[str], label: str = "--set", *, stored: bool = False
 ) -> dict[str, Any]:
     """Return ``NAME=VALUE`` items as typed values; ``stored``: for the state file.
 
     No message repeats a value given: it may be a secret.
     """
+    # Imported here: the command line imports this module to start, and
+    # needs these only when a command has values to parse.
     import difflib
 
     from .executor.redaction import Redactor
