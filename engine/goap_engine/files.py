@@ -32,6 +32,14 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+# A high surrogate escape not followed by a low one, or a low one alone; an
+# escaped backslash before the 'u' is text, not an escape.
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})(?<!\\)(?:\\\\)*"
+    r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 
 def folder_in_the_way(path: Path) -> WorkspaceError | None:
@@ -179,13 +187,27 @@ def load_json(text: str, path: Path, limit: int = MAX_JSON_DEPTH) -> Any:
         line, col = position(text, deep)
         raise FileError(path, f"JSON nested deeper than {limit} levels", line, col)
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FileError(
             path, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno
         ) from None
     except (ValueError, RecursionError) as exc:
         raise FileError(path, f"invalid JSON: {exc}") from None
+    # JSON may spell half of a UTF-16 pair alone ("\\ud800"): Python reads it
+    # as a character no UTF-8 text can hold, and printing or writing it
+    # later fails far from this file.  Checked exactly only when the text
+    # has such an escape at all; located only when one is alone.
+    if _SURROGATE.search(text) is not None:
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            lone = _LONE_SURROGATE.search(text)
+            line, col = position(text, lone.start()) if lone else (0, 0)
+            raise FileError(
+                path, "invalid JSON: a lone UTF-16 surrogate escape", line, col
+            ) from None
+    return data
 
 
 def read_json(path: Path, limit: int = MAX_FILE_BYTES) -> Any:

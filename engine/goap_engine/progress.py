@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import UTC, datetime
 from importlib import resources
@@ -18,6 +19,22 @@ from .values import shown, state_dict
 
 def _warn(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _seconds(value: Any) -> float:
+    """Return a journal's duration field, or 0 where a hand edit broke it.
+
+    The journal is a file in the project that anyone may edit: a text, an
+    overflowing number (``1e400`` reads as infinity) or a negative one says
+    nothing about how long a step took.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
 
 
 def progress_context(ruleset: Ruleset) -> dict[str, Any]:
@@ -56,8 +73,8 @@ def progress_context(ruleset: Ruleset) -> dict[str, Any]:
                 "name": name or ident,
                 "status": event.get("status"),
                 "cost": "",
-                "estimated": format_duration(float(event.get("estimated") or 0)),
-                "actual": format_duration(float(event.get("seconds") or 0)),
+                "estimated": format_duration(_seconds(event.get("estimated"))),
+                "actual": format_duration(_seconds(event.get("seconds"))),
                 "tags": "",
             }
         )
@@ -124,9 +141,9 @@ def progress_context(ruleset: Ruleset) -> dict[str, Any]:
         "state_file": str(state_path(ruleset)),
         "done_steps": len(ok),
         "done_estimated": format_duration(
-            sum(float(e.get("estimated") or 0) for e in ok)
+            sum(_seconds(e.get("estimated")) for e in ok)
         ),
-        "done_actual": format_duration(sum(float(e.get("seconds") or 0) for e in ok)),
+        "done_actual": format_duration(sum(_seconds(e.get("seconds")) for e in ok)),
         **remaining,
     }
 

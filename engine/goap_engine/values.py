@@ -56,6 +56,10 @@ def check_value(var: StateVar, value: Any, *, show: bool = True) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         # NaN and infinities are not JSON: no state file could hold them.
         raise ValueError(f"expected a finite number, found {value}")
+    if isinstance(value, str) and not value.isascii() and not _encodable(value):
+        # A command-line byte that is not UTF-8 arrives as a lone surrogate:
+        # no state file, journal or terminal could hold it.
+        raise ValueError("expected UTF-8 text, found bytes that are not")
     if not var.accepts(value):
         if var.choices:
             raise ValueError(
@@ -66,6 +70,14 @@ def check_value(var: StateVar, value: Any, *, show: bool = True) -> Any:
             bounds = f" in [{var.minimum}, {var.maximum}]"
         raise ValueError(f"expected a {var.type}{bounds}{_found(value, show)}")
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def state_dict(ruleset: Ruleset, state: tuple[Any, ...]) -> dict[str, Any]:
