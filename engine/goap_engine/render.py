@@ -9,7 +9,7 @@ from typing import Any
 from .errors import Diagnostic
 from .planner.plan import Plan
 from .planner.schedule import Schedule, format_duration, schedule
-from .values import fingerprint, ruleset_fingerprint, state_dict
+from .values import fingerprint, ruleset_fingerprint, state_dict, steps_fingerprint
 
 PLAN_FORMAT = "goap-engine/plan"
 PLAN_VERSION = 1
@@ -28,6 +28,7 @@ def plan_data(plan: Plan, sched: Schedule | None = None) -> dict[str, Any]:
         "fingerprint": {
             "ruleset": ruleset_fingerprint(ruleset),
             "start": fingerprint(start),
+            "steps": steps_fingerprint([s.action.name for s in plan.steps]),
         },
         "start": start,
         "cost": plan.cost,

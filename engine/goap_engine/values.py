@@ -102,6 +102,11 @@ def fingerprint(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def steps_fingerprint(actions: list[Any]) -> str:
+    """Return the fingerprint of a plan's steps (their action names, in order)."""
+    return fingerprint({"steps": actions})
+
+
 def ruleset_fingerprint(ruleset: Ruleset) -> str:
     """Return a SHA-256 over every file the ruleset was loaded from, and its vars."""
     digest = hashlib.sha256()

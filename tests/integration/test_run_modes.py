@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from goap_engine.values import steps_fingerprint
+
 PLANNED = """
 version: 1
 state:
@@ -69,15 +71,45 @@ def test_saved_plan_that_is_not_a_plan_is_refused(tmp_path: Path, h) -> None:
     bad.write_text("{not json")
     result = h.cli("run", "--plan", bad, goal)
     assert result.returncode == 2 and "cannot read the saved plan" in result.stderr
-    # A real plan, edited by hand: the fingerprints match, the steps do not.
+    # A real plan, edited by hand: the rules and start match, the steps do not.
     made = h.cli("plan", goal, "-o", bad)
     assert made.returncode == 0, made.stderr
-    data = json.loads(bad.read_text())
-    data["steps"][0]["action"] = "no_such_action"
-    bad.write_text(json.dumps(data))
-    result = h.cli("run", "--plan", bad, goal)
-    assert result.returncode == 2, result.stderr
-    assert "malformed plan file" in result.stderr and "no_such_action" in result.stderr
+    saved = json.loads(bad.read_text())
+    for steps in (
+        [dict(saved["steps"][0], action="no_such_action")] + saved["steps"][1:],
+        saved["steps"] + saved["steps"],
+        [{"action": "build"}] * 100_000,
+        "build",
+        [None],
+    ):
+        bad.write_text(json.dumps(dict(saved, steps=steps)))
+        result = h.cli("run", "--plan", bad, goal)
+        assert result.returncode == 2, result.stderr
+        assert (
+            f"error: {bad}: the steps are not the ones 'plan' wrote (edited, or "
+            "saved by an older version); plan again"
+        ) in result.stderr
+    assert not (tmp_path / "source").exists()
+
+
+def test_saved_plan_steps_are_checked_against_the_rules(tmp_path: Path, h) -> None:
+    # Fingerprints rewritten to match: each step is still checked in order.
+    goal = h.goal(tmp_path, PLANNED)
+    plan_file = tmp_path / "plan.json"
+    assert h.cli("plan", goal, "-o", plan_file).returncode == 0
+    saved = json.loads(plan_file.read_text())
+    names = [s["action"] for s in saved["steps"]]
+    for edited, message in (
+        (names[1:], "step 1: G2: build: precondition 'source_ready' does not hold"),
+        (["no_such_action"], "step 1: no action 'no_such_action' in the rules"),
+    ):
+        prints = dict(saved["fingerprint"], steps=steps_fingerprint(edited))
+        steps = [{"action": n} for n in edited]
+        plan_file.write_text(json.dumps(dict(saved, fingerprint=prints, steps=steps)))
+        result = h.cli("run", "--plan", plan_file, goal)
+        assert result.returncode == 2, result.stderr
+        assert f"error: {plan_file}: {message}" in result.stderr
+        assert "plan again" in result.stderr
     assert not (tmp_path / "source").exists()
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import Diagnostic, FileError, InputError
+from ..errors import Diagnostic, FileError, InputError, PlanInvalidError
 from ..files import read_json
 from ..model import Ruleset
 from ..planner.plan import Plan, Step, apply, guarantee_of, step_cost
-from ..values import fingerprint, ruleset_fingerprint, state_dict
+from ..values import fingerprint, ruleset_fingerprint, state_dict, steps_fingerprint
 
 State = tuple[Any, ...]
 
@@ -50,6 +50,21 @@ def read_plan_file(ruleset: Ruleset, path: Path) -> dict[str, Any]:
         raise InputError(
             f"{path}: the rules changed since this plan was made; plan again"
         )
+    # The steps run as written, so a hand edit (a step added, removed or
+    # renamed: a plan of 100,000 steps) is refused before anything runs.
+    steps = data.get("steps")
+    names = (
+        [item.get("action") for item in steps if isinstance(item, dict)]
+        if isinstance(steps, list)
+        else None
+    )
+    if names is None or len(names) != len(steps) or prints.get(
+        "steps"
+    ) != steps_fingerprint(names):
+        raise InputError(
+            f"{path}: the steps are not the ones 'plan' wrote (edited, or saved "
+            "by an older version); plan again"
+        )
     return data
 
 
@@ -85,9 +100,21 @@ def _saved_plan(
     steps = []
     state_now = state
     for i, item in enumerate(data.get("steps", []), 1):
-        action = ruleset.action(str(item["action"]))
+        try:
+            action = ruleset.action(str(item["action"]))
+        except KeyError:
+            raise InputError(
+                f"{path}: step {i}: no action {item['action']!r} in the rules; "
+                "plan again"
+            ) from None
         steps.append(Step(i, action, step_cost(action, state_now, ruleset)))
-        state_now = apply(ruleset, action, state_now)
+        try:
+            state_now = apply(ruleset, action, state_now)
+        except PlanInvalidError as exc:
+            raise InputError(
+                f"{path}: step {i}: {exc}, in the state the steps before it "
+                "leave; plan again"
+            ) from None
     kind, bound = guarantee_of(data["search"], data["heuristic"], 2.0)
     return Plan(
         ruleset,
