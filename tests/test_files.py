@@ -214,3 +214,51 @@ def test_a_workspace_linked_outside_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "the workspace .goap" in result.stderr
     assert list((tmp_path / "etc").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [(r'{"a": "\ud800"}', 8), (r'{"a": "x\udc00"}', 9), (r'{"a": "\\\ud83d"}', 8)],
+)
+def test_a_lone_surrogate_escape_is_invalid_json(
+    tmp_path: Path, text: str, column: int
+) -> None:
+    path = tmp_path / "f.json"
+    path.write_text(text)
+    with pytest.raises(FileError) as caught:
+        read_json(path)
+    assert str(caught.value) == (
+        f"{path}:1:{column}: error: invalid JSON: a lone UTF-16 surrogate escape"
+    )
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_text(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text(r'{"a": "\ud83d\ude00", "b": "\\ud800"}')
+    assert read_json(path) == {"a": "\U0001f600", "b": "\\ud800"}
+
+
+def test_a_value_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    goal = _goal(tmp_path)
+    goal.write_text(GOAL.replace("goal:", "  name: {type: str}\ngoal:"))
+    assert check_value(load(goal).var("name"), "caf\u00e9") == "caf\u00e9"
+    # A byte that is not UTF-8 on the command line reaches Python as a lone
+    # surrogate; it is refused before any state file or journal holds it.
+    for argv in (
+        [b"state", b"set", b"goals.d/g.yaml", b"name=\xff"],
+        [b"run", b"goals.d/g.yaml", b"--set", b"name=a\xfeb", b"--yes"],
+    ):
+        result = subprocess.run(
+            [sys.executable.encode(), b"-m", b"goap_engine", *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.decode().endswith(
+            "error: state variable 'name': expected UTF-8 text, found bytes that "
+            "are not\n"
+        )
+    assert not (tmp_path / ".goap" / "goals.d" / "g" / "state.json").exists()
