@@ -217,3 +217,19 @@ def test_an_explicit_version_is_never_overwritten(make) -> None:
     assert hf.publish_local(make(env={}, version="1.0.0")) == target
     with pytest.raises(IntegrationError, match="already holds different files"):
         hf.publish_local(make(env={}, version="1.0.0", card=None))
+
+
+def test_publish_local_writes_only_inside_the_project(
+    make, project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere")
+    (project / "linked").symlink_to(outside)
+    for registry in (str(outside), "../" + outside.name, "linked"):
+        with pytest.raises(IntegrationError) as caught:
+            hf.publish_local(make(env={}, registry=registry))
+        assert "is outside the project" in str(caught.value)
+        assert "'policy: {allow_outside: true}'" in str(caught.value)
+    assert list(outside.iterdir()) == []
+    allowed = make(env={}, registry=str(outside))
+    allowed.extra["allow_outside"] = True
+    assert Path(hf.publish_local(allowed)).parent.parent.parent == outside

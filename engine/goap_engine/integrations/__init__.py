@@ -10,9 +10,10 @@ pay for them, and a missing extra says exactly what to install.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 
-from ..executor.context import HookError
+from ..executor.context import HookContext, HookError
 
 EXTRA_OF = {
     "git": "git",
@@ -37,3 +38,28 @@ def require(module: str) -> ModuleType:
             f"this hook needs the '{module}' library: "
             f"pip install 'goap-engine[{extra}]'"
         ) from None
+
+
+def check_inside(ctx: HookContext, path: Path, label: str, written: str) -> None:
+    """Refuse a path a built-in writes (built from a template) outside the project.
+
+    ``label`` names the argument and ``written`` what is written there, for
+    the message: "output ... is outside the project; documents are written
+    only inside it".
+    """
+    from ..errors import FileError
+    from ..files import is_inside, resolved
+
+    if ctx.extra.get("allow_outside"):
+        return
+    project = Path(str(ctx.extra.get("project") or resolved(ctx.workdir)))
+    try:
+        inside = is_inside(path, project)
+    except FileError as exc:
+        raise IntegrationError(f"cannot write {path}: {exc.reason}") from None
+    if not inside:
+        raise IntegrationError(
+            f"{label} {path} is outside the project {project}; "
+            f"{written} only inside it unless "
+            "'policy: {allow_outside: true}' in the goal allows it"
+        )

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..executor.hooks import HookContext
-from . import IntegrationError
+from . import IntegrationError, check_inside
 
 
 def _ruleset(ctx: HookContext) -> Any:
@@ -29,7 +29,7 @@ def _write(ctx: HookContext, text: str) -> str:
     if not output:
         raise IntegrationError("docs hooks need 'output': the file to write")
     path = ctx.workdir / str(output)
-    _check_inside(ctx, path)
+    check_inside(ctx, path, "output", "documents are written")
     try:
         atomic_write(path, text)
     except OSError as exc:
@@ -38,26 +38,6 @@ def _write(ctx: HookContext, text: str) -> str:
         ) from None
     ctx.log(f"wrote {output}")
     return str(path)
-
-
-def _check_inside(ctx: HookContext, path: Path) -> None:
-    """Refuse an output path (rendered from a template) outside the project."""
-    from ..errors import FileError
-    from ..files import is_inside, resolved
-
-    if ctx.extra.get("allow_outside"):
-        return
-    project = Path(str(ctx.extra.get("project") or resolved(ctx.workdir)))
-    try:
-        inside = is_inside(path, project)
-    except FileError as exc:
-        raise IntegrationError(f"cannot write {path}: {exc.reason}") from None
-    if not inside:
-        raise IntegrationError(
-            f"output {path} is outside the project {project}; documents are "
-            "written only inside it unless 'policy: {allow_outside: true}' in "
-            "the goal allows it"
-        )
 
 
 def render(ctx: HookContext) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..executor.hooks import HookContext
-from . import IntegrationError, require
+from . import IntegrationError, check_inside, require
 
 REPO_TYPES = ("model", "dataset", "space")
 # What upload_folder never uploads either: git metadata and the Hub's cache.
@@ -344,6 +344,9 @@ def publish_local(ctx: HookContext) -> str:
         raise IntegrationError(
             f"{target} already holds different files: publish under a new 'version'"
         )
+    # The registry and the id may come from values: '../..' or an absolute
+    # path would publish (create folders, write files) anywhere.
+    check_inside(ctx, target, "registry", "the local registry is written")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=target.parent))
     try:
