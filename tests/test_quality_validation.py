@@ -279,8 +279,22 @@ def test_a_missing_or_broken_report_is_named(tmp_path: Path) -> None:
     with pytest.raises(IntegrationError, match="report absent.json not found"):
         validation.gates(gates_ctx(tmp_path, report="absent.json", gates={"a": "> 1"}))
     (tmp_path / "broken.json").write_text("{not json")
-    with pytest.raises(IntegrationError, match="broken.json is not valid JSON"):
+    with pytest.raises(IntegrationError, match=r"report broken.json:1:2: invalid JSON"):
         validation.gates(gates_ctx(tmp_path, report="broken.json", gates={"a": "> 1"}))
+
+
+def test_a_report_that_is_not_a_plain_file_fails_at_once(tmp_path: Path) -> None:
+    # Named by a value, a FIFO would block the step and a device fill memory.
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "deep.json").write_text("[" * 100 + "]" * 100)
+    for report, message in (
+        ("fifo.json", "report fifo.json: is a FIFO (named pipe), expected a regular"),
+        ("/dev/zero", "report /dev/zero: is a device, expected a regular file"),
+        ("deep.json", "report deep.json:1:65: JSON nested deeper than 64 levels"),
+    ):
+        with pytest.raises(IntegrationError) as caught:
+            validation.gates(gates_ctx(tmp_path, report=report, gates={"a": "> 1"}))
+        assert message in str(caught.value)
 
 
 @pytest.mark.parametrize(

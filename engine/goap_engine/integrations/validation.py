@@ -142,15 +142,18 @@ def _lookup(data: Any, key: str) -> Any:
 def _load_report(ctx: HookContext, report: Any) -> Any:
     if not report:
         raise IntegrationError("validation.gates needs 'report': the JSON report file")
-    path = ctx.workdir / str(report)
+    from ..errors import FileError
+    from ..files import read_json
+
+    # Read as the engine reads its own files: a FIFO or a device named by a
+    # value would block the step or fill memory, a deep report would recurse.
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GateFailure(f"report {report} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GateFailure(f"report {report} cannot be read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise GateFailure(f"report {report} is not valid JSON: {exc}") from None
+        return read_json(ctx.workdir / str(report))
+    except FileError as exc:
+        if exc.reason == "file not found":
+            raise GateFailure(f"report {report} not found") from None
+        where = f"{report}:{exc.line}:{exc.col}" if exc.line else str(report)
+        raise GateFailure(f"report {where}: {exc.reason}") from None
 
 
 def _size_limit(name: str, condition: Any) -> tuple[str, int, str, str]:
