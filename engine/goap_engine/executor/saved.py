@@ -53,14 +53,11 @@ def read_plan_file(ruleset: Ruleset, path: Path) -> dict[str, Any]:
     # The steps run as written, so a hand edit (a step added, removed or
     # renamed: a plan of 100,000 steps) is refused before anything runs.
     steps = data.get("steps")
-    names = (
-        [item.get("action") for item in steps if isinstance(item, dict)]
-        if isinstance(steps, list)
-        else None
-    )
-    if names is None or len(names) != len(steps) or prints.get(
-        "steps"
-    ) != steps_fingerprint(names):
+    names = [
+        item.get("action") if isinstance(item, dict) else None
+        for item in (steps if isinstance(steps, list) else [None])
+    ]
+    if None in names or prints.get("steps") != steps_fingerprint(names):
         raise InputError(
             f"{path}: the steps are not the ones 'plan' wrote (edited, or saved "
             "by an older version); plan again"
