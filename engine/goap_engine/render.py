@@ -16,7 +16,7 @@ PLAN_VERSION = 1
 
 
 def plan_data(plan: Plan, sched: Schedule | None = None) -> dict[str, Any]:
-    """Return the JSON shape of ``plan`` (see docs/plan-format.md)."""
+    """Return the JSON shape of ``plan`` (described in the README, Planning)."""
     sched = sched or schedule(plan)
     ruleset = plan.ruleset
     # Secret variables are never written down, not even as part of a hash.
