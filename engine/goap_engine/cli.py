@@ -408,7 +408,7 @@ def _require_goal(ruleset: Any) -> None:
     if not ruleset.conditions:
         raise InputError(
             Diagnostic(
-                Location.of(ruleset.path),
+                Location.of(ruleset.path, 1, 1),
                 "this file has no 'goal:' (is it a pack? give a goal file, "
                 "such as goals.d/production.yaml)",
             )
