@@ -13,12 +13,9 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from referencing import Registry, Resource
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
@@ -27,9 +24,12 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 
 from .errors import Diagnostic, FileError, Location, display_path
 from .files import read_text_limited
+from .schema_check import schema_documents, surely_valid
+
+if TYPE_CHECKING:
+    import jsonschema
 
 PathKey = tuple[str | int, ...]
-SCHEMA_NAMES = ("pack", "goal")
 
 
 @dataclass(frozen=True)
@@ -246,23 +246,19 @@ def yaml_type(value: Any) -> str:
     return type(value).__name__
 
 
-@cache
-def _schema_texts() -> dict[str, dict[str, Any]]:
-    folder = resources.files("goap_engine") / "schemas"
-    return {
-        name: json.loads((folder / f"{name}.schema.json").read_text("utf-8"))
-        for name in SCHEMA_NAMES
-    }
-
-
 def schema_text(name: str) -> str:
     """Return the JSON Schema called ``name`` (pack or goal) as text."""
-    return json.dumps(_schema_texts()[name], indent=2) + "\n"
+    return json.dumps(schema_documents()[name], indent=2) + "\n"
 
 
 @cache
 def _validator(name: str) -> jsonschema.Draft7Validator:
-    schemas = _schema_texts()
+    # Imported here: only a document the fast check refuses needs jsonschema,
+    # and importing it costs more start-up time than a whole valid check.
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schemas = schema_documents()
     registry: Registry[Any] = Registry().with_resources(
         (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values()
     )
@@ -271,6 +267,8 @@ def _validator(name: str) -> jsonschema.Draft7Validator:
 
 def check_schema(doc: Document, name: str) -> list[Diagnostic]:
     """Return one diagnostic per schema violation in ``doc``."""
+    if surely_valid(doc.data, name):
+        return []
     found: list[Diagnostic] = []
     seen: set[tuple[PathKey, str]] = set()
     for error in _validator(name).iter_errors(doc.data):
