@@ -111,7 +111,7 @@ def fast_validators() -> dict[str, Callable[[Any], bool]]:
             name: jsonschema_rs.Draft7Validator(schema, registry=registry).is_valid
             for name, schema in schemas.items()
         }
-    except Exception:  # noqa: BLE001
+    except Exception:
         # Any failure to build the accelerator (an untranslatable pattern, a
         # release with another API) leaves the exact check, never a crash.
         return {}
