@@ -27,6 +27,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate_speed.py
 	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/schema_check.py
 	$(BIN)/python benchmarks/run_overhead.py
 	$(BIN)/python benchmarks/pddl_bench.py
 	$(BIN)/python benchmarks/hardening.py

@@ -172,9 +172,7 @@ def schema_patterns() -> list[str]:
 def test_python_space_is_what_re_calls_space() -> None:
     python = {chr(c) for c in range(0x110000) if re.fullmatch(r"\s", chr(c))}
     listed = {
-        chr(c)
-        for c in range(0x110000)
-        if re.fullmatch(f"[{PYTHON_SPACE}]", chr(c))
+        chr(c) for c in range(0x110000) if re.fullmatch(f"[{PYTHON_SPACE}]", chr(c))
     }
     assert listed == python
 
@@ -254,20 +252,20 @@ JSON_VALUES = st.recursive(
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(alphabet=st.sampled_from(f"{TRICKY}ab_1.ms"), max_size=6)
     | st.sampled_from(["bool", "int", "enum", "5m", "git.push", "m:f", "always"]),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(
-        st.sampled_from(["type", "run", "cost", "x", "shell", "expr", "git", "as"]),
-        inner,
-        max_size=3,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["type", "run", "cost", "x", "shell", "expr", "git", "as"]),
+            inner,
+            max_size=3,
+        )
     ),
     max_leaves=6,
 )
 PLAIN_DOCUMENTS = [plain_json(doc.data) for doc in DOCUMENTS[:40]]
 
 
-@settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_damaged_documents_get_the_same_verdict(data: st.DataObject) -> None:
     document = copy.deepcopy(data.draw(st.sampled_from(PLAIN_DOCUMENTS)))
