@@ -38,7 +38,6 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -436,6 +435,10 @@ def _changed(source: PackSource, actual: str, pinned: str, why: str) -> SourceEr
 
 
 def _resolve_python(source: PackSource, lock: Lockfile, update: bool) -> Path:
+    # Reading installed distributions' metadata costs more than the rest of
+    # this module: only a pack package pays for it.
+    from importlib import metadata
+
     name = source.spec[len(PYTHON_PREFIX) :].partition("#")[0]
     found = list(metadata.entry_points(group=ENTRY_POINT_GROUP, name=name))
     if not found:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, FileError, InputError, Location, NoPlanError
 from ..files import read_json
@@ -35,8 +35,9 @@ from ..planner.task import relevant_variables
 from ..store import read_stored
 from ..values import secret_values, state_dict, with_values
 from .redaction import Redactor
-from .sensing import sense as read_sensors
-from .worker import WorkerPool
+
+if TYPE_CHECKING:
+    from .worker import WorkerPool
 
 # The engine writes these itself, about 150 bytes a source file: room
 # for some 400,000 files, while a FIFO or /dev/zero is still refused.
@@ -144,6 +145,10 @@ def start_state(
     sensed: dict[str, Any] = {}
     failures: dict[str, SensorFailure] = {}
     if sense:
+        # Sensors run hooks in processes and workers: `plan --no-sense` and
+        # `state show` never load that machinery.
+        from .sensing import sense as read_sensors
+
         wanted = relevant_variables(ruleset)
         readings = read_sensors(
             ruleset,
