@@ -1,0 +1,95 @@
+"""Read a hook: the command an action runs (``run:``) or a sensor reads (``sense:``).
+
+A hook is a shell command, an argv list, a Python callable or a built-in.  Its
+templates are checked here, once: every name they read must be a var or a
+state variable, and a value in a shell command must stand where it can be
+quoted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from ..documents import Document, PathKey, entity_of
+from ..model import Hook
+from ..templates import shell_problems, strings_in, template_names
+from .scope import Scope, plain_value
+
+
+class HookReading(Scope):
+    """Read hooks and check their templates and built-in names."""
+
+    def hook(self, doc: Document, keys: PathKey, raw: Any) -> Hook:
+        where = doc.where(keys)
+        if isinstance(raw, str):
+            hook = Hook("shell", raw, location=where)
+        elif isinstance(raw, list):
+            hook = Hook("argv", tuple(str(a) for a in raw), location=where)
+        else:
+            spec = dict(raw)
+            kinds = [k for k in ("shell", "argv", "python", "builtin") if k in spec]
+            if len(kinds) != 1:
+                self.error(
+                    where,
+                    "expected exactly one of shell, argv, python, builtin; found "
+                    + (", ".join(kinds) or "none"),
+                )
+                return Hook("shell", "true", location=where)
+            kind = kinds[0]
+            target = spec[kind]
+            args = plain_value(spec.get("with") or {})
+            if kind in ("shell", "argv") and args:
+                self.error(doc.where((*keys, "with")), f"'with' is not used by {kind}")
+            hook = Hook(
+                cast(Any, kind),
+                tuple(str(a) for a in target) if kind == "argv" else str(target),
+                args,
+                bool(spec.get("quote", True)),
+                where,
+            )
+            if kind == "builtin":
+                self.check_builtin(doc, (*keys, "builtin"), str(target))
+        self.check_templates(doc, keys, hook)
+        return hook
+
+    def check_builtin(self, doc: Document, keys: PathKey, name: str) -> None:
+        from ..executor.builtins import BUILTIN_NAMES
+
+        if name not in BUILTIN_NAMES:
+            close = [b for b in BUILTIN_NAMES if b.split(".")[0] == name.split(".")[0]]
+            hint = f" (known: {', '.join(sorted(close))})" if close else ""
+            self.error(doc.where(keys), f"unknown built-in hook '{name}'{hint}")
+
+    def check_templates(self, doc: Document, keys: PathKey, hook: Hook) -> None:
+        texts: list[str] = []
+        if isinstance(hook.target, str):
+            texts.append(hook.target)
+        else:
+            texts.extend(hook.target)
+        texts.extend(strings_in(hook.args))
+        if hook.kind == "shell" and hook.quote:
+            for problem in shell_problems(texts[0]):
+                self.error(
+                    doc.where(keys), f"shell command: {problem}", entity_of(keys[:2])
+                )
+        self.check_template_names(doc, keys, texts)
+
+    def check_template_names(
+        self, doc: Document, keys: PathKey, texts: list[str]
+    ) -> None:
+        table = self.table(doc)
+        special = {"env", "workdir", "goal"}
+        for text in texts:
+            try:
+                names = template_names(text)
+            except ValueError as exc:
+                self.error(doc.where(keys), f"template error: {exc}")
+                continue
+            unknown = {
+                n for n in names if n not in self.vars and n not in table
+            } - special
+            for name in sorted(unknown):
+                self.error(
+                    doc.where(keys),
+                    f"template uses '{name}', which is not a var or state variable",
+                )

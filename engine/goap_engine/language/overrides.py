@@ -1,0 +1,72 @@
+"""Apply a goal's ``overrides:`` to the actions its packs define.
+
+A goal changes a pack action's cost, duration, timeout, retries or hook, or
+disables it, without editing the pack.  An override names one action: a short
+name two packs share must be written ``pack.name``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..documents import PathKey
+from ..expressions import literal
+from .hooks import HookReading
+from .scope import parse_duration, plain_value
+
+
+class OverrideReading(HookReading):
+    """Apply the goal's overrides to the actions read so far."""
+
+    def apply_overrides(self) -> None:
+        """Apply the goal's ``overrides`` to the packs' actions (cost, hook, ...)."""
+        doc = self.root
+        for key, raw in (doc.data.get("overrides") or {}).items():
+            keys: PathKey = ("overrides", key)
+            where = doc.where(keys, key=True)
+            matches = [
+                i
+                for i, a in enumerate(self.actions)
+                if key in (a.name, a.name.rpartition(".")[2] if "." not in key else "")
+            ]
+            if len(matches) != 1:
+                names = ", ".join(self.actions[i].name for i in matches)
+                problem = (
+                    f"matches the actions {names}: write pack.name"
+                    if matches
+                    else "no action of that name"
+                )
+                self.error(where, f"override of '{key}': {problem}", "overrides")
+                continue
+            index = matches[0]
+            action = self.actions[index]
+            entity = (
+                f"override of action '{action.name}' (defined at {action.location})"
+            )
+            spec = dict(raw or {})
+            if spec.get("disabled"):
+                self.actions[index] = replace(action, disabled=True)
+                continue
+            changes: dict[str, Any] = {}
+            if "cost" in spec:
+                cost = spec["cost"]
+                if isinstance(cost, str):
+                    changes["cost"] = self.compile(
+                        doc, (*keys, "cost"), cost, entity, "cost"
+                    )
+                else:
+                    changes["cost"] = literal(plain_value(cost))
+            if "duration" in spec:
+                changes["duration"] = parse_duration(spec["duration"])
+            if "timeout" in spec:
+                changes["timeout"] = self.timeout(
+                    doc, (*keys, "timeout"), spec["timeout"], entity
+                )
+            if "retries" in spec:
+                changes["retries"] = int(spec["retries"])
+            if "run" in spec:
+                changes["hook"] = self.hook(doc, (*keys, "run"), spec["run"])
+                changes["wait"] = None
+            self.actions[index] = replace(action, **changes)
+        self.actions = [a for a in self.actions if not a.disabled]
