@@ -30,6 +30,7 @@ from .errors import Diagnostic, FileError, InputError, Location
 from .expressions import Expr, ExprError, Symbol, compile_expr, literal
 from .files import (
     is_inside,
+    note,
     outside_message,
     project_root,
     regular_file_problem,
@@ -107,13 +108,15 @@ def load(
     *,
     overrides: Mapping[str, Any] | None = None,
     update: bool | frozenset[str] = False,
+    cache: bool = True,
 ) -> Ruleset:
     """Return the ruleset of the goal or pack at ``path``; raise ``InputError``.
 
     ``update`` refreshes remote packs (all, or those named) in the lock file.
+    ``cache=False`` loads without the ruleset cache (see ``ruleset_cache``).
     """
     ruleset, diagnostics = load_with_diagnostics(
-        path, overrides=overrides, update=update
+        path, overrides=overrides, update=update, cache=cache
     )
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors or ruleset is None:
@@ -126,6 +129,7 @@ def load_with_diagnostics(
     *,
     overrides: Mapping[str, Any] | None = None,
     update: bool | frozenset[str] = False,
+    cache: bool = True,
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
     """Return the ruleset and every problem found.
 
@@ -134,7 +138,20 @@ def load_with_diagnostics(
     that validation can go on and report everything at once.  Callers that
     plan or run must use ``load``, which refuses any error.
     """
-    root = Path(path)
+    from . import ruleset_cache
+
+    if cache and not update and ruleset_cache.enabled():
+        return ruleset_cache.cached_load(
+            Path(path),
+            overrides or {},
+            lambda: _load(Path(path), overrides or {}, update),
+        )
+    return _load(Path(path), overrides or {}, update)
+
+
+def _load(
+    root: Path, overrides: Mapping[str, Any], update: bool | frozenset[str]
+) -> tuple[Ruleset | None, list[Diagnostic]]:
     ctx = _Context(lock_file=lock_path(root.absolute()), update=update)
     _read_tree(ctx, root.absolute(), chain=())
     if not any(d.severity == "error" for d in ctx.diagnostics):
@@ -144,7 +161,7 @@ def load_with_diagnostics(
             ctx.error(Location.of(ctx.lock_file or root), f"cannot write: {exc}")
     if any(d.severity == "error" for d in ctx.diagnostics) or not ctx.documents:
         return None, ctx.diagnostics
-    ruleset = _Builder(ctx, overrides or {}).build()
+    ruleset = _Builder(ctx, overrides).build()
     return ruleset, ctx.diagnostics
 
 
@@ -197,11 +214,17 @@ def _locate(
     target = resolve(
         source, base=path.parent, lock=ctx.lock(), update=ctx.wants_update(source)
     )
+    assert ctx.lock_file is not None
+    # Cached rulesets resolve it again: a new commit or install is a miss.
+    note("source", item, str(path.parent), str(ctx.lock_file), str(target))
     return target, source.alias, Fence.of(target, source.spec)
 
 
 def _pack_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
+    # A file added to a folder of packs changes the ruleset (cache key).
+    note("dir", str(folder), [p.name for p in files])
+    return files
 
 
 def _read_tree(
@@ -512,6 +535,7 @@ class _Builder:
         except FileError as exc:
             self.error(self.root.where((key,)), f"{path}: {exc.reason}", key)
             return
+        note("inside", str(self.root.path), str(path))
         if not inside:
             self.error(
                 self.root.where((key,)),
@@ -593,8 +617,8 @@ class _Builder:
                     f"'values' is only for enums, this variable is {type_}",
                     entity,
                 )
-            low: float | None = spec.get("min")
-            high: float | None = spec.get("max")
+            low: float | None = _plain(spec.get("min"))
+            high: float | None = _plain(spec.get("max"))
             if (low is not None or high is not None) and type_ not in ("int", "float"):
                 self.error(
                     where, f"min/max apply to int and float, not {type_}", entity
