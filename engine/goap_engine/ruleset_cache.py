@@ -73,7 +73,9 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 }
 _ALLOWED[("pathlib", "PosixPath")] = PosixPath
 _SLOTS: dict[type, tuple[str, ...]] = {
-    cls: cls.__slots__ for cls in _CLASSES if "__slots__" in cls.__dict__
+    cls: tuple(cls.__dict__["__slots__"])
+    for cls in _CLASSES
+    if "__slots__" in cls.__dict__
 }
 
 
@@ -100,9 +102,7 @@ def _restorer(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
 _RESTORERS: dict[type, Callable[..., Any]] = {
     cls: _restorer(cls, names) for cls, names in _SLOTS.items()
 }
-_BY_NAME: dict[str, Callable[..., Any]] = {
-    f.__name__: f for f in _RESTORERS.values()
-}
+_BY_NAME: dict[str, Callable[..., Any]] = {f.__name__: f for f in _RESTORERS.values()}
 globals().update(_BY_NAME)  # pickle names them as attributes of this module
 
 
@@ -250,11 +250,11 @@ def _holds(fact: Fact) -> bool:
                 data = read_limited(Path(name))
             except FileError:
                 return digest is None
-            return digest == hashlib.sha256(data).hexdigest()
+            return bool(digest == hashlib.sha256(data).hexdigest())
         if kind == "dir":
             _, name, names = fact
             folder = Path(name)
-            return folder.is_dir() and yaml_names(folder) == names
+            return folder.is_dir() and bool(yaml_names(folder) == names)
         if kind == "source":
             _, item, base, lock, target = fact
             found = resolve(
@@ -263,7 +263,7 @@ def _holds(fact: Fact) -> bool:
                 lock=Lockfile.load(Path(lock)),
                 update=False,
             )
-            return str(found) == target
+            return bool(str(found) == target)
         if kind == "inside":
             _, goal, name = fact
             return is_inside(Path(name), project_root(Path(goal)))
