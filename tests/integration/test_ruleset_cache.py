@@ -101,6 +101,20 @@ def test_unchanged_project_loads_without_parsing(
         load(project, cache=False)
 
 
+@pytest.mark.parametrize(
+    "goal", ["goals.d/production.yaml", "examples/tiny-cats/goals.d/production.yaml"]
+)
+def test_shipped_goals_are_served_from_the_cache(
+    goal: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every value in the model must survive the allow-list (a YAML library's
+    # own int type once did not): otherwise each load would miss, silently.
+    first = load(ROOT / goal)
+    calls = counted_loads(monkeypatch)
+    assert load(ROOT / goal) == first
+    assert calls == []
+
+
 def test_validate_prints_the_same_from_the_cache(
     tmp_path: Path, ruleset_cache_dir: Path
 ) -> None:
