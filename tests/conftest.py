@@ -24,3 +24,11 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+@pytest.fixture(autouse=True)
+def ruleset_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Path:
+    """Give every test its own cache: none reads another's or the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("GOAP_CACHE_DIR", str(folder))
+    return folder

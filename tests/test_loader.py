@@ -266,3 +266,13 @@ def test_enum_effects_from_expressions(write) -> None:
     bad = base.replace("EXPR", conditional.replace("'dev'", "'qa'"))
     _, diagnostics = load_with_diagnostics(write("bad.yaml", bad))
     assert any("'qa' is not one of dev, prod" in str(d) for d in diagnostics)
+
+
+def test_a_key_holding_a_mapping_is_invalid_yaml(write) -> None:
+    path = write("g.yaml", "version: 1\nvars:\n  ? [a, {b: 1}]\n  : 1\n")
+    ruleset, diagnostics = load_with_diagnostics(path)
+    assert ruleset is None
+    assert [(d.location.line, d.location.col) for d in diagnostics] == [(1, 1)]
+    assert diagnostics[0].message == (
+        "invalid YAML: a key must be a plain value (unhashable type: 'CommentedMap')"
+    )

@@ -89,6 +89,27 @@ def _guard(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _use_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    from . import ruleset_cache
+
+    # For this command only: an in-process caller (a test, a script using
+    # the CLI) must not inherit it.
+    ruleset_cache.set_enabled(not value)
+    ctx.call_on_close(lambda: ruleset_cache.set_enabled(True))
+
+
+def no_cache_option(fn: F) -> F:
+    """Add ``--no-cache`` to a command that loads a goal."""
+    option = click.option(
+        "--no-cache",
+        is_flag=True,
+        expose_value=False,
+        callback=_use_cache,
+        help="Load every file afresh; neither read nor write the ruleset cache.",
+    )
+    return option(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="goap-engine")
 def main() -> None:
@@ -120,6 +141,7 @@ def main() -> None:
     show_default=True,
     help="Output format; github prints workflow annotations.",
 )
+@no_cache_option
 @_guard
 def validate(paths: Sequence[Path], strict: bool, fmt: str) -> None:
     """Check goal and pack files: schema, names, types, reachability.
@@ -264,6 +286,7 @@ def _start_state(
     metavar="DOMAIN PROBLEM",
     help="Plan for a PDDL domain and problem instead of a goal file.",
 )
+@no_cache_option
 @_guard
 def plan(
     goal: Path | None,
@@ -356,6 +379,7 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
     is_flag=True,
     help="Explain from the stored state without running any sensor.",
 )
+@no_cache_option
 @_guard
 def explain(
     goal: Path, sets: Sequence[str], state_file: Path | None, no_sense: bool
@@ -466,6 +490,7 @@ def run() -> None:
     show_default=True,
     help="json streams journal events as JSON Lines on stdout.",
 )
+@no_cache_option
 @_guard
 def run_command(
     goal: Path,
@@ -560,6 +585,7 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
     type=click.Path(path_type=Path),
     help="A jinja2 template to use instead.",
 )
+@no_cache_option
 @_guard
 def report(
     goal: Path, output: str | None, allow_outside: bool, template: Path | None

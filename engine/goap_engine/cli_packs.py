@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _guard, _stderr, main
+from .cli import _guard, _stderr, main, no_cache_option
 
 
 @main.group()
@@ -19,6 +19,7 @@ def packs() -> None:
 @packs.command("list")
 @click.argument("goal", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@no_cache_option
 @_guard
 def packs_list(goal: Path, fmt: str) -> None:
     """Show each pack's source, pinned version, and the actions it provides."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from .assignments import parse_assignments
-from .cli import _guard, _stderr, main
+from .cli import _guard, _stderr, main, no_cache_option
 
 SECRET_ORIGIN = "secret: never stored; given in each run by its sensor or --set"
 
@@ -22,6 +22,7 @@ def state() -> None:
 @state.command("show")
 @click.argument("goal", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@no_cache_option
 @_guard
 def state_show(goal: Path, fmt: str) -> None:
     """Show the stored state of GOAL and where each value came from."""
@@ -54,6 +55,7 @@ def state_show(goal: Path, fmt: str) -> None:
 @state.command("set")
 @click.argument("goal", type=click.Path(path_type=Path))
 @click.argument("assignments", nargs=-1, required=True, metavar="VAR=VALUE...")
+@no_cache_option
 @_guard
 def state_set(goal: Path, assignments: Sequence[str]) -> None:
     """Set stored values (checked against their types)."""
@@ -81,6 +83,7 @@ def state_reset(goal: Path) -> None:
 @main.command()
 @click.argument("goal", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@no_cache_option
 @_guard
 def history(goal: Path, fmt: str) -> None:
     """List GOAL's runs (recorded in its own journal)."""
@@ -106,6 +109,7 @@ def history(goal: Path, fmt: str) -> None:
     required=True,
     help="Required: clear a lock whose run is gone (refused while it runs).",
 )
+@no_cache_option
 @_guard
 def unlock(goal: Path, force: bool) -> None:
     """Clear the lock of GOAL's state file left behind by a run that is gone.

@@ -108,6 +108,14 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
         return None, [_marked(shown, exc, "invalid YAML")]
     except (YAMLError, RecursionError, ValueError) as exc:
         return None, [Diagnostic(Location(shown, 1, 1), f"invalid YAML: {exc}")]
+    except TypeError as exc:
+        # ruamel.yaml cannot hash a key holding a mapping ('? [a, {b: 1}]').
+        return None, [
+            Diagnostic(
+                Location(shown, 1, 1),
+                f"invalid YAML: a key must be a plain value ({exc})",
+            )
+        ]
     if data is None:
         return None, [
             Diagnostic(

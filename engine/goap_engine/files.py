@@ -18,11 +18,15 @@ outside.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,41 @@ _LONE_SURROGATE = re.compile(
     r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})(?<!\\)(?:\\\\)*"
     r"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 )
+
+
+Fact = tuple[Any, ...]
+"""Something a result depended on: ``(kind, *arguments, observed value)``."""
+
+_FACTS: ContextVar[list[Fact] | None] = ContextVar("goap_facts", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[list[Fact]]:
+    """Collect every file read (and every fact noted) inside the block.
+
+    The ruleset cache keys a loaded ruleset by exactly what the loader saw:
+    each file's resolved path and the sha256 of the bytes it parsed.
+    """
+    facts: list[Fact] = []
+    token = _FACTS.set(facts)
+    try:
+        yield facts
+    finally:
+        _FACTS.reset(token)
+
+
+def note(*fact: Any) -> None:
+    """Record ``fact`` for the enclosing ``recording`` block, if any."""
+    facts = _FACTS.get()
+    if facts is not None:
+        facts.append(fact)
+
+
+def _note_read(path: Path, data: bytes | None) -> None:
+    facts = _FACTS.get()
+    if facts is not None:
+        digest = None if data is None else hashlib.sha256(data).hexdigest()
+        facts.append(("file", str(path), os.path.realpath(path), digest))
 
 
 def folder_in_the_way(path: Path) -> WorkspaceError | None:
@@ -111,6 +150,16 @@ def read_limited(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     At most ``limit`` + 1 bytes are read, so a file that grows while it is
     read cannot exhaust memory either.
     """
+    try:
+        data = _read_limited(path, limit)
+    except FileError:
+        _note_read(path, None)
+        raise
+    _note_read(path, data)
+    return data
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
     problem = regular_file_problem(path, limit)
     if problem is not None:
         raise FileError(path, problem)

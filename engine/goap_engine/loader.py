@@ -41,13 +41,15 @@ def load(
     *,
     overrides: Mapping[str, Any] | None = None,
     update: bool | frozenset[str] = False,
+    cache: bool = True,
 ) -> Ruleset:
     """Return the ruleset of the goal or pack at ``path``; raise ``InputError``.
 
     ``update`` refreshes remote packs (all, or those named) in the lock file.
+    ``cache=False`` loads without the ruleset cache (see ``ruleset_cache``).
     """
     ruleset, diagnostics = load_with_diagnostics(
-        path, overrides=overrides, update=update
+        path, overrides=overrides, update=update, cache=cache
     )
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors or ruleset is None:
@@ -60,6 +62,7 @@ def load_with_diagnostics(
     *,
     overrides: Mapping[str, Any] | None = None,
     update: bool | frozenset[str] = False,
+    cache: bool = True,
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
     """Return the ruleset and every problem found.
 
@@ -68,7 +71,20 @@ def load_with_diagnostics(
     that validation can go on and report everything at once.  Callers that
     plan or run must use ``load``, which refuses any error.
     """
-    root = Path(path)
+    from . import ruleset_cache
+
+    if cache and not update and ruleset_cache.enabled():
+        return ruleset_cache.cached_load(
+            Path(path),
+            overrides or {},
+            lambda: _load(Path(path), overrides or {}, update),
+        )
+    return _load(Path(path), overrides or {}, update)
+
+
+def _load(
+    root: Path, overrides: Mapping[str, Any], update: bool | frozenset[str]
+) -> tuple[Ruleset | None, list[Diagnostic]]:
     ctx = _Context(lock_file=lock_path(root.absolute()), update=update)
     _read_tree(ctx, root.absolute(), chain=())
     if not any(d.severity == "error" for d in ctx.diagnostics):
@@ -78,7 +94,7 @@ def load_with_diagnostics(
             ctx.error(Location.of(ctx.lock_file or root), f"cannot write: {exc}")
     if any(d.severity == "error" for d in ctx.diagnostics) or not ctx.documents:
         return None, ctx.diagnostics
-    ruleset = _Builder(ctx, overrides or {}).build()
+    ruleset = _Builder(ctx, overrides).build()
     return ruleset, ctx.diagnostics
 
 

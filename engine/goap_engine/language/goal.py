@@ -13,7 +13,7 @@ from typing import Any
 
 from ..documents import Document, PathKey
 from ..errors import FileError
-from ..files import is_inside, outside_message, project_root
+from ..files import is_inside, note, outside_message, project_root
 from ..model import Condition, SubGoal
 from .scope import Scope
 
@@ -61,6 +61,7 @@ class GoalReading(Scope):
         except FileError as exc:
             self.error(self.root.where((key,)), f"{path}: {exc.reason}", key)
             return
+        note("inside", str(self.root.path), str(path))
         if not inside:
             self.error(
                 self.root.where((key,)),

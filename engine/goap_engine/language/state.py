@@ -52,8 +52,8 @@ class StateReading(HookReading):
                     f"'values' is only for enums, this variable is {type_}",
                     entity,
                 )
-            low: float | None = spec.get("min")
-            high: float | None = spec.get("max")
+            low: float | None = plain_value(spec.get("min"))
+            high: float | None = plain_value(spec.get("max"))
             if (low is not None or high is not None) and type_ not in ("int", "float"):
                 self.error(
                     where, f"min/max apply to int and float, not {type_}", entity

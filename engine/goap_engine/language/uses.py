@@ -18,7 +18,7 @@ from typing import Any
 
 from ..documents import Document, check_schema, read_document
 from ..errors import Diagnostic, Location
-from ..files import regular_file_problem, resolved
+from ..files import note, regular_file_problem, resolved
 from ..packtree import Fence, check_local_pack
 from ..sources import Lockfile, PackSource, SourceError, parse_source, resolve
 from .scope import plain_value
@@ -111,11 +111,17 @@ def _locate(
     target = resolve(
         source, base=path.parent, lock=ctx.lock(), update=ctx.wants_update(source)
     )
+    assert ctx.lock_file is not None
+    # Cached rulesets resolve it again: a new commit or install is a miss.
+    note("source", item, str(path.parent), str(ctx.lock_file), str(target))
     return target, source.alias, Fence.of(target, source.spec)
 
 
 def _pack_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES)
+    # A file added to a folder of packs changes the ruleset (cache key).
+    note("dir", str(folder), [p.name for p in files])
+    return files
 
 
 def read_tree(
