@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from goap_engine import loader, ruleset_cache
 from goap_engine.cli import main
 from goap_engine.errors import InputError
+from goap_engine.language import uses
 from goap_engine.loader import load, load_with_diagnostics
 from goap_engine.model import Ruleset
 
@@ -81,7 +82,7 @@ def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(path: Path) -> Any:
         raise AssertionError(f"parsed {path}")
 
-    monkeypatch.setattr(loader, "read_document", refuse)
+    monkeypatch.setattr(uses, "read_document", refuse)
 
 
 def test_unchanged_project_loads_without_parsing(
@@ -93,7 +94,7 @@ def test_unchanged_project_loads_without_parsing(
     def refuse(path: Path) -> Any:
         raise AssertionError(f"parsed {path}")
 
-    monkeypatch.setattr(loader, "read_document", refuse)
+    monkeypatch.setattr(uses, "read_document", refuse)
     again, again_diagnostics = load_with_diagnostics(project)
     assert again == first and again is not first
     assert again_diagnostics == diagnostics
