@@ -80,7 +80,7 @@ _BRACES_RE = re.compile(
     r"^[ \t]*(?:-[ \t]+)*(?:[^\s#'\"{\[-][^#\n]*?:[ \t]+)?(\{\{)", re.MULTILINE
 )
 _BLANK = re.compile(r"[ \t\r\n]*")
-_BRACES = "quote a value that starts with {{ (unquoted, '{' begins a mapping)"
+_BRACES = "quote a value that starts with {{: unquoted, YAML reads '{' as a mapping"
 _TABS = "tabs cannot indent YAML, use spaces"
 _TIMESTAMPS = SafeConstructor()
 
@@ -106,11 +106,21 @@ class YamlError(InputError):
         self.reason = reason
 
 
-class _Loader(yaml.CSafeLoader):
+# PyYAML built without libyaml still reads every file, only slower.
+_Composer: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Composer):  # type: ignore[valid-type,misc]
     """libyaml's composer with every untagged node left for ``_Builder`` to type."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         return _IMPLICIT
+
+    def descend_resolver(self, parent: Any, index: Any) -> None:
+        """Do nothing: no path-based resolvers are used (called once a node)."""
+
+    def ascend_resolver(self) -> None:
+        """Do nothing, as ``descend_resolver``."""
 
 
 class _SlowLoader(yaml.SafeLoader):
@@ -149,6 +159,8 @@ def parse(text: str) -> Parsed | None:
         raise YamlError(line, col, f"invalid YAML: {reason}") from None
     except yaml.YAMLError as exc:
         raise YamlError(1, 1, f"invalid YAML: {exc}") from None
+    except RecursionError:  # only PyYAML's own composer recurses
+        raise YamlError(1, 1, f"invalid YAML: nested deeper than {MAX_DEPTH}") from None
     if root is None:
         return None
     builder = _Builder(text)
