@@ -55,7 +55,10 @@ def _report(name: str, texts: list[str]) -> None:
 
 
 def main() -> None:
-    seed = [ROOT / "goals.d" / "production.yaml", *sorted((ROOT / "actions.d").glob("*.yaml"))]
+    seed = [
+        ROOT / "goals.d" / "production.yaml",
+        *sorted((ROOT / "actions.d").glob("*.yaml")),
+    ]
     _report("seed goal and packs", [p.read_text("utf-8") for p in seed])
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), 1000)

@@ -159,9 +159,7 @@ def test_scalars_follow_yaml_1_2_as_before(written: str, value: Any) -> None:
 def test_a_timestamp_keeps_its_time_zone() -> None:
     parsed = parse("k: 2024-01-02T10:00:00Z\n")
     assert parsed is not None
-    assert parsed.data["k"] == datetime.datetime(
-        2024, 1, 2, 10, tzinfo=datetime.timezone.utc
-    )
+    assert parsed.data["k"] == datetime.datetime(2024, 1, 2, 10, tzinfo=datetime.UTC)
 
 
 @pytest.mark.parametrize(

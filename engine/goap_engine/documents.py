@@ -21,7 +21,8 @@ from referencing import Registry, Resource
 
 from .errors import Diagnostic, FileError, Location, display_path
 from .files import read_text_limited
-from .yaml_reader import Mark, PathKey, YamlError, parse
+from .yaml_reader import Mark, YamlError, parse
+from .yaml_reader import PathKey as PathKey
 
 SCHEMA_NAMES = ("pack", "goal")
 

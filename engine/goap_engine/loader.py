@@ -1097,7 +1097,7 @@ def _fields(var: StateVar) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """Return ``value`` with ruamel's subclasses turned into plain Python types."""
+    """Return a copy of ``value`` whose mapping keys are all strings."""
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):

@@ -57,9 +57,7 @@ _BOOLS = {
 _TAGGED_BOOLS = {"true": True, "yes": True, "on": True, "y": True}
 _TAGGED_BOOLS.update(false=False, no=False, off=False, n=False)
 _NUMBER_START = frozenset("-+0123456789.")
-_INT_RE = re.compile(
-    r"[-+]?(?:0b[0-1_]+|0o?[0-7_]+|[0-9_]+|0x[0-9a-fA-F_]+)", re.ASCII
-)
+_INT_RE = re.compile(r"[-+]?(?:0b[0-1_]+|0o?[0-7_]+|[0-9_]+|0x[0-9a-fA-F_]+)", re.ASCII)
 _FLOAT_RE = re.compile(
     r"[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
     r"|[0-9][0-9_]*[eE][-+]?[0-9]+"
@@ -110,7 +108,7 @@ class YamlError(InputError):
 _Composer: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_Composer):  # type: ignore[valid-type,misc]
+class _Loader(_Composer):  # type: ignore[misc]
     """libyaml's composer with every untagged node left for ``_Builder`` to type."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
@@ -123,7 +121,7 @@ class _Loader(_Composer):  # type: ignore[valid-type,misc]
         """Do nothing, as ``descend_resolver``."""
 
 
-class _SlowLoader(yaml.SafeLoader):
+class _SlowLoader(yaml.SafeLoader):  # type: ignore[misc]
     """PyYAML's own composer, for the text libyaml refuses but the language reads.
 
     libyaml refuses an escaped lone surrogate (``"\\ud800"``); such a value is
@@ -197,7 +195,7 @@ def _explained(text: str, exc: yaml.MarkedYAMLError) -> YamlError:
     if problem == "found character that cannot start any token" and found:
         problem = f"found character {found!r} that cannot start any token"
     elif problem == "found unknown escape character" and found == "\\":
-        problem += f" {text[mark.index : mark.index + 2]!r}"  # type: ignore[union-attr]
+        problem += f" {text[mark.index : mark.index + 2]!r}"
     elif problem == "did not find expected key" and context.endswith("block mapping"):
         problem = f"expected a key lined up with the mapping at {at[0]}:{at[1]}"
     elif problem == "found undefined alias" and mark:
@@ -244,7 +242,9 @@ class _Builder:
         if depth >= MAX_DEPTH:
             raise self.refuse(node, f"invalid YAML: nested deeper than {MAX_DEPTH}")
         if id(node) in self.open:
-            raise self.refuse(node, "invalid YAML: an alias refers to the value it is in")
+            raise self.refuse(
+                node, "invalid YAML: an alias refers to the value it is in"
+            )
         self.open.add(id(node))
         try:
             if node.__class__ is MappingNode:
@@ -295,7 +295,10 @@ class _Builder:
             if value_node.value == "" and not value_node.style:
                 line, col = self.empty_value(value_node, node.flow_style)
             else:
-                line, col = value_node.start_mark.line + 1, value_node.start_mark.column + 1
+                line, col = (
+                    value_node.start_mark.line + 1,
+                    value_node.start_mark.column + 1,
+                )
             marks[where] = (k.line + 1, k.column + 1, line, col)
             result[key] = self.value(value_node, where, depth + 1)
         if merges:
@@ -416,7 +419,8 @@ class _Builder:
             try:
                 return _float(text)
             except ValueError:
-                raise self.refuse(node, f"invalid YAML: {text!r} is not a number")
+                reason = f"invalid YAML: {text!r} is not a number"
+                raise self.refuse(node, reason) from None
         if tag == _BOOL:
             if text.lower() not in _TAGGED_BOOLS:
                 raise self.refuse(node, f"invalid YAML: {text!r} is not a boolean")
