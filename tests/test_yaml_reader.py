@@ -69,6 +69,8 @@ REFUSED_AFTER_READING = (
     "numbers must be finite",
     "invalid YAML: unsupported tag",
     "invalid YAML: aliases expand",
+    # New: ruamel.yaml read "{{ x }}" as a mapping with a mapping for a key.
+    "invalid YAML: quote a value that starts with {{",
 )
 
 
