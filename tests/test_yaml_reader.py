@@ -261,6 +261,14 @@ def test_unreadable_yaml_is_explained_where_the_fix_goes(
     assert caught.value.reason.startswith(reason)
 
 
+def test_a_template_in_a_block_or_quoted_scalar_is_no_unquoted_value() -> None:
+    text = "run: |\n  {{ vars.x }}\nq: '{{ y }}'\nz: [1, 2\nw: 1\n"
+    with pytest.raises(YamlError) as caught:
+        parse(text)
+    assert (caught.value.line, caught.value.col) == (4, 4)
+    assert caught.value.reason.startswith("invalid YAML: the '[' opened here")
+
+
 def test_aliases_that_expand_past_the_limit_are_refused() -> None:
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     for name, prev in zip("bcdef", "abcde", strict=True):

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.tokens import FlowMappingStartToken
 
 from .errors import InputError
 from .files import position
@@ -74,9 +75,6 @@ _TIMESTAMP_RE = re.compile(
 )
 # A value that starts with "{{" (a template) is read by YAML as a mapping
 # inside a mapping; the fix is to quote it.
-_BRACES_RE = re.compile(
-    r"^[ \t]*(?:-[ \t]+)*(?:[^\s#'\"{\[-][^#\n]*?:[ \t]+)?(\{\{)", re.MULTILINE
-)
 _BLANK = re.compile(r"[ \t\r\n]*")
 _BRACES = "quote a value that starts with {{: unquoted, YAML reads '{' as a mapping"
 _TABS = "tabs cannot indent YAML, use spaces"
@@ -212,10 +210,26 @@ _OPENERS = {"]": "[", "}": "{"}
 
 
 def _first_braces(text: str) -> tuple[int, int] | None:
+    """Return where the first unquoted ``{{`` is, or None.
+
+    Tokens, not text, so that a template inside a quoted or block scalar is
+    left alone.  Only called for a text libyaml refused, up to the refusal.
+    """
     if "{{" not in text:
         return None
-    match = _BRACES_RE.search(text)
-    return position(text, match.start(1)) if match else None
+    before = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if (
+                isinstance(token, FlowMappingStartToken)
+                and isinstance(before, FlowMappingStartToken)
+                and token.start_mark.index == before.start_mark.index + 1
+            ):
+                return before.start_mark.line + 1, before.start_mark.column + 1
+            before = token
+    except yaml.YAMLError:
+        pass
+    return None
 
 
 class _Builder:
