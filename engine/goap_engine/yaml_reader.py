@@ -73,9 +73,9 @@ _TIMESTAMP_RE = re.compile(
     r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?",
     re.ASCII,
 )
+_BLANK = re.compile(r"[ \t\r\n]*")
 # A value that starts with "{{" (a template) is read by YAML as a mapping
 # inside a mapping; the fix is to quote it.
-_BLANK = re.compile(r"[ \t\r\n]*")
 _BRACES = "quote a value that starts with {{: unquoted, YAML reads '{' as a mapping"
 _TABS = "tabs cannot indent YAML, use spaces"
 _TIMESTAMPS = SafeConstructor()
