@@ -1,45 +1,42 @@
 """Read YAML documents with positions and check them against the JSON Schemas.
 
-ruamel.yaml's round-trip loader keeps the line and column of every key and
-value; ``Document.where`` turns a path such as ``("actions", "push", "cost")``
-into a location, so every later check can point at the exact spot.
+``yaml_reader`` parses a file with libyaml into plain values and a table of
+the line and column of every key and value; ``Document.where`` turns a path
+such as ``("actions", "push", "cost")`` into a location, so every later check
+can point at the exact spot.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
-
 from .errors import Diagnostic, FileError, Location, display_path
 from .files import read_text_limited
 from .schema_check import schema_documents, surely_valid
+from .yaml_reader import Mark, YamlError, parse
+from .yaml_reader import PathKey as PathKey
 
 if TYPE_CHECKING:
     import jsonschema
 
-PathKey = tuple[str | int, ...]
-
 
 @dataclass(frozen=True)
 class Document:
-    """A parsed YAML file: its data and the positions of its nodes."""
+    """A parsed YAML file: its data and the positions of its keys and values."""
 
     path: Path
     data: Any
     shown: str = ""
     """The path as messages show it (relative to the working directory)."""
+    marks: dict[PathKey, Mark] = field(default_factory=dict, compare=False)
+    """Line and column of each key and value by path (see ``yaml_reader``)."""
+    quoted: frozenset[PathKey] = frozenset()
+    """Paths of the strings written in quotes."""
 
     def __post_init__(self) -> None:
         if not self.shown:
@@ -56,27 +53,22 @@ class Document:
         return node
 
     def where(self, keys: PathKey, *, key: bool = False) -> Location:
-        """Return the location of the value at ``keys`` (or of its key)."""
-        node = self.data
-        line, col = 0, 0
-        for i, k in enumerate(keys):
-            last = i == len(keys) - 1
+        """Return the location of the value at ``keys`` (or of its key).
+
+        A path that does not exist points at the deepest part of it that does.
+        """
+        marks = self.marks
+        for end in range(len(keys), 0, -1):
             try:
-                if isinstance(node, CommentedMap) and k in node:
-                    pos = node.lc.key(k) if key and last else node.lc.value(k)
-                    line, col = pos[0] + 1, pos[1] + 1
-                    node = node[k]
-                elif isinstance(node, CommentedSeq) and isinstance(k, int):
-                    pos = node.lc.item(k)
-                    line, col = pos[0] + 1, pos[1] + 1
-                    node = node[k]
-                else:
-                    break
-            except (KeyError, IndexError, TypeError, AttributeError):
-                break
-        if not line and isinstance(self.data, CommentedMap | CommentedSeq):
-            line, col = self.data.lc.line + 1, self.data.lc.col + 1
-        return Location(self.shown, line, col)
+                mark = marks.get(keys[:end])
+            except TypeError:  # an unhashable key names nothing
+                continue
+            if mark is not None:
+                if key and end == len(keys):
+                    return Location(self.shown, mark[0], mark[1])
+                return Location(self.shown, mark[2], mark[3])
+        root = marks.get(())
+        return Location(self.shown, *(root[2:] if root else (0, 0)))
 
     def expr_where(self, keys: PathKey, col: int) -> Location:
         """Return the location of column ``col`` inside the expression at ``keys``."""
@@ -84,7 +76,7 @@ class Document:
         value = self.node(keys)
         if not isinstance(value, str) or "\n" in value or not base.line:
             return base
-        quoted = isinstance(value, DoubleQuotedScalarString | SingleQuotedScalarString)
+        quoted = keys in self.quoted
         stripped = len(value) - len(value.lstrip())
         return Location(base.path, base.line, base.col + int(quoted) + stripped + col)
 
@@ -96,143 +88,25 @@ def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
         text = read_text_limited(path)
     except FileError as exc:
         return None, [Diagnostic(Location(shown, exc.line, exc.col), exc.reason)]
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            data = yaml.load(text)
-    except DuplicateKeyError as exc:
-        return None, [_marked(shown, exc, "duplicate key")]
-    except MarkedYAMLError as exc:
-        return None, [_marked(shown, exc, "invalid YAML")]
-    except (YAMLError, RecursionError, ValueError) as exc:
-        return None, [Diagnostic(Location(shown, 1, 1), f"invalid YAML: {exc}")]
-    except TypeError as exc:
-        # ruamel.yaml cannot hash a key holding a mapping ('? [a, {b: 1}]').
-        return None, [
-            Diagnostic(
-                Location(shown, 1, 1),
-                f"invalid YAML: a key must be a plain value ({exc})",
-            )
-        ]
-    if data is None:
+        parsed = parse(text)
+    except YamlError as exc:
+        return None, [Diagnostic(Location(shown, exc.line, exc.col), exc.reason)]
+    if parsed is None or parsed.data is None:
         return None, [
             Diagnostic(
                 Location(shown, 1, 1),
                 "empty file: expected a mapping with at least 'version: 1'",
             )
         ]
-    notes = [_yaml_warning(shown, w.message) for w in caught]
-    problem = _check_nodes(shown, data)
-    if problem is not None:
-        return None, [problem]
-    if not isinstance(data, CommentedMap):
+    if not isinstance(parsed.data, dict):
         return None, [
             Diagnostic(
                 Location(shown, 1, 1),
-                f"expected a mapping at the top level, found {yaml_type(data)}",
+                f"expected a mapping at the top level, found {yaml_type(parsed.data)}",
             )
         ]
-    return Document(path, data), notes
-
-
-MAX_NODES = 100_000
-_YAML_TAG = "tag:yaml.org,2002:"
-_CORE_TAGS = frozenset(
-    _YAML_TAG + name for name in ("str", "int", "float", "bool", "null", "seq", "map")
-)
-
-
-def _check_nodes(shown: str, data: Any) -> Diagnostic | None:
-    """Refuse YAML tags and documents that aliases expand beyond ``MAX_NODES``.
-
-    Tags could smuggle in types the language does not have; nested aliases
-    (a "billion laughs") would make every later walk over the data explode.
-    """
-    stack: list[tuple[Any, Any]] = [(data, None)]
-    seen = 0
-    while stack:
-        node, parent = stack.pop()
-        seen += 1
-        if seen > MAX_NODES:
-            line, col = _position(parent)
-            return Diagnostic(
-                Location(shown, line, col),
-                f"invalid YAML: aliases expand the document beyond {MAX_NODES:,} "
-                "values",
-            )
-        tag = getattr(node, "tag", None)
-        value = getattr(tag, "value", tag) if tag is not None else None
-        if isinstance(value, str) and value not in _CORE_TAGS:
-            line, col = _position(node if hasattr(node, "lc") else parent)
-            shown_tag = value.replace(_YAML_TAG, "!!")
-            return Diagnostic(
-                Location(shown, line, col),
-                f"invalid YAML: unsupported tag '{shown_tag}'",
-            )
-        if isinstance(node, float) and not math.isfinite(node):
-            return Diagnostic(
-                _value_location(shown, parent, node),
-                f"numbers must be finite, found {node}",
-            )
-        if isinstance(node, dict):
-            stack.extend((v, node) for v in node.values())
-            stack.extend((k, node) for k in node if not isinstance(k, str))
-        elif isinstance(node, list):
-            stack.extend((v, node) for v in node)
-    return None
-
-
-def _value_location(shown: str, parent: Any, value: Any) -> Location:
-    """Return where ``value`` sits inside its ``parent`` mapping or list."""
-    try:
-        if isinstance(parent, CommentedMap):
-            for key, item in parent.items():
-                if item is value:
-                    line, col = parent.lc.value(key)
-                    return Location(shown, line + 1, col + 1)
-        if isinstance(parent, CommentedSeq):
-            for i, item in enumerate(parent):
-                if item is value:
-                    line, col = parent.lc.item(i)
-                    return Location(shown, line + 1, col + 1)
-    except (KeyError, IndexError, TypeError):
-        pass
-    line, col = _position(parent)
-    return Location(shown, line, col)
-
-
-def _position(node: Any) -> tuple[int, int]:
-    lc = getattr(node, "lc", None)
-    if lc is None or lc.line is None:
-        return 1, 1
-    return lc.line + 1, lc.col + 1
-
-
-def _yaml_warning(shown: str, message: Warning | str) -> Diagnostic:
-    """Return a YAML parser warning (e.g. a reused anchor) as a located warning."""
-    mark = getattr(message, "problem_mark", None) or getattr(
-        message, "context_mark", None
-    )
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    text = " ".join(str(message).split())
-    return Diagnostic(Location(shown, line, col), f"YAML: {text}", severity="warning")
-
-
-def _marked(shown: str, exc: MarkedYAMLError, what: str) -> Diagnostic:
-    mark = exc.problem_mark or exc.context_mark
-    problem = exc.problem or exc.context or "unreadable"
-    if exc.context_mark is not None and "end of stream" in str(exc.problem):
-        # An unclosed quote or bracket runs to the end of the file: point at
-        # where it was opened, which is where the fix goes.
-        mark = exc.context_mark
-        problem = f"{exc.context} that is never closed"
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    if what == "duplicate key":
-        key = str(exc.problem).split('"')[1] if '"' in str(exc.problem) else ""
-        problem = f"key '{key}' appears twice in one mapping" if key else problem
-    return Diagnostic(Location(shown, line, col), f"{what}: {problem}")
+    return Document(path, parsed.data, shown, parsed.marks, parsed.quoted), []
 
 
 def yaml_type(value: Any) -> str:

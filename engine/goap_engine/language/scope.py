@@ -194,7 +194,7 @@ def _clashing(docs: list[Document], section: str) -> set[str]:
 
 
 def plain_value(value: Any) -> Any:
-    """Return ``value`` with ruamel's subclasses turned into plain Python types."""
+    """Return a copy of ``value`` whose mapping keys are all strings."""
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
