@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_overhead.py
 	$(BIN)/python benchmarks/pddl_bench.py
 	$(BIN)/python benchmarks/hardening.py
+	$(BIN)/python benchmarks/loading.py
 
 clean:
 	rm -rf $(VENV) build dist engine/*.egg-info
