@@ -274,6 +274,7 @@ class Ruleset:
         object.__setattr__(
             self, "_secret_names", frozenset(v.name for v in self.variables if v.secret)
         )
+        object.__setattr__(self, "_defaults", tuple(v.default for v in self.variables))
 
     def var(self, name: str) -> StateVar:
         """Return the state variable called ``name``."""
@@ -308,7 +309,10 @@ class Ruleset:
 
     def default_state(self) -> tuple[Any, ...]:
         """Return the state made of every variable's default."""
-        return tuple(v.default for v in self.variables)
+        # Grounding asks once per condition and action: rebuilt each time, it
+        # made linting 10,000 actions quadratic.
+        defaults: tuple[Any, ...] = self._defaults  # type: ignore[attr-defined]
+        return defaults
 
     def delivery(self, action: Action) -> Delivery:
         """Return what an interruption during ``action`` means for a resumed run.

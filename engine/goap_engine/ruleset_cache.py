@@ -22,6 +22,7 @@ see a whole entry; a cache folder that cannot be written is simply not used.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import hmac
@@ -41,7 +42,7 @@ from . import __version__, errors, expressions, model
 from .errors import Diagnostic, FileError
 from .files import Fact, is_inside, project_root, read_limited, recording
 
-FORMAT = 1
+FORMAT = 2
 MAGIC = f"goap-ruleset-cache {FORMAT} {__version__}\n".encode()
 KEY_BYTES = 32
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
@@ -298,12 +299,20 @@ def _store(
         Path(tmp).unlink(missing_ok=True)
 
 
+_RULESET_FIELDS = tuple(f.name for f in dataclasses.fields(model.Ruleset))
+
+
 def _new_ruleset(values: Any) -> model.Ruleset:
-    """Rebuild a ``Ruleset`` (not slotted) from its attributes."""
-    if not isinstance(values, dict):
-        raise pickle.UnpicklingError("a Ruleset is rebuilt from a mapping")
+    """Rebuild a ``Ruleset`` (not slotted) from its fields.
+
+    What it derives from them is derived again, never read from the entry: an
+    attribute added by a later version is then never missing.
+    """
+    if not isinstance(values, dict) or set(values) != set(_RULESET_FIELDS):
+        raise pickle.UnpicklingError("a Ruleset is rebuilt from its fields")
     ruleset = object.__new__(model.Ruleset)
     ruleset.__dict__.update(values)
+    ruleset.__post_init__()
     return ruleset
 
 
@@ -314,7 +323,7 @@ def _reduce(obj: Any) -> tuple[Any, ...]:
     cls = type(obj)
     names = _SLOTS.get(cls)
     if names is None:
-        return _new_ruleset, (dict(obj.__dict__),)
+        return _new_ruleset, ({name: getattr(obj, name) for name in _RULESET_FIELDS},)
     return _RESTORERS[cls], tuple(getattr(obj, name) for name in names)
 
 
