@@ -190,6 +190,20 @@ def _explained(text: str, exc: yaml.MarkedYAMLError) -> YamlError:
             f"invalid YAML: the '{_OPENERS[problem[-2]]}' opened here is never "
             f"closed ({problem} at {line}:{col})",
         )
+    if problem == "did not find expected node content" and context.endswith(
+        "flow node"
+    ):
+        # A list or mapping left open at the end ('[a, b,'): libyaml stops
+        # where the file ends; the fix goes where it was opened.
+        opener = _unclosed_opener(text, mark.index if mark else len(text))
+        if opener is not None:
+            o_line, o_col, char = opener
+            return YamlError(
+                o_line,
+                o_col,
+                f"invalid YAML: the '{char}' opened here is never closed "
+                f"({problem} at {line}:{col})",
+            )
     if problem == "found character that cannot start any token" and found:
         problem = f"found character {found!r} that cannot start any token"
     elif problem == "found unknown escape character" and found == "\\":
@@ -207,6 +221,34 @@ def _explained(text: str, exc: yaml.MarkedYAMLError) -> YamlError:
 
 
 _OPENERS = {"]": "[", "}": "{"}
+
+
+def _unclosed_opener(text: str, end: int) -> tuple[int, int, str] | None:
+    """Return line, column and character of the last '[' or '{' still open at
+    ``end`` (quoted text and comments skipped), or None."""
+    stack: list[int] = []
+    i = 0
+    while i < end:
+        c = text[i]
+        if c in "'\"":
+            close = text.find(c, i + 1)
+            i = end if close < 0 else close + 1
+            continue
+        if c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            newline = text.find("\n", i)
+            i = end if newline < 0 else newline
+            continue
+        if c in "[{":
+            stack.append(i)
+        elif c in "]}" and stack:
+            stack.pop()
+        i += 1
+    if not stack:
+        return None
+    at = stack[-1]
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    return line, col, text[at]
 
 
 def _first_braces(text: str) -> tuple[int, int] | None:
