@@ -1,4 +1,4 @@
-"""Render templates in the bounded sandbox; quote shell values for where they stand.
+"""Templates: what they read, where their values stand in a shell command, rendering.
 
 A value in a shell command is quoted for its context (see ``shell_quoting``):
 the command is rendered with an unforgeable placeholder per ``{{ ... }}`` value,
@@ -6,91 +6,73 @@ the placeholders are located by a shell lexer, and each is replaced by its
 value escaped for the bare word, ``"..."``, ``'...'`` or ``$((...))`` it
 stands in.  Only values are escaped: the text of the template itself (written
 in the YAML, or produced by ``{% if %}``) is trusted.  A hook with
-``quote: false`` gets its values unquoted.  Every render is bounded (see
-``sandbox``); unknown names are errors (StrictUndefined).
+``quote: false`` gets its values unquoted.  Rendering, and reading any
+template with logic in it, is jinja2's (see ``jinja_templates``).
+
+Nearly every template only names values (``{{ branch }}``, ``{{ env.HOME }}``).
+Those are read here, without jinja2: importing and setting up jinja2 costs
+more than the rest of loading a project, and ``validate``, ``plan`` and a
+pre-commit hook read templates but never render one.  The reading agrees with
+jinja2's exactly -- anything this file is not sure of goes to jinja2.
 """
 
 from __future__ import annotations
 
-import contextvars
 import re
-import secrets
 from collections.abc import Mapping
-from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Template, TemplateError, Undefined, meta, nodes, pass_context
-from jinja2.runtime import Context
-
-from .sandbox import (
-    MAX_OUTPUT,
-    BoundedEnvironment,
-    check_printable,
-    end_budget,
-    start_budget,
-)
-from .shell_quoting import REFUSED, escape, plain, scan
+from .shell_quoting import REFUSED, scan
 
 if TYPE_CHECKING:
     from .model import Action, Hook
 
-_TOO_LONG = f"the rendered text is longer than the limit of {MAX_OUTPUT:,} characters"
-# Any render's placeholder; each render checks the token is its own.
-_PLACEHOLDER = re.compile("\x00[0-9a-f]{16}:(\\d+);")
-# The values and the placeholder token of the shell render under way in this
-# thread (parallel steps render in threads of their own).
-_values: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
-    "goap_shell_values", default=None
+# ``{{ name }}`` or ``{{ name.attr.attr }}``: jinja2's plain names, spaces and
+# tabs only around them (any other form is jinja2's to read).
+_SIMPLE_VALUE = re.compile(
+    r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*)*[ \t]*\}\}"
 )
-_token: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "goap_shell_token", default=""
+# Words jinja2 reads as constants or operators where a name would stand.
+_NOT_NAMES = frozenset(
+    {"true", "false", "none", "True", "False", "None"}
+    | {"not", "and", "or", "in", "is", "if", "else"}
 )
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_SLOT = re.compile("\x00(\\d+);")
 
 
-@pass_context
-def _plain(context: Context, value: Any) -> Any:
-    # Taking the context keeps jinja2 from evaluating constant output at
-    # compile time: parsing a template must never compute it.
-    check_printable(value)
-    return plain(value) if isinstance(value, bool) else value
+def _simple_values(text: str) -> list[re.Match[str]] | None:
+    """Return the ``{{ name }}`` values of a template with nothing else, or None.
+
+    None means jinja2 must read ``text``: it has a block, a comment, an
+    expression, or a ``{`` that could start one.
+    """
+    matches = list(_SIMPLE_VALUE.finditer(text))
+    at = 0
+    for match in matches:
+        data = text[at : match.start()]
+        if match[1] in _NOT_NAMES or _opens(data) or data.endswith("{"):
+            return None
+        at = match.end()
+    if _opens(text[at:]):
+        return None
+    return matches
 
 
-@pass_context
-def _placeholder(context: Context, value: Any) -> str:
-    values = _values.get()
-    if values is None or isinstance(value, Undefined):
-        # An unknown name fails here, inside the render, where its error
-        # is reported as the template's.
-        return plain(value)
-    check_printable(value)
-    values.append(value)
-    return f"{_token.get()}{len(values) - 1};"
-
-
-@cache
-def _environment(shell: bool) -> BoundedEnvironment:
-    return BoundedEnvironment(_placeholder if shell else _plain)
+def _opens(data: str) -> bool:
+    return "{{" in data or "{%" in data or "{#" in data
 
 
 def template_names(text: str) -> set[str]:
     """Return the names ``text`` reads; raise ValueError on a syntax error."""
     if "{" not in text:
         return set()
-    return set(_parsed_names(text))
+    simple = _simple_values(text)
+    if simple is not None:
+        return {match[1] for match in simple}
+    from .jinja_templates import parsed_names
 
-
-@lru_cache(maxsize=4096)
-def _parsed_names(text: str) -> frozenset[str]:
-    # Validation, relevance (which sensors to run) and every run's start ask
-    # about the same few templates; parsing them is the costly part.  Only
-    # parsed and walked: nothing in the template is evaluated.
-    env = _environment(False)
-    try:
-        return frozenset(meta.find_undeclared_variables(env.parse(text)))
-    except TemplateError as exc:
-        raise ValueError(exc.message or str(exc)) from None
-    except RecursionError:
-        raise ValueError("the template is nested too deeply") from None
+    return set(parsed_names(text))
 
 
 def render(text: str, context: Mapping[str, Any], *, shell_quote: bool = False) -> str:
@@ -101,82 +83,9 @@ def render(text: str, context: Mapping[str, Any], *, shell_quote: bool = False) 
     """
     if "{" not in text:
         return text
-    if not shell_quote:
-        return _bounded(_environment(False), text, context)
-    values: list[Any] = []
-    # Random per render: no value (nor the template's text) can contain it.
-    token = f"\x00{secrets.token_hex(8)}:"
-    reset_values = _values.set(values)
-    reset_token = _token.set(token)
-    try:
-        skeleton = _bounded(_environment(True), text, context)
-    finally:
-        _values.reset(reset_values)
-        _token.reset(reset_token)
-    return _fill(skeleton, values, token)
+    from . import jinja_templates
 
-
-def _bounded(env: BoundedEnvironment, text: str, context: Mapping[str, Any]) -> str:
-    """Render ``text`` within the sandbox's limits; raise ValueError on failure."""
-    budget = start_budget()
-    try:
-        template = _compiled(env, text)
-        parts: list[str] = []
-        length = 0
-        for chunk in template.generate(context):
-            length += len(chunk)
-            if length > MAX_OUTPUT:
-                raise ValueError(_TOO_LONG)
-            parts.append(chunk)
-        return "".join(parts)
-    except TemplateError as exc:
-        raise ValueError(exc.message or str(exc)) from None
-    except RecursionError:
-        raise ValueError("too deep recursion (a macro calling itself?)") from None
-    except MemoryError:
-        raise ValueError("out of memory while rendering") from None
-    except ValueError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure of a render is the template's
-        raise ValueError(f"{type(exc).__name__}: {exc}") from None
-    finally:
-        end_budget(budget)
-
-
-@lru_cache(maxsize=1024)
-def _compiled(env: BoundedEnvironment, text: str) -> Template:
-    # Compiling costs far more than rendering, and a run renders the same
-    # few commands again and again (every step, every sensor reading).
-    return env.from_string(text)
-
-
-def _fill(skeleton: str, values: list[Any], token: str) -> str:
-    parts: list[str] = []
-    at = 0
-    length = 0
-    for slot in scan(skeleton, _PLACEHOLDER):
-        if not skeleton.startswith(token, slot.start) or slot.index >= len(values):
-            raise ValueError("a shell command may not contain a NUL byte")
-        value = values[slot.index]
-        if isinstance(value, str) and token in value:
-            raise ValueError(
-                "a value holds another value's output (a macro or filter block): "
-                "shell commands take values only from '{{ ... }}'"
-            )
-        parts.append(skeleton[at : slot.start])
-        parts.append(escape(value, slot.context))
-        at = slot.end
-        length += len(parts[-1]) + len(parts[-2])
-        if length > MAX_OUTPUT:
-            raise ValueError(_TOO_LONG)
-    parts.append(skeleton[at:])
-    command = "".join(parts)
-    if token[1:] in command or "\x00" in command:
-        raise ValueError(
-            "a value's placeholder was changed by the template (a filter block?): "
-            "shell commands take values only from '{{ ... }}'"
-        )
-    return command
+    return jinja_templates.render(text, context, shell_quote=shell_quote)
 
 
 def shell_problems(text: str) -> list[str]:
@@ -188,18 +97,16 @@ def shell_problems(text: str) -> list[str]:
     """
     if "{" not in text:
         return []
-    try:
-        tree = _environment(False).parse(text)
-    except (TemplateError, RecursionError):
-        return []
-    lines: list[int] = []
-    skeleton = "".join(_skeleton(tree.body, lines))
-    pattern = re.compile("\x00(\\d+);")
-    sources = _value_sources(text)
-    if len(sources) != len(lines):
-        sources = []
+    shape = _simple_skeleton(text)
+    if shape is None:
+        from .jinja_templates import skeleton
+
+        shape = skeleton(text)
+        if shape is None:
+            return []
+    skeleton_text, lines, sources = shape
     problems = []
-    for slot in scan(skeleton, pattern):
+    for slot in scan(skeleton_text, _SLOT):
         if slot.context in REFUSED:
             where = f"value {slot.index + 1}"
             if "\n" in text:
@@ -209,37 +116,25 @@ def shell_problems(text: str) -> list[str]:
     return problems
 
 
-def _value_sources(text: str) -> list[str]:
-    """Return the text of each ``{{ ... }}`` in ``text``, in order (for messages)."""
-    sources: list[str] = []
-    parts: list[str] | None = None
-    for _, kind, value in _environment(False).lex(text):
-        if kind == "variable_begin":
-            parts = []
-        if parts is not None:
-            parts.append(value)
-        if kind == "variable_end" and parts is not None:
-            sources.append("".join(parts))
-            parts = None
-    return sources
-
-
-def _skeleton(body: list[nodes.Node], lines: list[int]) -> list[str]:
-    out: list[str] = []
-    for node in body:
-        if isinstance(node, nodes.Output):
-            for child in node.nodes:
-                if isinstance(child, nodes.TemplateData):
-                    out.append(child.data)
-                else:
-                    out.append(f"\x00{len(lines)};")
-                    lines.append(child.lineno)
-            continue
-        for field in ("body", "elif_", "else_"):
-            inner = getattr(node, field, None)
-            if isinstance(inner, list):
-                out.extend(_skeleton(inner, lines))
-    return out
+def _simple_skeleton(text: str) -> tuple[str, list[int], list[str]] | None:
+    """``jinja_templates.skeleton`` for a template that only names values."""
+    simple = _simple_values(text)
+    if simple is None:
+        return None
+    parts: list[str] = []
+    lines: list[int] = []
+    at = 0
+    line = 1
+    for match in simple:
+        data = text[at : match.start()]
+        line += len(_NEWLINE.findall(data))
+        # jinja2 writes every line ending of the text as "\n".
+        parts.append(_NEWLINE.sub("\n", data))
+        parts.append(f"\x00{len(lines)};")
+        lines.append(line)
+        at = match.end()
+    parts.append(_NEWLINE.sub("\n", text[at:]))
+    return "".join(parts), lines, [match[0] for match in simple]
 
 
 def strings_in(value: Any) -> list[str]:
