@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import simpleeval
 from hypothesis import given, settings
@@ -171,3 +173,60 @@ def test_compiled_code_has_no_builtins() -> None:
     expr = compile_expr("n + 1", SYMBOLS)
     fn = to_callable(expr)
     assert fn.__globals__["__builtins__"] == {}
+
+
+_FAST_SYMBOLS = {
+    "ready": Symbol("bool", 0, name="ready"),
+    "count": Symbol("int", 1, name="count"),
+    "ratio": Symbol("float", 2, name="ratio"),
+    "stage": Symbol("str", 3, choices=("dev", "prod"), name="stage"),
+    "note": Symbol("str", 4, name="note"),
+    "done": Symbol("bool", 5, name="ci.done"),  # a short name for ci.done
+    "ci.done": Symbol("bool", 5, name="ci.done"),
+    "region": Symbol("str", value="eu"),  # a var
+    "true": Symbol("bool", 6, name="true"),  # shadowed by the constant
+    "len": Symbol("str", 7, name="len"),  # shadowed by the function
+    "match": Symbol("bool", 8, name="match"),  # a soft keyword
+}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        *_FAST_SYMBOLS,
+        *(f"not {name}" for name in _FAST_SYMBOLS),
+        "not\tready",
+        "not  done",
+        "  ready ",
+        "notready",
+        "not",
+        "and",
+        "None",
+        "unknown",
+        "not unknown",
+        "_hidden",
+    ],
+)
+def test_state_names_compile_as_the_parser_compiles_them(source: str) -> None:
+    from goap_engine.expressions import _parsed, _state_name
+
+    text = source.strip()
+    fast = _state_name(text, _FAST_SYMBOLS)
+    try:
+        slow = _parsed(text, _FAST_SYMBOLS)
+    except ExprError as exc:
+        assert fast is None
+        with pytest.raises(ExprError, match=re.escape(exc.message)):
+            compile_expr(source, _FAST_SYMBOLS)
+        return
+    assert fast is None or fast == slow
+    assert compile_expr(source, _FAST_SYMBOLS) == slow
+
+
+def test_state_names_take_the_fast_path() -> None:
+    from goap_engine.expressions import _state_name
+
+    for text in ("ready", "not ready", "stage", "done", "not done", "match"):
+        assert _state_name(text, _FAST_SYMBOLS) is not None, text
+    for text in ("region", "true", "len", "not count", "not stage", "ready2"):
+        assert _state_name(text, _FAST_SYMBOLS) is None, text

@@ -19,6 +19,7 @@ A failing hook is not an exception: hooks return an outcome the runner decides a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -57,7 +58,9 @@ def display_path(path: Path | str) -> str:
     """Return ``path`` relative to the current directory when it lies below it."""
     p = Path(path)
     try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
+        # getcwd() has its links resolved already; resolving it again cost
+        # as much as resolving the file, once per file read.
+        return str(p.resolve().relative_to(os.getcwd()))
     except (ValueError, OSError, RuntimeError):  # RuntimeError: a link loop
         return str(p)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +67,7 @@ _UNSAFE_NS = re.compile(r"[^A-Za-z0-9_]")
 
 def shipped_folder() -> Path:
     """Return the folder of the packs shipped with goap-engine."""
-    return Path(str(resources.files("goap_engine") / "packs"))
+    return Path(__file__).parent.parent / "packs"
 
 
 def shipped_packs() -> list[str]:
