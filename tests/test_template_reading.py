@@ -200,3 +200,24 @@ def test_validate_of_plain_templates_does_not_import_jinja2(tmp_path: Path) -> N
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.split()[-2:] == ["False", "0"], result.stdout + result.stderr
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["\x000;", "\x001;", " ", "'", '"', "(", ")", "((", "))", "[[", "]]"]
+            + ["[", "]", "{", "}", ";", "|", "&", "\n", "if ", "case ", "in ", "x"]
+            + ["`", "$", "<<", "#", "\\", "${", "$'", "$(", "$((", "EOF"]
+        ),
+        max_size=14,
+    ).map("".join)
+)
+def test_no_value_is_refused_without_a_character_that_opens_a_refused_place(
+    text: str,
+) -> None:
+    from goap_engine.templates import OPENS_REFUSED
+
+    refused = [s for s in scan(text, _SLOT) if s.context in REFUSED]
+    if not any(c in text for c in OPENS_REFUSED):
+        assert refused == []

@@ -22,6 +22,7 @@ see a whole entry; a cache folder that cannot be written is simply not used.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -34,6 +35,7 @@ import secrets
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path, PosixPath
 from typing import Any
@@ -46,6 +48,10 @@ FORMAT = 2
 MAGIC = f"goap-ruleset-cache {FORMAT} {__version__}\n".encode()
 KEY_BYTES = 32
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
+# Kept: the most recently used entries within both limits (10,000 actions
+# make an entry of about 6 MB).
+MAX_ENTRIES = 128
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
 YAML_SUFFIXES = (".yaml", ".yml")
 
 Result = tuple[model.Ruleset | None, list[Diagnostic]]
@@ -234,6 +240,8 @@ def _lookup(entry: Path, secret: bytes, key: bytes) -> Result | None:
         return None
     if stored_key != key or not all(_holds(fact) for fact in facts):
         return None
+    with contextlib.suppress(OSError):
+        os.utime(entry)  # used now: pruning removes the least recently used
     return ruleset, diagnostics
 
 
@@ -297,6 +305,35 @@ def _store(
         os.replace(tmp, entry)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
+        return
+    prune(entry.parent, MAX_ENTRIES, MAX_TOTAL_BYTES)
+
+
+def prune(folder: Path, max_entries: int, max_bytes: int) -> None:
+    """Remove the least recently used entries beyond the limits, and stray files.
+
+    Every distinct load (goal, working directory, ``--set`` values) has an
+    entry of its own, so a long-lived cache would grow without end.  A
+    temporary file older than an hour was left by a writer that was killed.
+    """
+    entries: list[tuple[float, int, Path]] = []
+    now = time.time()
+    try:
+        for path in folder.iterdir():
+            info = path.lstat()
+            if path.suffix == ".entry" and not path.name.startswith("."):
+                entries.append((info.st_mtime, info.st_size, path))
+            elif path.name.startswith(".") and now - info.st_mtime > 3600:
+                path.unlink(missing_ok=True)
+    except OSError:
+        return
+    entries.sort(reverse=True)
+    total = 0
+    for count, (_, size, path) in enumerate(entries, 1):
+        total += size
+        if count > max_entries or total > max_bytes:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 _RULESET_FIELDS = tuple(f.name for f in dataclasses.fields(model.Ruleset))

@@ -39,6 +39,10 @@ _NOT_NAMES = frozenset(
 )
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _SLOT = re.compile("\x00(\\d+);")
+# Every place where a value cannot be quoted is opened by one of these
+# (backticks, ``${``, ``$'``, ``$``, here-documents, comments, ``\``): a
+# command without any needs no lexing to know it has none.
+OPENS_REFUSED = "`$<#\\"
 
 
 def _simple_values(text: str) -> list[re.Match[str]] | None:
@@ -105,6 +109,8 @@ def shell_problems(text: str) -> list[str]:
         if shape is None:
             return []
     skeleton_text, lines, sources = shape
+    if not any(c in skeleton_text for c in OPENS_REFUSED):
+        return []
     problems = []
     for slot in scan(skeleton_text, _SLOT):
         if slot.context in REFUSED:

@@ -437,3 +437,53 @@ def test_a_changed_installed_pack_misses(
         load(goal)
     assert action_names(load(goal, update=True)) == ["ship"]
     assert action_names(load(goal)) == ["ship"]
+
+
+def test_the_least_recently_used_entries_are_pruned(
+    tmp_path: Path, ruleset_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ``--set`` value is a load of its own; old entries make room."""
+    monkeypatch.setattr(ruleset_cache, "MAX_ENTRIES", 3)
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / "build.yaml").write_text(PACK)
+    goal = tmp_path / "g.yaml"
+    goal.write_text("version: 1\nuses: [packs]\nvars: {n: 0}\ngoal: built\n")
+    folder = ruleset_cache_dir / "rulesets"
+    made = []
+    for n in range(5):
+        load_with_diagnostics(goal, overrides={"n": n})
+        made.append(set(entries(ruleset_cache_dir)) - {p for p, _ in made})
+        made[-1] = (made[-1].pop(), n)
+        # A clock that moves: each entry is used later than the one before.
+        os.utime(made[-1][0], (1_000_000 + n, 1_000_000 + n))
+    kept = entries(ruleset_cache_dir)
+    assert kept == sorted(p for p, n in made if n >= 2)
+    # A hit marks its entry as used now, so it outlives newer ones.
+    oldest = min(kept, key=lambda p: p.stat().st_mtime)
+    calls = counted_loads(monkeypatch)
+    load_with_diagnostics(goal, overrides={"n": 2})
+    assert calls == []
+    assert oldest.stat().st_mtime > 2_000_000
+    ruleset_cache.prune(folder, 2, ruleset_cache.MAX_TOTAL_BYTES)
+    assert oldest in entries(ruleset_cache_dir)
+    assert (folder / "key").exists()
+
+
+def test_pruning_keeps_within_the_byte_limit_and_removes_stray_files(
+    ruleset_cache_dir: Path,
+) -> None:
+    folder = ruleset_cache_dir / "rulesets"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(4):
+        path = folder / f"{i:064x}.entry"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))
+    stray = folder / f".{0:064x}.entry.abc"
+    stray.write_bytes(b"half written")
+    os.utime(stray, (1_000_000, 1_000_000))
+    fresh = folder / ".being-written"
+    fresh.write_bytes(b"")
+    ruleset_cache.prune(folder, ruleset_cache.MAX_ENTRIES, 2500)
+    assert [p.name[-7:] for p in entries(ruleset_cache_dir)] == ["2.entry", "3.entry"]
+    assert not stray.exists()
+    assert fresh.exists()
