@@ -90,12 +90,12 @@ def _guard(fn: F) -> F:
 
 
 def _use_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    from . import ruleset_cache
+    from .files import set_cache_enabled
 
     # For this command only: an in-process caller (a test, a script using
     # the CLI) must not inherit it.
-    ruleset_cache.set_enabled(not value)
-    ctx.call_on_close(lambda: ruleset_cache.set_enabled(True))
+    set_cache_enabled(not value)
+    ctx.call_on_close(lambda: set_cache_enabled(True))
 
 
 def no_cache_option(fn: F) -> F:

@@ -18,7 +18,6 @@ outside.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import math
 import os
@@ -50,6 +49,21 @@ Fact = tuple[Any, ...]
 """Something a result depended on: ``(kind, *arguments, observed value)``."""
 
 _FACTS: ContextVar[list[Fact] | None] = ContextVar("goap_facts", default=None)
+# Whether loads may use the ruleset cache (``--no-cache`` turns it off for a
+# command).  Kept here, not in ``ruleset_cache``, so that a command without
+# the cache never imports it (hashing, pickling: some 10 ms of start-up).
+_cache_enabled = True
+
+
+def set_cache_enabled(enabled: bool) -> None:
+    """Turn the ruleset cache on or off for this process."""
+    global _cache_enabled
+    _cache_enabled = enabled
+
+
+def cache_enabled() -> bool:
+    """Return whether loads may use the ruleset cache."""
+    return _cache_enabled
 
 
 @contextmanager
@@ -77,6 +91,8 @@ def note(*fact: Any) -> None:
 def _note_read(path: Path, data: bytes | None) -> None:
     facts = _FACTS.get()
     if facts is not None:
+        import hashlib  # only while the cache records a load
+
         digest = None if data is None else hashlib.sha256(data).hexdigest()
         facts.append(("file", str(path), os.path.realpath(path), digest))
 

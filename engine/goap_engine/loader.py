@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import Diagnostic, InputError, Location
 from .expressions import Symbol, literal
+from .files import cache_enabled
 from .language.actions import ActionReading
 from .language.goal import GoalReading, relative, tracking
 from .language.overrides import OverrideReading
@@ -71,9 +72,9 @@ def load_with_diagnostics(
     that validation can go on and report everything at once.  Callers that
     plan or run must use ``load``, which refuses any error.
     """
-    from . import ruleset_cache
+    if cache and not update and cache_enabled():
+        from . import ruleset_cache
 
-    if cache and not update and ruleset_cache.enabled():
         return ruleset_cache.cached_load(
             Path(path),
             overrides or {},

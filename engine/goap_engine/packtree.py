@@ -15,12 +15,11 @@ lead.  Nothing here opens a FIFO or a device, and a link loop is an error.
 
 from __future__ import annotations
 
+# hashlib, shutil and tempfile are imported where they are used: every load
+# checks its local packs here, and only git packs need them.
 import errno
-import hashlib
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -159,6 +158,9 @@ def export_tree(
     checked, and the folder renamed into place, so a pack that is refused
     leaves nothing in the cache and concurrent exports do not collide.
     """
+    import hashlib
+    import tempfile
+
     files = commit_files(repo, pack, where, commit, subpath)
     expected = digest((p, k, hashlib.sha256(d).hexdigest()) for p, k, d in files)
     with suppress(SourceError):  # an unreadable copy is a damaged one
@@ -221,6 +223,8 @@ def _write_files(pack: str, root: Path, files: list[_Entry]) -> None:
 
 def remove(path: Path) -> None:
     """Remove an export (its files are read-only but its folders are not)."""
+    import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -394,6 +398,8 @@ def digest(files: Iterable[tuple[str, str, str]]) -> str:
     The executable bit is left out: it means nothing to a pack, and installers
     do not all preserve it.
     """
+    import hashlib
+
     h = hashlib.sha256()
     for rel, kind, sha in sorted(files):
         link = "l" if kind == "l" else "f"
@@ -426,6 +432,8 @@ def tree_digest(
 def _entries(
     files: list[_File], pack: str, shown: str
 ) -> Iterator[tuple[str, str, str]]:
+    import hashlib
+
     for file in files:
         if file.kind == "l":
             target = os.readlink(file.real).encode("utf-8", "surrogateescape")

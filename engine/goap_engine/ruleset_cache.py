@@ -42,7 +42,15 @@ from typing import Any
 
 from . import __version__, errors, expressions, model
 from .errors import Diagnostic, FileError
-from .files import Fact, is_inside, project_root, read_limited, recording
+from .files import (
+    Fact,
+    cache_enabled,
+    is_inside,
+    project_root,
+    read_limited,
+    recording,
+    set_cache_enabled,
+)
 
 FORMAT = 2
 MAGIC = f"goap-ruleset-cache {FORMAT} {__version__}\n".encode()
@@ -55,8 +63,6 @@ MAX_TOTAL_BYTES = 512 * 1024 * 1024
 YAML_SUFFIXES = (".yaml", ".yml")
 
 Result = tuple[model.Ruleset | None, list[Diagnostic]]
-
-_enabled = True
 
 # The only classes an entry may hold (besides builtin containers and values).
 _CLASSES: tuple[type, ...] = (
@@ -115,12 +121,12 @@ globals().update(_BY_NAME)  # pickle names them as attributes of this module
 
 def set_enabled(enabled: bool) -> None:
     """Turn the cache on or off for this process (``--no-cache``)."""
-    global _enabled
-    _enabled = enabled
+    set_cache_enabled(enabled)
 
 
 def enabled() -> bool:
-    return _enabled
+    """Return whether loads may use the cache."""
+    return cache_enabled()
 
 
 def cached_load(

@@ -26,15 +26,14 @@ same time.
 
 from __future__ import annotations
 
+# hashlib, shutil and tempfile are imported where they are used: every load
+# parses its uses: entries here, and only fetching a pack needs them.
 import fcntl
-import hashlib
 import importlib.util
 import json
 import os
 import re
 import shlex
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -584,6 +583,8 @@ def export_name(commit: str, subpath: str) -> str:
     Each source's ``#path`` is exported on its own (only its objects are
     read), so two sources naming different paths of one commit get two folders.
     """
+    import hashlib
+
     if not subpath:
         return commit
     return f"{commit}.{hashlib.sha256(subpath.encode()).hexdigest()[:12]}"
@@ -636,6 +637,8 @@ def _git(repo: Any, source: PackSource, verb: str, *args: str, **kwargs: Any) ->
 @contextmanager
 def _mirror(remote: str) -> Iterator[Any]:
     """Yield the cache's bare mirror of ``remote``, locked against other processes."""
+    import hashlib
+
     git = _git_module()
     repos = cache_dir() / "repos"
     repos.mkdir(parents=True, exist_ok=True)
@@ -654,6 +657,9 @@ def _mirror(remote: str) -> Iterator[Any]:
 
 def _init_mirror(git: Any, path: Path, remote: str) -> None:
     """Create an empty bare mirror at ``path`` (renamed into place when complete)."""
+    import shutil
+    import tempfile
+
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         repo = git.Repo.init(tmp, bare=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+# tempfile is imported where it is used: only a write needs it, not the start
+# of every command.
 import errno
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def atomic_write(path: Path, text: str) -> None:
     A folder at ``path`` is refused (``IsADirectoryError``) before anything
     is written: replacing it would fail only after the temporary file exists.
     """
+    import tempfile
+
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder, expected a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -98,6 +97,8 @@ def with_values(
 
 def fingerprint(data: Any) -> str:
     """Return a stable SHA-256 of JSON-able ``data``."""
+    import hashlib  # runs need it; loading, which imports this module, does not
+
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -109,6 +110,8 @@ def steps_fingerprint(actions: list[Any]) -> str:
 
 def ruleset_fingerprint(ruleset: Ruleset) -> str:
     """Return a SHA-256 over every file the ruleset was loaded from, and its vars."""
+    import hashlib
+
     digest = hashlib.sha256()
     for pack in sorted(ruleset.packs, key=lambda p: str(p.path)):
         digest.update(pack.path.name.encode())
