@@ -34,10 +34,10 @@ def test_validate_formats_and_strict(write) -> None:
         "version: 1\nstate: {a: bool, unused: int}\n"
         "actions: {x: {effects: {a: true}}}\ngoal: a\n",
     )
-    code, out, _ = invoke("validate", str(path))
-    assert code == 0 and "warning" in out and "'unused'" in out
-    code, out, _ = invoke("validate", "--strict", str(path))
-    assert code == 2 and ": error: state variable 'unused'" in out
+    code, out, err = invoke("validate", str(path))
+    assert code == 0 and out == "" and "warning" in err and "'unused'" in err
+    code, out, err = invoke("validate", "--strict", str(path))
+    assert code == 2 and ": error: state variable 'unused'" in err
     code, out, _ = invoke("validate", "--format", "json", str(path))
     data = json.loads(out)
     assert data["warnings"] == 1 and data["diagnostics"][0]["line"] == 2
@@ -46,8 +46,8 @@ def test_validate_formats_and_strict(write) -> None:
 
 
 def test_validate_missing_file_exit_2() -> None:
-    code, out, _ = invoke("validate", "does/not/exist.yaml")
-    assert code == 2 and "file not found" in out
+    code, out, err = invoke("validate", "does/not/exist.yaml")
+    assert code == 2 and "file not found" in err and out == ""
 
 
 def test_plan_text_json_mermaid_dot(tmp_path: Path) -> None:
@@ -161,14 +161,14 @@ def test_env_templates_are_checked_and_count_as_reads(write) -> None:
         '    run: echo "$NAME"\n'
         "goal: done\n",
     )
-    code, out, _ = invoke("validate", str(path))
+    code, _, err = invoke("validate", str(path))
     assert code == 2
-    assert out == (
+    assert err.splitlines()[:2] == [
         f"{path}:6:38: error: template uses 'nosuch', which is not a var or "
-        "state variable\n"
+        "state variable",
         f"{path}:2:21: warning: state variable 'name': is never written by any "
-        "action and has no sensor: it stays 'x'\n"
-    )
+        "action and has no sensor: it stays 'x'",
+    ]
 
 
 def test_a_dry_run_says_nothing_ran(write) -> None:

@@ -112,4 +112,4 @@ def test_invalid_input_is_refused(path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert not escaped, repr(result.exception)
     assert "Traceback" not in result.output
     assert result.exit_code == EXIT_INPUT, result.output
-    assert expected in result.stdout
+    assert expected in result.stderr

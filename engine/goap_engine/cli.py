@@ -7,12 +7,13 @@ never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -20,14 +21,17 @@ from . import __version__
 from .assignments import parse_assignments
 from .errors import (
     EXIT_BUG,
+    EXIT_CLOSED_PIPE,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
+    EXIT_NO_PLAN,
     Diagnostic,
     GoapError,
     InputError,
     Location,
     NoPlanError,
 )
+from .goal_files import find_goal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +76,8 @@ def _guard(fn: F) -> F:
         except KeyboardInterrupt:
             _stderr("interrupted", style="yellow")
             sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            closed_pipe()
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
@@ -169,7 +175,7 @@ def validate(paths: Sequence[Path], strict: bool, fmt: str) -> None:
         click.echo(diagnostics_github(diagnostics), nl=False)
     else:
         for d in diagnostics:
-            click.echo(str(d))
+            click.echo(str(d), err=True)
     summary = f"{files} file(s) checked: {errors} error(s), {warnings} warning(s)"
     _stderr(summary, style="red" if errors else "green")
     if errors:
@@ -358,13 +364,11 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
         from .pddl.convert import load_pddl
 
         return load_pddl(*pddl)
-    if goal is None:
-        raise InputError("missing GOAL (a goal file such as goals.d/production.yaml)")
-    return load(goal)
+    return load(find_goal(goal))
 
 
 @main.command()
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
 )
@@ -382,9 +386,10 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
 @no_cache_option
 @_guard
 def explain(
-    goal: Path, sets: Sequence[str], state_file: Path | None, no_sense: bool
+    goal: Path | None, sets: Sequence[str], state_file: Path | None, no_sense: bool
 ) -> None:
     """Explain whether GOAL is reachable and what blocks each condition."""
+    goal = find_goal(goal)
     from .executor.redaction import Redactor
     from .executor.world import checked_plan
     from .loader import load
@@ -425,6 +430,7 @@ def explain(
         return
     for line in explain_goal(ruleset, start).lines:
         click.echo(redact(line))
+    sys.exit(EXIT_NO_PLAN)  # as plan does: scripts test the answer by its code
 
 
 def _require_goal(ruleset: Any) -> None:
@@ -451,11 +457,27 @@ def schema(kind: str) -> None:
 
 def run() -> None:
     """Run the CLI (entry point of ``python -m goap_engine``)."""
-    main(prog_name="goap-engine")
+    try:
+        main(prog_name="goap-engine")
+    except BrokenPipeError:  # --help or a usage message into a closed pipe
+        closed_pipe()
+
+
+def closed_pipe() -> NoReturn:
+    """End quietly when the reader of the output has gone (``| head``).
+
+    As Unix tools do, killed by SIGPIPE: exit 141 (128 + 13), no message.
+    Python would complain again when it flushes stdout at exit, so stdout
+    is pointed at /dev/null first.
+    """
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_CLOSED_PIPE)
 
 
 @main.command("run")
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--dry-run", is_flag=True, help="Sense and plan, print every command, run nothing."
 )
@@ -493,7 +515,7 @@ def run() -> None:
 @no_cache_option
 @_guard
 def run_command(
-    goal: Path,
+    goal: Path | None,
     dry_run: bool,
     plan_file: Path | None,
     jobs: int | None,
@@ -510,6 +532,7 @@ def run_command(
     on a terminal the run asks once; otherwise pass --yes or --approve, or
     nothing runs (exit 2).
     """
+    goal = find_goal(goal)
     from .executor.approvals import parse_approvals
     from .executor.report import Reporter
     from .executor.runner import Runner, RunOptions
@@ -568,7 +591,7 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
 
 
 @main.command()
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -588,9 +611,10 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
 @no_cache_option
 @_guard
 def report(
-    goal: Path, output: str | None, allow_outside: bool, template: Path | None
+    goal: Path | None, output: str | None, allow_outside: bool, template: Path | None
 ) -> None:
     """Render the progress document (the seed's GOAP.md) from plan and state."""
+    goal = find_goal(goal)
     from .executor.redaction import Redactor
     from .loader import load
     from .progress import render_document

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .cli import _guard, _stderr, main, no_cache_option
+from .goal_files import find_goal, goal_and_rest
 
 
 @main.group()
@@ -17,12 +18,13 @@ def packs() -> None:
 
 
 @packs.command("list")
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
-def packs_list(goal: Path, fmt: str) -> None:
+def packs_list(goal: Path | None, fmt: str) -> None:
     """Show each pack's source, pinned version, and the actions it provides."""
+    goal = find_goal(goal)
     from .loader import load
     from .sources import Lockfile, lock_path
 
@@ -59,16 +61,17 @@ def packs_list(goal: Path, fmt: str) -> None:
 
 
 @packs.command("update")
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, metavar="[GOAL]")
 @click.argument("names", nargs=-1)
 @_guard
-def packs_update(goal: Path, names: Sequence[str]) -> None:
+def packs_update(goal: str | None, names: Sequence[str]) -> None:
     """Re-resolve remote packs (all, or NAMES) and rewrite goap.lock."""
     from .loader import load
     from .sources import lock_path
 
-    load(goal, update=frozenset(names) if names else True)
-    _stderr(f"updated {lock_path(goal.absolute())}")
+    path, names = goal_and_rest(goal, tuple(names))
+    load(path, update=frozenset(names) if names else True)
+    _stderr(f"updated {lock_path(path.absolute())}")
 
 
 @main.command()

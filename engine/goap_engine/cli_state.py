@@ -10,6 +10,8 @@ import click
 
 from .assignments import parse_assignments
 from .cli import _guard, _stderr, main, no_cache_option
+from .errors import InputError
+from .goal_files import find_goal, goal_and_rest
 
 SECRET_ORIGIN = "secret: never stored; given in each run by its sensor or --set"
 
@@ -20,12 +22,13 @@ def state() -> None:
 
 
 @state.command("show")
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
-def state_show(goal: Path, fmt: str) -> None:
+def state_show(goal: Path | None, fmt: str) -> None:
     """Show the stored state of GOAL and where each value came from."""
+    goal = find_goal(goal)
     from .executor.workspace import adopt_shared_state
     from .executor.world import describe_origin, stored_origins
     from .loader import load
@@ -53,16 +56,20 @@ def state_show(goal: Path, fmt: str) -> None:
 
 
 @state.command("set")
-@click.argument("goal", type=click.Path(path_type=Path))
-@click.argument("assignments", nargs=-1, required=True, metavar="VAR=VALUE...")
+@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument("assignments", nargs=-1, metavar="VAR=VALUE...")
 @no_cache_option
 @_guard
-def state_set(goal: Path, assignments: Sequence[str]) -> None:
+def state_set(goal: str | None, assignments: Sequence[str]) -> None:
     """Set stored values (checked against their types)."""
     from .executor.state import update_state
 
+    path, assignments = goal_and_rest(goal, tuple(assignments))
+    if not assignments:
+        raise InputError("state set: give VAR=VALUE (one or more)")
+
     update_state(
-        goal,
+        path,
         lambda ruleset, items: parse_assignments(
             ruleset, items, "state set", stored=True
         ),
@@ -71,22 +78,24 @@ def state_set(goal: Path, assignments: Sequence[str]) -> None:
 
 
 @state.command("reset")
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
 @_guard
-def state_reset(goal: Path) -> None:
+def state_reset(goal: Path | None) -> None:
     """Forget the stored state: the next run starts from defaults and sensors."""
+    goal = find_goal(goal)
     from .executor.state import reset_state
 
     reset_state(goal)
 
 
 @main.command()
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
-def history(goal: Path, fmt: str) -> None:
+def history(goal: Path | None, fmt: str) -> None:
     """List GOAL's runs (recorded in its own journal)."""
+    goal = find_goal(goal)
     from .executor.state import runs
     from .loader import load
 
@@ -102,7 +111,7 @@ def history(goal: Path, fmt: str) -> None:
 
 
 @main.command()
-@click.argument("goal", type=click.Path(path_type=Path))
+@click.argument("goal", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--force",
     is_flag=True,
@@ -111,11 +120,12 @@ def history(goal: Path, fmt: str) -> None:
 )
 @no_cache_option
 @_guard
-def unlock(goal: Path, force: bool) -> None:
+def unlock(goal: Path | None, force: bool) -> None:
     """Clear the lock of GOAL's state file left behind by a run that is gone.
 
     Refused (exit 4) while a live process holds the lock.
     """
+    goal = find_goal(goal)
     from .executor.lock import describe_holder, force_unlock
     from .executor.workspace import lock_path
     from .loader import load

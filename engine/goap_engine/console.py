@@ -12,10 +12,15 @@ if TYPE_CHECKING:
 
 
 def plain() -> bool:
-    """Return whether output should be plain lines (CI, NO_COLOR, not a terminal)."""
+    """Return whether output should be plain lines (CI, NO_COLOR, not a terminal).
+
+    ``NO_COLOR`` counts when set to anything but the empty string
+    (no-color.org); ``CI`` unless it says ``false`` or ``0``.
+    """
+    ci = os.environ.get("CI", "").strip().lower()
     return (
-        bool(os.environ.get("CI"))
-        or "NO_COLOR" in os.environ
+        ci not in ("", "false", "0")
+        or bool(os.environ.get("NO_COLOR"))
         or not sys.stderr.isatty()
     )
 
@@ -26,5 +31,7 @@ def err_console() -> Console:
     from rich.console import Console
 
     if plain():
-        return Console(stderr=True, no_color=True, highlight=False, width=200)
+        # No colour system at all: no_color=True alone still writes bold
+        # and dim.
+        return Console(stderr=True, color_system=None, highlight=False, width=200)
     return Console(stderr=True, highlight=False)

@@ -33,6 +33,7 @@ EXIT_NO_PLAN = 3
 EXIT_LOCKED = 4
 EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away
 
 
 @dataclass(frozen=True, slots=True)

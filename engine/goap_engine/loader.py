@@ -88,6 +88,15 @@ def _load(
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
     ctx = _Context(lock_file=lock_path(root.absolute()), update=update)
     _read_tree(ctx, root.absolute(), chain=())
+    if isinstance(update, frozenset) and update - ctx.remote_names:
+        unknown = ", ".join(sorted(update - ctx.remote_names))
+        known = ", ".join(sorted(ctx.remote_names)) or "none"
+        ctx.error(
+            Location.of(root),
+            f"no git or installed pack named {unknown} in what this goal uses "
+            f"(its remote packs: {known})",
+            "packs update",
+        )
     if not any(d.severity == "error" for d in ctx.diagnostics):
         try:
             ctx.save_lock()

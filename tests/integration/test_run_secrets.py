@@ -299,7 +299,7 @@ def test_validate_refuses_a_secret_that_is_not_text(tmp_path: Path, h) -> None:
     )
     result = h.cli("validate", goal)
     assert result.returncode == 2
-    errors = [line for line in result.stdout.splitlines() if ": error: " in line]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert errors == [
         f"{goal}:3:20: error: state variable 'pin': only a str variable can be "
         "secret, this one is int",

@@ -35,6 +35,8 @@ class LoadContext:
     namespaces: dict[Path, str] = field(default_factory=dict)
     lock_file: Path | None = None
     update: bool | frozenset[str] = False
+    remote_names: set[str] = field(default_factory=set)
+    """The names and specs of the git and installed packs met (``packs update``)."""
     _lock: Lockfile | None = None
 
     def lock(self) -> Lockfile:
@@ -46,6 +48,7 @@ class LoadContext:
         return self._lock
 
     def wants_update(self, source: PackSource) -> bool:
+        self.remote_names.update((source.name, source.spec))
         if isinstance(self.update, bool):
             return self.update
         return source.name in self.update or source.spec in self.update

@@ -1,0 +1,68 @@
+"""Which goal a command is about when none is named: the only one in ``goals.d/``.
+
+Every command that takes GOAL may leave it out, as ``validate`` may: a project
+with one goal file in ``goals.d/`` means that goal; none, or several, is a
+usage error that lists what there is.  Commands whose GOAL is followed by
+other arguments (``state set GOAL VAR=VALUE...``, ``packs update GOAL
+NAME...``) tell a goal from those arguments by what it is: an existing file,
+or a name ending in ``.yaml`` or ``.yml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import InputError
+
+GOALS_FOLDER = Path("goals.d")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def goal_files(folder: Path = GOALS_FOLDER) -> list[Path]:
+    """Return the YAML files of ``folder`` (sorted), or none if it is missing."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()
+    )
+
+
+def find_goal(given: Path | None) -> Path:
+    """Return ``given``, or the only goal file in ``goals.d/``; raise InputError."""
+    if given is not None:
+        return given
+    found = goal_files()
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        where = (
+            "goals.d/ has no .yaml file"
+            if GOALS_FOLDER.is_dir()
+            else ("there is no goals.d/ here")
+        )
+        message = (
+            f"no GOAL given and {where}: name a goal file "
+            "(goap-engine init makes goals.d/production.yaml)"
+        )
+    else:
+        listed = ", ".join(str(p) for p in found)
+        message = (
+            f"no GOAL given and goals.d/ holds {len(found)} goals ({listed}): "
+            "name one, for example goap-engine plan "
+            f"{found[0]}"
+        )
+    raise InputError(message)
+
+
+def looks_like_goal(text: str) -> bool:
+    """Return whether an argument names a goal file rather than something else."""
+    return text.endswith(YAML_SUFFIXES) or Path(text).is_file()
+
+
+def goal_and_rest(
+    given: str | None, rest: tuple[str, ...]
+) -> tuple[Path, tuple[str, ...]]:
+    """Split ``[GOAL] ARGS...``: a first argument that is no goal starts ARGS."""
+    if given is not None and not looks_like_goal(given):
+        return find_goal(None), (given, *rest)
+    return find_goal(Path(given) if given is not None else None), rest
