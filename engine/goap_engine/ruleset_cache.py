@@ -164,13 +164,19 @@ def cached_load(
 
 
 def _folder() -> Path | None:
-    """Return the folder of entries, made if need be; None if it is not ours."""
+    """Return the folder of entries, made if need be; None if it is not ours.
+
+    Ours: a real folder (not a link to one) of this user that only this user
+    can write.
+    """
     from .sources import cache_dir
 
     folder = cache_dir() / "rulesets"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.stat()
+        # lstat: a link in its place (a project's folder of packs, anything
+        # others chose) is not followed; keys, entries and pruning stay here.
+        info = folder.lstat()
     except OSError:
         return None
     if (

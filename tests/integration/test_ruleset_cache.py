@@ -564,3 +564,23 @@ def test_a_cache_folder_that_cannot_be_written_is_not_needed(
         assert list(folder.iterdir()) == []
     finally:
         _thaw(folder)
+
+
+def test_a_link_in_place_of_the_cache_folder_is_not_followed(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is written to, or pruned from, the folder the link points to."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    stale = elsewhere / f".{0:064x}.entry.abc"
+    stale.write_bytes(b"")
+    os.utime(stale, (1_000_000, 1_000_000))
+    (cache / "rulesets").symlink_to(elsewhere)
+    monkeypatch.setenv("GOAP_CACHE_DIR", str(cache))
+    calls = counted_loads(monkeypatch)
+    assert action_names(load(project)) == ["build"]
+    assert action_names(load(project)) == ["build"]
+    assert calls == [project, project]
+    assert [p.name for p in elsewhere.iterdir()] == [stale.name]
