@@ -61,6 +61,7 @@ def packs_list(goal: Path, fmt: str) -> None:
 @packs.command("update")
 @click.argument("goal", type=click.Path(path_type=Path))
 @click.argument("names", nargs=-1)
+@no_cache_option
 @_guard
 def packs_update(goal: Path, names: Sequence[str]) -> None:
     """Re-resolve remote packs (all, or NAMES) and rewrite goap.lock."""

@@ -72,6 +72,7 @@ def state_set(goal: Path, assignments: Sequence[str]) -> None:
 
 @state.command("reset")
 @click.argument("goal", type=click.Path(path_type=Path))
+@no_cache_option
 @_guard
 def state_reset(goal: Path) -> None:
     """Forget the stored state: the next run starts from defaults and sensors."""

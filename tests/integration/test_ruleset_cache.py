@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -584,3 +585,37 @@ def test_a_link_in_place_of_the_cache_folder_is_not_followed(
     assert action_names(load(project)) == ["build"]
     assert calls == [project, project]
     assert [p.name for p in elsewhere.iterdir()] == [stale.name]
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Any:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+def test_every_command_that_loads_a_goal_takes_no_cache() -> None:
+    loading = {
+        " ".join(path): command
+        for path, command in _commands(main)
+        if any(p.name in ("goal", "paths") for p in command.params)
+    }
+    assert {"validate", "plan", "run", "state reset", "packs update"} <= set(loading)
+    missing = [
+        name
+        for name, command in loading.items()
+        if not any("--no-cache" in p.opts for p in command.params)
+    ]
+    assert missing == []
+
+
+def test_state_reset_with_no_cache_neither_reads_nor_writes(
+    project: Path, ruleset_cache_dir: Path
+) -> None:
+    result = CliRunner().invoke(main, ["state", "reset", "--no-cache", str(project)])
+    assert result.exit_code == 0, result.output
+    assert entries(ruleset_cache_dir) == []
+    result = CliRunner().invoke(main, ["state", "reset", str(project)])
+    assert result.exit_code == 0, result.output
+    assert len(entries(ruleset_cache_dir)) == 1
