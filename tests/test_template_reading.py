@@ -117,6 +117,13 @@ def test_the_fast_reading_is_jinja2s(text: str) -> None:
         "{{ x['a'] }}",
         "{{ x.0 }}",
         "{{ café }}",
+        # Names jinja2 resolves itself: none is read from the template's values.
+        "{{ self }}",
+        "{{ range }}",
+        "{{ namespace }}",
+        "{{ dict }} {{ x }}",
+        "{{ cycler }}",
+        "{{ joiner }}",
     ],
 )
 def test_anything_else_goes_to_jinja2(text: str) -> None:
@@ -160,6 +167,9 @@ _pieces = st.sampled_from(
         "|upper",
         "not",
         ".",
+        "{{ self }}",
+        "{{ range }}",
+        "{{ loop }}",
     ]
 )
 
@@ -221,3 +231,13 @@ def test_no_value_is_refused_without_a_character_that_opens_a_refused_place(
     refused = [s for s in scan(text, _SLOT) if s.context in REFUSED]
     if not any(c in text for c in OPENS_REFUSED):
         assert refused == []
+
+
+def test_every_name_jinja2_resolves_itself_goes_to_jinja2() -> None:
+    """A global of the template environment is no value: the fast reading must not
+    report it (validate would refuse '{{ range }}' as an unknown name)."""
+    environment = jinja_templates._environment(False)
+    for name in [*environment.globals, "self"]:
+        text = f"echo {{{{ {name} }}}}"
+        assert _simple_values(text) is None, name
+        assert templates.template_names(text) == jinja_names(text) == set(), name

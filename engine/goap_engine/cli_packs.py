@@ -63,6 +63,7 @@ def packs_list(goal: Path | None, fmt: str) -> None:
 @packs.command("update")
 @click.argument("goal", required=False, metavar="[GOAL]")
 @click.argument("names", nargs=-1)
+@no_cache_option
 @_guard
 def packs_update(goal: str | None, names: Sequence[str]) -> None:
     """Re-resolve remote packs (all, or NAMES) and rewrite goap.lock."""

@@ -79,6 +79,7 @@ def state_set(goal: str | None, assignments: Sequence[str]) -> None:
 
 @state.command("reset")
 @click.argument("goal", required=False, type=click.Path(path_type=Path))
+@no_cache_option
 @_guard
 def state_reset(goal: Path | None) -> None:
     """Forget the stored state: the next run starts from defaults and sensors."""

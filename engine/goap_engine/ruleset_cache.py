@@ -31,6 +31,7 @@ import io
 import json
 import os
 import pickle
+import re
 import secrets
 import stat
 import sys
@@ -61,6 +62,10 @@ MAX_ENTRY_BYTES = 256 * 1024 * 1024
 MAX_ENTRIES = 128
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
 YAML_SUFFIXES = (".yaml", ".yml")
+# The names of entries and of the temporary files they and the key are
+# written to (see ``_store`` and ``_secret``): all pruning may remove.
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.entry")
+_TEMP_NAME = re.compile(r"\.(?:[0-9a-f]{64}\.entry|key)\..+", re.DOTALL)
 
 Result = tuple[model.Ruleset | None, list[Diagnostic]]
 
@@ -159,13 +164,19 @@ def cached_load(
 
 
 def _folder() -> Path | None:
-    """Return the folder of entries, made if need be; None if it is not ours."""
+    """Return the folder of entries, made if need be; None if it is not ours.
+
+    Ours: a real folder (not a link to one) of this user that only this user
+    can write.
+    """
     from .sources import cache_dir
 
     folder = cache_dir() / "rulesets"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.stat()
+        # lstat: a link in its place (a project's folder of packs, anything
+        # others chose) is not followed; keys, entries and pruning stay here.
+        info = folder.lstat()
     except OSError:
         return None
     if (
@@ -204,7 +215,10 @@ def _secret(folder: Path) -> bytes | None:
     """Return this cache's HMAC key, made on first use; None if unusable."""
     path = folder / "key"
     if not os.path.lexists(path):
-        fd, tmp = tempfile.mkstemp(prefix=".key.", dir=folder)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".key.", dir=folder)
+        except OSError:
+            return None  # a folder that cannot be written is not used
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(secrets.token_bytes(KEY_BYTES))
@@ -325,14 +339,24 @@ def prune(folder: Path, max_entries: int, max_bytes: int) -> None:
     entries: list[tuple[float, int, Path]] = []
     now = time.time()
     try:
-        for path in folder.iterdir():
-            info = path.lstat()
-            if path.suffix == ".entry" and not path.name.startswith("."):
-                entries.append((info.st_mtime, info.st_size, path))
-            elif path.name.startswith(".") and now - info.st_mtime > 3600:
-                path.unlink(missing_ok=True)
+        listing = list(folder.iterdir())
     except OSError:
         return
+    for path in listing:
+        # Only names this module writes are ever removed: anything else put in
+        # the folder (a note, a folder, a link of someone's) is left alone.
+        # lstat: a link is judged, and removed, as itself, never followed.
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            continue
+        if _ENTRY_NAME.fullmatch(path.name):
+            entries.append((info.st_mtime, info.st_size, path))
+        elif _TEMP_NAME.fullmatch(path.name) and now - info.st_mtime > 3600:
+            with contextlib.suppress(OSError):
+                path.unlink()
     entries.sort(reverse=True)
     total = 0
     for count, (_, size, path) in enumerate(entries, 1):

@@ -32,10 +32,13 @@ if TYPE_CHECKING:
 _SIMPLE_VALUE = re.compile(
     r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*)*[ \t]*\}\}"
 )
-# Words jinja2 reads as constants or operators where a name would stand.
+# Words jinja2 reads as constants or operators where a name would stand, and
+# names it resolves itself (``self``, the environment's globals): none is a
+# name the template reads from its values.
 _NOT_NAMES = frozenset(
     {"true", "false", "none", "True", "False", "None"}
     | {"not", "and", "or", "in", "is", "if", "else"}
+    | {"self", "range", "dict", "cycler", "joiner", "namespace"}
 )
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _SLOT = re.compile("\x00(\\d+);")

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -487,3 +488,134 @@ def test_pruning_keeps_within_the_byte_limit_and_removes_stray_files(
     assert [p.name[-7:] for p in entries(ruleset_cache_dir)] == ["2.entry", "3.entry"]
     assert not stray.exists()
     assert fresh.exists()
+
+
+def test_pruning_removes_nothing_but_its_own_entries_and_stale_temp_files(
+    ruleset_cache_dir: Path, tmp_path: Path
+) -> None:
+    """Foreign files, folders and link targets survive; one does not stop the rest."""
+    folder = ruleset_cache_dir / "rulesets"
+    folder.mkdir(parents=True, exist_ok=True)
+    outside = tmp_path / "outside.entry"
+    outside.write_bytes(b"not the cache's")
+    foreign = {
+        "notes.entry": b"a user's file named like an entry",
+        ".gitignore": b"*\n",
+        f"{'A' * 64}.entry": b"upper case: not a name the cache writes",
+    }
+    for name, data in foreign.items():
+        (folder / name).write_bytes(data)
+    (folder / ".old-folder").mkdir()
+    (folder / f".{0:064x}.entry.abc").mkdir()  # a folder with a temp file's name
+    (folder / f"{1:064x}.entry").mkdir()  # a folder with an entry's name
+    link = folder / f"{2:064x}.entry"
+    link.symlink_to(outside)
+    stray = folder / f".{3:064x}.entry.xyz"
+    stray.write_bytes(b"half written")
+    key_stray = folder / ".key.abc"
+    key_stray.write_bytes(b"half a key")
+    for path in folder.iterdir():
+        os.utime(path, (1_000_000, 1_000_000), follow_symlinks=False)
+    ruleset_cache.prune(folder, 0, ruleset_cache.MAX_TOTAL_BYTES)
+    left = sorted(p.name for p in folder.iterdir())
+    assert left == sorted(
+        [*foreign, ".old-folder", f".{0:064x}.entry.abc", f"{1:064x}.entry"]
+    )
+    assert outside.read_bytes() == b"not the cache's"
+    for name, data in foreign.items():
+        assert (folder / name).read_bytes() == data
+
+
+def _freeze(folder: Path) -> bool:
+    """Make ``folder`` unwritable for this process; False if that is not possible."""
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        return True
+    # Permissions do not bind root: an immutable folder does (ext4 and others).
+    done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    return done.returncode == 0
+
+
+def _thaw(folder: Path) -> None:
+    if os.geteuid() != 0:
+        folder.chmod(0o700)
+    else:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_cache_folder_that_cannot_be_written_is_not_needed(
+    project: Path, ruleset_cache_dir: Path
+) -> None:
+    """Neither the key nor an entry can be made: every command works without."""
+    folder = ruleset_cache_dir / "rulesets"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _freeze(folder):
+        pytest.skip("no way to make a folder unwritable here")
+    try:
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "engine")}
+        for argv in (["validate"], ["plan"], ["explain"], ["run", "--dry-run"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "goap_engine", *argv, str(project)],
+                env=env,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+            )
+            assert result.returncode == 0, (argv, result.stdout, result.stderr)
+        assert list(folder.iterdir()) == []
+    finally:
+        _thaw(folder)
+
+
+def test_a_link_in_place_of_the_cache_folder_is_not_followed(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is written to, or pruned from, the folder the link points to."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    stale = elsewhere / f".{0:064x}.entry.abc"
+    stale.write_bytes(b"")
+    os.utime(stale, (1_000_000, 1_000_000))
+    (cache / "rulesets").symlink_to(elsewhere)
+    monkeypatch.setenv("GOAP_CACHE_DIR", str(cache))
+    calls = counted_loads(monkeypatch)
+    assert action_names(load(project)) == ["build"]
+    assert action_names(load(project)) == ["build"]
+    assert calls == [project, project]
+    assert [p.name for p in elsewhere.iterdir()] == [stale.name]
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Any:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+def test_every_command_that_loads_a_goal_takes_no_cache() -> None:
+    loading = {
+        " ".join(path): command
+        for path, command in _commands(main)
+        if any(p.name in ("goal", "paths") for p in command.params)
+    }
+    assert {"validate", "plan", "run", "state reset", "packs update"} <= set(loading)
+    missing = [
+        name
+        for name, command in loading.items()
+        if not any("--no-cache" in p.opts for p in command.params)
+    ]
+    assert missing == []
+
+
+def test_state_reset_with_no_cache_neither_reads_nor_writes(
+    project: Path, ruleset_cache_dir: Path
+) -> None:
+    result = CliRunner().invoke(main, ["state", "reset", "--no-cache", str(project)])
+    assert result.exit_code == 0, result.output
+    assert entries(ruleset_cache_dir) == []
+    result = CliRunner().invoke(main, ["state", "reset", str(project)])
+    assert result.exit_code == 0, result.output
+    assert len(entries(ruleset_cache_dir)) == 1
