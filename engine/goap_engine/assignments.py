@@ -39,6 +39,8 @@ def parse_assignments(
         if name not in ruleset.names:
             close = difflib.get_close_matches(name, ruleset.names, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
+            if name in ruleset.vars:
+                hint = f": '{name}' is a var, give it with --var {name}=VALUE"
             problems.append(Diagnostic(where, f"unknown state variable '{name}'{hint}"))
             continue
         if stored and name in ruleset.secret_names:

@@ -104,6 +104,45 @@ def _use_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     ctx.call_on_close(lambda: set_cache_enabled(True))
 
 
+def var_options(fn: F) -> F:
+    """Add ``--var NAME=VALUE`` and ``--var-file FILE`` to a command that loads a goal.
+
+    With ``GOAP_VAR_<NAME>`` from the environment they give vars values for
+    this command, in precedence order: files, then the environment, then
+    ``--var`` (see ``language.var_inputs``).  Applied inside ``_guard``: a
+    bad var file is a message, not a traceback.
+    """
+
+    @wraps(fn)
+    def wrapper(
+        *args: Any, var_items: Sequence[str], var_files: Sequence[Path], **kwargs: Any
+    ) -> Any:
+        from .language import var_inputs as given
+
+        inputs = [item for path in var_files for item in given.from_file(path)]
+        inputs += given.from_environment()
+        inputs += given.from_assignments(var_items)
+        with given.giving(inputs):
+            return fn(*args, **kwargs)
+
+    with_files = click.option(
+        "--var-file",
+        "var_files",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        metavar="FILE",
+        help="Values for vars from a YAML or JSON mapping (repeatable).",
+    )
+    with_items = click.option(
+        "--var",
+        "var_items",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Give a var a value (typed as the var; repeatable; over GOAP_VAR_NAME).",
+    )
+    return with_items(with_files(wrapper))  # type: ignore[return-value]
+
+
 def no_cache_option(fn: F) -> F:
     """Add ``--no-cache`` to a command that loads a goal."""
     option = click.option(
@@ -149,6 +188,7 @@ def main() -> None:
 )
 @no_cache_option
 @_guard
+@var_options
 def validate(paths: Sequence[Path], strict: bool, fmt: str) -> None:
     """Check goal and pack files: schema, names, types, reachability.
 
@@ -294,6 +334,7 @@ def _start_state(
 )
 @no_cache_option
 @_guard
+@var_options
 def plan(
     goal: Path | None,
     sets: Sequence[str],
@@ -385,6 +426,7 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
 )
 @no_cache_option
 @_guard
+@var_options
 def explain(
     goal: Path | None, sets: Sequence[str], state_file: Path | None, no_sense: bool
 ) -> None:
@@ -514,6 +556,7 @@ def closed_pipe() -> NoReturn:
 )
 @no_cache_option
 @_guard
+@var_options
 def run_command(
     goal: Path | None,
     dry_run: bool,
@@ -610,6 +653,7 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
 )
 @no_cache_option
 @_guard
+@var_options
 def report(
     goal: Path | None, output: str | None, allow_outside: bool, template: Path | None
 ) -> None:

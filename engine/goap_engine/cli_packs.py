@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _guard, _stderr, main, no_cache_option
+from .cli import _guard, _stderr, main, no_cache_option, var_options
 from .goal_files import find_goal, goal_and_rest
 
 
@@ -22,6 +22,7 @@ def packs() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
+@var_options
 def packs_list(goal: Path | None, fmt: str) -> None:
     """Show each pack's source, pinned version, and the actions it provides."""
     goal = find_goal(goal)
@@ -65,6 +66,7 @@ def packs_list(goal: Path | None, fmt: str) -> None:
 @click.argument("names", nargs=-1)
 @no_cache_option
 @_guard
+@var_options
 def packs_update(goal: str | None, names: Sequence[str]) -> None:
     """Re-resolve remote packs (all, or NAMES) and rewrite goap.lock."""
     from .loader import load

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from .assignments import parse_assignments
-from .cli import _guard, _stderr, main, no_cache_option
+from .cli import _guard, _stderr, main, no_cache_option, var_options
 from .errors import InputError
 from .goal_files import find_goal, goal_and_rest
 
@@ -26,6 +26,7 @@ def state() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
+@var_options
 def state_show(goal: Path | None, fmt: str) -> None:
     """Show the stored state of GOAL and where each value came from."""
     goal = find_goal(goal)
@@ -60,6 +61,7 @@ def state_show(goal: Path | None, fmt: str) -> None:
 @click.argument("assignments", nargs=-1, metavar="VAR=VALUE...")
 @no_cache_option
 @_guard
+@var_options
 def state_set(goal: str | None, assignments: Sequence[str]) -> None:
     """Set stored values (checked against their types)."""
     from .executor.state import update_state
@@ -81,6 +83,7 @@ def state_set(goal: str | None, assignments: Sequence[str]) -> None:
 @click.argument("goal", required=False, type=click.Path(path_type=Path))
 @no_cache_option
 @_guard
+@var_options
 def state_reset(goal: Path | None) -> None:
     """Forget the stored state: the next run starts from defaults and sensors."""
     goal = find_goal(goal)
@@ -94,6 +97,7 @@ def state_reset(goal: Path | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
+@var_options
 def history(goal: Path | None, fmt: str) -> None:
     """List GOAL's runs (recorded in its own journal)."""
     goal = find_goal(goal)
@@ -121,6 +125,7 @@ def history(goal: Path | None, fmt: str) -> None:
 )
 @no_cache_option
 @_guard
+@var_options
 def unlock(goal: Path | None, force: bool) -> None:
     """Clear the lock of GOAL's state file left behind by a run that is gone.
 

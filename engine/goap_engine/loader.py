@@ -10,7 +10,7 @@ section of a file live in the ``language`` package, one module per concept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from .language.state import StateReading
 from .language.uses import LoadContext as _Context
 from .language.uses import read_tree as _read_tree
 from .language.uses import shipped_folder, shipped_packs
+from .language.var_inputs import VarInput, apply, given
 from .model import Pack, Policy, Ruleset
 from .sources import SourceError, lock_path
 
@@ -72,19 +73,25 @@ def load_with_diagnostics(
     that validation can go on and report everything at once.  Callers that
     plan or run must use ``load``, which refuses any error.
     """
+    inputs = [
+        *given(),
+        *(VarInput(n, v, f"overrides[{n!r}]") for n, v in (overrides or {}).items()),
+    ]
     if cache and not update and cache_enabled():
         from . import ruleset_cache
 
         return ruleset_cache.cached_load(
             Path(path),
-            overrides or {},
-            lambda: _load(Path(path), overrides or {}, update),
+            # The values, later ones winning, name the load: where each came
+            # from only changes messages, and loads with errors are not kept.
+            {given_value.name: given_value.value for given_value in inputs},
+            lambda: _load(Path(path), inputs, update),
         )
-    return _load(Path(path), overrides or {}, update)
+    return _load(Path(path), inputs, update)
 
 
 def _load(
-    root: Path, overrides: Mapping[str, Any], update: bool | frozenset[str]
+    root: Path, inputs: Sequence[VarInput], update: bool | frozenset[str]
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
     ctx = _Context(lock_file=lock_path(root.absolute()), update=update)
     _read_tree(ctx, root.absolute(), chain=())
@@ -104,7 +111,7 @@ def _load(
             ctx.error(Location.of(ctx.lock_file or root), f"cannot write: {exc}")
     if any(d.severity == "error" for d in ctx.diagnostics) or not ctx.documents:
         return None, ctx.diagnostics
-    ruleset = _Builder(ctx, overrides).build()
+    ruleset = _Builder(ctx, inputs).build()
     return ruleset, ctx.diagnostics
 
 
@@ -118,7 +125,9 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
     def build(self) -> Ruleset:
         for doc in self.docs:
             self.collect_vars(doc)
-        self.vars.update(self.overrides)
+        # Values from outside (--var, a var file, GOAP_VAR_*) over the files'.
+        state_names = {n for doc in self.docs for n in doc.data.get("state") or {}}
+        self.ctx.diagnostics.extend(apply(self.vars, self.var_inputs, state_names))
         # Hooks that report on the goal (docs.render) need its path.
         self.vars.setdefault("goal", relative(self.root.path, self.workdir()))
         for doc in self.docs:

@@ -11,7 +11,7 @@ timeouts into the model's values.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +22,7 @@ from ..model import Action, StateVar
 
 if TYPE_CHECKING:
     from .uses import LoadContext
+    from .var_inputs import VarInput
 
 V = TypeVar("V")
 
@@ -74,11 +75,11 @@ class Layered(Mapping[str, V]):
 class Scope:
     """What the readers of every section share: files, names, symbols, problems."""
 
-    def __init__(self, ctx: LoadContext, overrides: Mapping[str, Any]) -> None:
+    def __init__(self, ctx: LoadContext, var_inputs: Sequence[VarInput]) -> None:
         self.ctx = ctx
         self.docs = ctx.documents
         self.root = ctx.documents[-1]
-        self.overrides = overrides
+        self.var_inputs = var_inputs
         self.vars: dict[str, Any] = {}
         self.variables: list[StateVar] = []
         self.var_docs: dict[str, tuple[Document, Location]] = {}
