@@ -68,6 +68,9 @@ def agree(text: str) -> bool:
         assert _simple_skeleton(text) is None
         return False
     assert names == jinja_names(text), text
+    if isinstance(names, set):
+        env_names = templates.template_env_names(text)
+        assert env_names == set(jinja_templates.parsed_env_names(text)), text
     assert fast_problems(text) == jinja_problems(text), text
     assert jinja_templates.skeleton(text) == _simple_skeleton(text), text
     return True
@@ -241,3 +244,19 @@ def test_every_name_jinja2_resolves_itself_goes_to_jinja2() -> None:
         text = f"echo {{{{ {name} }}}}"
         assert _simple_values(text) is None, name
         assert templates.template_names(text) == jinja_names(text) == set(), name
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("{{ env.HOME }}/x {{ branch }}", {"HOME"}),
+        ("{{ env.A.b }}", {"A"}),
+        ("{{ env['B'] }} {{ env.get('C', 'c') }}", {"B", "C"}),
+        ("{% if env.D %}{{ env.E | upper }}{% endif %}", {"D", "E"}),
+        ("{{ env[name] }} {{ env.items() }}", set()),  # not knowable, no variable
+        ("{% set env = {'F': 1} %}{{ env.F }}", set()),  # its own env
+        ("{{ envy.G }} {{ env }}", set()),
+    ],
+)
+def test_environment_variables_a_template_reads(text: str, names: set[str]) -> None:
+    assert templates.template_env_names(text) == names

@@ -80,6 +80,51 @@ def parsed_names(text: str) -> frozenset[str]:
         raise ValueError("the template is nested too deeply") from None
 
 
+# Methods of the mapping ``env`` is at run time: ``env.get`` is no variable.
+_MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
+
+
+@lru_cache(maxsize=4096)
+def parsed_env_names(text: str) -> frozenset[str]:
+    """Return the environment variables ``text`` names (see ``templates``)."""
+    env = _environment(False)
+    try:
+        tree = env.parse(text)
+    except TemplateError as exc:
+        raise ValueError(exc.message or str(exc)) from None
+    except RecursionError:
+        raise ValueError("the template is nested too deeply") from None
+    if "env" not in meta.find_undeclared_variables(tree):
+        return frozenset()  # a template that sets its own 'env'
+    names: set[str] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Call)):
+        if isinstance(node, nodes.Getattr) and _is_env(node.node):
+            if node.attr not in _MAPPING_METHODS:
+                names.add(node.attr)
+        elif isinstance(node, nodes.Getitem) and _is_env(node.node):
+            names.update(_text(node.arg))
+        elif (
+            isinstance(node, nodes.Call)
+            and isinstance(node.node, nodes.Getattr)
+            and _is_env(node.node.node)
+            and node.node.attr == "get"
+            and node.args
+        ):
+            names.update(_text(node.args[0]))
+    return frozenset(names)
+
+
+def _is_env(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == "env"
+
+
+def _text(node: nodes.Node) -> list[str]:
+    """Return ``[value]`` for a string constant, else nothing."""
+    if isinstance(node, nodes.Const) and isinstance(node.value, str):
+        return [node.value]
+    return []
+
+
 def render(text: str, context: Mapping[str, Any], *, shell_quote: bool) -> str:
     """Return ``text`` rendered with ``context``; raise ValueError on failure."""
     if not shell_quote:

@@ -125,6 +125,10 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
     def build(self) -> Ruleset:
         for doc in self.docs:
             self.collect_vars(doc)
+            # Before any hook is read: sensors' templates are checked with
+            # their state variables.
+            self.environment.update(doc.data.get("environment") or ())
+            self.environment.update(doc.data.get("secrets") or ())
         # Values from outside (--var, a var file, GOAP_VAR_*) over the files'.
         state_names = {n for doc in self.docs for n in doc.data.get("state") or {}}
         self.ctx.diagnostics.extend(apply(self.vars, self.var_inputs, state_names))

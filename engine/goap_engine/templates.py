@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 # ``{{ name }}`` or ``{{ name.attr.attr }}``: jinja2's plain names, spaces and
 # tabs only around them (any other form is jinja2's to read).
 _SIMPLE_VALUE = re.compile(
-    r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*)*[ \t]*\}\}"
+    r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?"
+    r"(?:\.[A-Za-z_][A-Za-z0-9_]*)*[ \t]*\}\}"
 )
 # Words jinja2 reads as constants or operators where a name would stand, and
 # names it resolves itself (``self``, the environment's globals): none is a
@@ -80,6 +81,23 @@ def template_names(text: str) -> set[str]:
     from .jinja_templates import parsed_names
 
     return set(parsed_names(text))
+
+
+def template_env_names(text: str) -> set[str]:
+    """Return the environment variables ``text`` reads (``{{ env.NAME }}``).
+
+    Only names written out count (``env.NAME``, ``env['NAME']``,
+    ``env.get('NAME')``); ``env[some_var]`` cannot be known before it runs.
+    Raises ValueError on a syntax error.
+    """
+    if "env" not in text:
+        return set()
+    simple = _simple_values(text)
+    if simple is not None:
+        return {match[2] for match in simple if match[1] == "env" and match[2]}
+    from .jinja_templates import parsed_env_names
+
+    return set(parsed_env_names(text))
 
 
 def render(text: str, context: Mapping[str, Any], *, shell_quote: bool = False) -> str:

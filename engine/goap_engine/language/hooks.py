@@ -12,7 +12,12 @@ from typing import Any, cast
 
 from ..documents import Document, PathKey, entity_of
 from ..model import Hook
-from ..templates import shell_problems, strings_in, template_names
+from ..templates import (
+    shell_problems,
+    strings_in,
+    template_env_names,
+    template_names,
+)
 from .scope import Scope, plain_value
 
 
@@ -93,3 +98,19 @@ class HookReading(Scope):
                     doc.where(keys),
                     f"template uses '{name}', which is not a var or state variable",
                 )
+            if "env" in names:
+                self.check_environment(doc, keys, text)
+
+    def check_environment(self, doc: Document, keys: PathKey, text: str) -> None:
+        """Refuse ``{{ env.NAME }}`` of a variable no file declares."""
+        import difflib
+
+        for name in sorted(template_env_names(text) - self.environment):
+            close = difflib.get_close_matches(name, sorted(self.environment), n=1)
+            fix = f"did you mean '{close[0]}'? Or add it" if close else "add it"
+            self.error(
+                doc.where(keys),
+                f"template reads the environment variable '{name}', which is not "
+                f"declared: {fix} to 'environment:' in this file (or to "
+                "'secrets:' if it holds a secret)",
+            )

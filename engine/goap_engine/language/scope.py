@@ -86,6 +86,8 @@ class Scope:
         self.symbols: dict[str, Symbol] = {}
         self.actions: list[Action] = []
         self.secrets: list[str] = []
+        self.environment: set[str] = set()
+        """Environment variables templates may read: declared or secret."""
         self.tables: dict[Path, Mapping[str, StateVar]] = {}
         self.doc_symbols: dict[Path, Mapping[str, Symbol]] = {}
         self.by_ns: dict[str, dict[str, StateVar]] = {}
