@@ -167,7 +167,7 @@ def test_env_templates_are_checked_and_count_as_reads(write) -> None:
         f"{path}:6:38: error: template uses 'nosuch', which is not a var or "
         "state variable",
         f"{path}:2:21: warning: state variable 'name': is never written by any "
-        "action and has no sensor: it stays 'x'",
+        "action and has no sensor: it stays 'x' [never-written]",
     ]
 
 

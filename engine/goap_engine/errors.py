@@ -66,6 +66,19 @@ def display_path(path: Path | str) -> str:
         return str(p)
 
 
+# Every warning ``validate`` gives, by the code a goal or pack names in
+# ``ignore:`` to silence it (docs/language.md lists them with examples).
+WARNING_CODES: dict[str, str] = {
+    "never-read": "a state variable no condition, effect or hook reads",
+    "never-written": "a state variable that is read but no action writes "
+    "and no sensor reads: it keeps its default",
+    "unbounded": "an int variable an effect computes, without 'max'",
+    "never-applicable": "an action whose precondition can never hold",
+    "unquoted-template": "a shell command with 'quote: false' and template values",
+    "value-run-as-code": "a template value handed to eval or sh -c",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One problem found in the input, with where, what and (optionally) a code."""
@@ -80,6 +93,8 @@ class Diagnostic:
         entity = f"{self.entity}: " if self.entity else ""
         where = f"{self.location}: " if self.location.path else ""
         text = f"{where}{self.severity}: {entity}{self.message}"
+        if self.severity == "warning" and self.code:
+            text += f" [{self.code}]"  # what 'ignore:' takes to silence it
         # Lone surrogates (from YAML escapes) cannot be printed as UTF-8.
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from .errors import Diagnostic
+from .errors import Diagnostic, display_path
 from .model import Hook, Ruleset
 from .planner.task import (
     compile_task,
@@ -18,7 +18,27 @@ from .templates import action_template_reads, hook_template_reads
 
 
 def lint(ruleset: Ruleset) -> list[Diagnostic]:
-    """Return warnings and errors about ``ruleset`` that loading does not catch."""
+    """Return warnings and errors about ``ruleset`` that loading does not catch.
+
+    Warnings a file silences with ``ignore:`` are left out: a pack's codes for
+    the warnings located in it, the goal's codes for all of them.
+    """
+    found = _lint(ruleset)
+    root = next((p for p in ruleset.packs if p.path == ruleset.path), None)
+    everywhere = set(root.ignore) if root is not None else set()
+    by_file = {display_path(p.path): set(p.ignore) for p in ruleset.packs}
+    return [
+        d
+        for d in found
+        if d.severity == "error"
+        or (
+            d.code not in everywhere
+            and d.code not in by_file.get(d.location.path, set())
+        )
+    ]
+
+
+def _lint(ruleset: Ruleset) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     read: set[str] = set()
     written: set[str] = set()

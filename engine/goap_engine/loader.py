@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .documents import Document
 from .errors import Diagnostic, InputError, Location
 from .expressions import Symbol, literal
 from .files import cache_enabled
@@ -122,6 +123,11 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
     an expression in any section is compiled against the same names.
     """
 
+    @staticmethod
+    def ignored_codes(doc: Document) -> tuple[str, ...]:
+        # The schema has already refused any code that is not a warning's.
+        return tuple(str(code) for code in doc.data.get("ignore") or ())
+
     def build(self) -> Ruleset:
         for doc in self.docs:
             self.collect_vars(doc)
@@ -177,7 +183,15 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
                 self.actions.append(action)
                 names.append(name)
             declared = tuple(v.name for v in self.by_ns.get(self.ns(doc), {}).values())
-            packs.append(Pack(doc.path.stem, doc.path, declared, tuple(names)))
+            packs.append(
+                Pack(
+                    doc.path.stem,
+                    doc.path,
+                    declared,
+                    tuple(names),
+                    self.ignored_codes(doc),
+                )
+            )
         self.apply_overrides()
         subgoals = self.goal(self.root)
         data = self.root.data

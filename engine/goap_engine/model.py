@@ -244,6 +244,8 @@ class Pack:
     path: Path
     variables: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    """Warning codes silenced in this file (a goal's silence its whole ruleset)."""
 
 
 @dataclass(frozen=True)

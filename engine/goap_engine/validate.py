@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import Diagnostic
+from .errors import Diagnostic, FileError, display_path
+from .files import is_inside, project_root
 from .lint import lint
 from .loader import load_with_diagnostics
+from .model import Ruleset
 
 
 def validate_paths(paths: Sequence[Path]) -> tuple[list[Diagnostic], int]:
@@ -25,10 +27,28 @@ def validate_paths(paths: Sequence[Path]) -> tuple[list[Diagnostic], int]:
     for file in files:
         ruleset, diagnostics = load_with_diagnostics(file)
         if ruleset is not None:
-            diagnostics = diagnostics + lint(ruleset)
+            diagnostics = diagnostics + _own(ruleset, lint(ruleset))
         for d in diagnostics:
             key = str(d)
             if key not in seen:
                 seen.add(key)
                 found.append(d)
     return found, len(files)
+
+
+def _own(ruleset: Ruleset, found: list[Diagnostic]) -> list[Diagnostic]:
+    """Leave out warnings about packs from outside the project.
+
+    A shipped, fetched or installed pack is checked where it is written
+    (``validate`` of the pack itself); its warnings in every project that
+    uses it would be noise nobody there can fix.  Errors always count.
+    """
+    project = project_root(ruleset.path)
+    outside = set()
+    for pack in ruleset.packs:
+        try:
+            if pack.path != ruleset.path and not is_inside(pack.path, project):
+                outside.add(display_path(pack.path))
+        except FileError:
+            continue
+    return [d for d in found if d.severity == "error" or d.location.path not in outside]
