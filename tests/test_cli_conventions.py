@@ -203,3 +203,43 @@ def test_no_escape_codes_with_no_color_or_in_ci(project: Path) -> None:
         assert b"\x1b" not in output, env
     # The empty NO_COLOR and CI=false mean colour, as their conventions say.
     assert b"\x1b[" in on_terminal(project, "validate", NO_COLOR="", CI="false")
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggested"),
+    [
+        (["state", "show"], "goap-engine state show goals.d/a.yaml"),
+        (
+            ["state", "set", "built=true"],
+            "goap-engine state set goals.d/a.yaml built=true",
+        ),
+        (["unlock", "--force"], "goap-engine unlock goals.d/a.yaml --force"),
+        (["plan", "--var", "x=$(y)"], "goap-engine plan goals.d/a.yaml --var 'x=$(y)'"),
+    ],
+)
+def test_the_many_goals_message_suggests_the_command_typed(
+    project: Path, argv: list[str], suggested: str
+) -> None:
+    (project / "goals.d" / "a.yaml").write_text(GOAL)
+    result = cli(project, *argv)
+    assert result.returncode == EXIT_INPUT
+    assert result.stderr.strip().endswith(f"for example {suggested}")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["run", "--help"]])
+def test_help_into_a_closed_pipe_ends_with_141(project: Path, argv: list[str]) -> None:
+    # The reader's end is closed before the command starts: its first write fails.
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "goap_engine", *argv],
+            cwd=project,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert (result.returncode, result.stderr) == (EXIT_CLOSED_PIPE, b"")

@@ -7,6 +7,7 @@ value it was given.  Every command runs as a real process.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,12 @@ from pathlib import Path
 import pytest
 
 from goap_engine.errors import EXIT_INPUT
-from goap_engine.language.var_inputs import VarInput, apply, from_assignments
+from goap_engine.language.var_inputs import (
+    VarInput,
+    apply,
+    arguments,
+    from_assignments,
+)
 
 PACK = textwrap.dedent(
     """\
@@ -163,3 +169,69 @@ def test_set_of_a_var_says_to_use_var(project: Path) -> None:
     result = cli(project, "plan", "--no-sense", "--set", "level=2")
     assert result.returncode == EXIT_INPUT
     assert "'level' is a var, give it with --var level=VALUE" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("level=1_000", "expected an integer, found '1_000'"),
+        ("level=١٢", "expected an integer, found '١٢'"),
+        ("ratio=١.٥", "expected a number, found '١.٥'"),
+        ("ratio=0x10", "expected a number, found '0x10'"),
+        ("level=" + "9" * 5000, "expected an integer, found '99999"),
+    ],
+)
+def test_numbers_are_written_as_yaml_writes_them(
+    project: Path, text: str, message: str
+) -> None:
+    result = cli(project, "plan", "--no-sense", "--var", text)
+    assert result.returncode == EXIT_INPUT
+    assert message in result.stderr
+    assert len(result.stderr) < 300
+
+
+def test_signed_and_exponent_numbers_are_taken(project: Path) -> None:
+    typed = said(project, "--var", "level=+3", "--var", "ratio=-1.5e-3")
+    assert typed == "goal 3 -0.0015 false"
+
+
+def test_an_empty_var_file_gives_no_values(project: Path) -> None:
+    (project / "vars.yaml").write_text("# nothing this time\n")
+    assert said(project, "--var-file", "vars.yaml") == "goal 1 0.5 false"
+
+
+def test_suggested_commands_repeat_the_vars_given(project: Path) -> None:
+    pack = project / "packs" / "say.yaml"
+    irreversible = "said: true}\n    irreversible: true"
+    pack.write_text(pack.read_text().replace("said: true}", irreversible))
+    (project / "vars.yaml").write_text("level: 2\n")
+    given = ("--var-file", "vars.yaml", "--var", "who=the $(team)")
+    result = cli(project, "run", *given)
+    assert result.returncode == EXIT_INPUT, result.stderr
+    suggested = (
+        "'goap-engine run goals.d/say.yaml --var-file vars.yaml "
+        "--var 'who=the $(team)' --approve say'"
+    )
+    assert suggested in result.stderr
+    # Pasted (as a shell reads it), it runs with the same values.
+    pasted = shlex.split(suggested[1:-1])[1:]
+    ran = subprocess.run(
+        [sys.executable, "-m", "goap_engine", *pasted],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert (project / "said.txt").read_text().strip() == "the $(team) 2 0.5 false"
+
+
+def test_arguments_leave_out_the_environment() -> None:
+    inputs = [
+        VarInput("who", "a b", "--var who"),
+        VarInput("who", "x", "GOAP_VAR_who", required=False),
+    ]
+    assert arguments(inputs) == " --var 'who=a b'"
+    assert arguments([]) == ""

@@ -499,10 +499,19 @@ def schema(kind: str) -> None:
 
 def run() -> None:
     """Run the CLI (entry point of ``python -m goap_engine``)."""
+    from click.utils import _PacifyFlushWrapper
+
     try:
         main(prog_name="goap-engine")
-    except BrokenPipeError:  # --help or a usage message into a closed pipe
+    except BrokenPipeError:  # a usage message into a closed pipe
         closed_pipe()
+    except SystemExit:
+        # Click ends --help and --version into a closed pipe with exit 1,
+        # after wrapping stdout so that flushing it is quiet: that wrapper
+        # is the only sign of the closed pipe.
+        if isinstance(sys.stdout, _PacifyFlushWrapper):
+            closed_pipe()
+        raise
 
 
 def closed_pipe() -> NoReturn:

@@ -10,7 +10,11 @@ or a name ending in ``.yaml`` or ``.yml``.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
+
+import click
 
 from .errors import InputError
 
@@ -48,10 +52,24 @@ def find_goal(given: Path | None) -> Path:
         listed = ", ".join(str(p) for p in found)
         message = (
             f"no GOAL given and goals.d/ holds {len(found)} goals ({listed}): "
-            "name one, for example goap-engine plan "
-            f"{found[0]}"
+            f"name one, for example {_command_with(found[0])}"
         )
     raise InputError(message)
+
+
+def _command_with(goal: Path) -> str:
+    """Return the command being run with ``goal`` named, to paste as it is.
+
+    ``goap-engine state set tagged=true`` becomes ``goap-engine state set
+    goals.d/a.yaml tagged=true``: the words after the command are kept.
+    """
+    context = click.get_current_context(silent=True)
+    if context is None or not context.command_path:
+        return f"goap-engine plan {shlex.quote(str(goal))}"
+    words = context.command_path.split()[1:]
+    given = sys.argv[1:]
+    rest = given[len(words) :] if given[: len(words)] == words else []
+    return shlex.join([*context.command_path.split(), str(goal), *rest])
 
 
 def looks_like_goal(text: str) -> bool:

@@ -14,12 +14,24 @@ so ``--resume`` asks, or needs ``--yes``, or a reconciliation with
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..errors import ApprovalError
+from ..errors import ApprovalError, display_path
+from ..language.var_inputs import arguments
 from ..model import Action, Ruleset
+
+
+def run_command(goal: Path) -> str:
+    """Return ``goap-engine run GOAL`` as a message suggests it, ready to paste.
+
+    With the ``--var`` and ``--var-file`` arguments this command was given:
+    without them the pasted run would plan, and act, with other values.
+    """
+    return f"goap-engine run {shlex.quote(display_path(goal))}{arguments()}"
 
 
 def needs_approval(action: Action) -> bool:
@@ -64,7 +76,8 @@ def parse_approvals(ruleset: Ruleset, items: Iterable[str]) -> frozenset[str]:
 class Approvals:
     """Which steps a person approved for this run, and how to ask for more."""
 
-    goal: str
+    command: str
+    """``goap-engine run GOAL [VARS]`` for the messages (see ``run_command``)."""
     approved: set[str] = field(default_factory=set)
     all: bool = False
     ask: Callable[[str], bool] | None = None
@@ -111,7 +124,7 @@ class Approvals:
         where = "before anything ran" if first else "after a replan; it did not run"
         raise ApprovalError(
             f"approval needed {where}: {listing}. Approve with "
-            f"'goap-engine run {self.goal} --approve {keys}' (or --yes for all), "
+            f"'{self.command} --approve {keys}' (or --yes for all), "
             "or run on a terminal to be asked",
             steps=[a.label for a in missing],
         )

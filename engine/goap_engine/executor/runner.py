@@ -40,6 +40,7 @@ from .approvals import (
     Interrupted,
     interrupted,
     needs_approval,
+    run_command,
 )
 from .context import HookContext
 from .hooks import hook_env
@@ -154,7 +155,7 @@ class Runner(StepRunner):
         self.writer = StateWriter(ruleset, self.state_file, self.redact)
         self.journal_file = journal_path(ruleset)
         self.approvals = Approvals(
-            goal=str(ruleset.path),
+            command=run_command(ruleset.path),
             approved=set(options.approve),
             all=options.yes,
             ask=options.confirm if options.interactive else None,
@@ -227,7 +228,8 @@ class Runner(StepRunner):
                 raise InputError(
                     f"the previous run {previous.get('run')} (started "
                     f"{previous.get('ts')}) was interrupted; continue it with "
-                    "'run --resume' or start over with 'run --fresh'"
+                    f"'{self.approvals.command} --resume' or start over with "
+                    f"'{self.approvals.command} --fresh'"
                 )
         self.journal = journal
         began = time.monotonic()
@@ -305,7 +307,7 @@ class Runner(StepRunner):
         raise InputError(
             f"{question}. If it happened, record that with 'goap-engine state set "
             f"{self.ruleset.path} {effects}' and run --resume again; to run it "
-            f"again, run --resume --approve {keys} (or --yes)"
+            f"again, '{self.approvals.command} --resume --approve {keys}' (or --yes)"
         )
 
     def track(self, result: RunResult) -> None:

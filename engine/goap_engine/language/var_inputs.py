@@ -18,6 +18,8 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
+import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,6 +32,10 @@ from ..errors import Diagnostic, InputError, Location
 ENV_PREFIX = "GOAP_VAR_"
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
+# Numbers as YAML and JSON write them.  Python's int() and float() also take
+# "1_000" and digits of other scripts ("١٢" is 12): not what a var means.
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,25 @@ def giving(inputs: Sequence[VarInput]) -> Iterator[None]:
         _given.reset(token)
 
 
+def arguments(inputs: Sequence[VarInput] | None = None) -> str:
+    """Return the ``--var-file`` and ``--var`` arguments that give ``inputs`` again.
+
+    A command the engine suggests (approve, resume) must run with the values
+    this one was given, or pasted it would plan, and act, with others.  The
+    environment's values are left out: they are still there.  Empty, or
+    starting with a space.
+    """
+    inputs = given() if inputs is None else inputs
+    files = dict.fromkeys(i.origin for i in inputs if i.location is not None)
+    words = [f"--var-file {shlex.quote(name)}" for name in files]
+    words += [
+        f"--var {shlex.quote(f'{i.name}={i.value}')}"
+        for i in inputs
+        if i.location is None and i.origin.startswith("--var ")
+    ]
+    return "".join(f" {word}" for word in words)
+
+
 def from_assignments(items: Sequence[str]) -> list[VarInput]:
     """Return ``NAME=VALUE`` items (``--var``) as values; raise InputError."""
     found = []
@@ -92,6 +117,9 @@ def from_file(path: Path) -> list[VarInput]:
 
     doc, problems = read_document(path)
     if doc is None:
+        # As an empty .tfvars: a generated file may have nothing to give.
+        if problems[0].message.startswith("empty file"):
+            return []
         raise InputError(problems)
     found = []
     for name, value in doc.data.items():
@@ -169,16 +197,18 @@ def _parsed(kind: str, text: str) -> tuple[Any, str]:
     if kind == "boolean" and word.lower() in _TRUE | _FALSE:
         return word.lower() in _TRUE, ""
     try:
-        if kind == "integer":
+        if kind == "integer" and _INTEGER.fullmatch(word):
             return int(word), ""
-        if kind == "number":
+        if kind == "number" and _NUMBER.fullmatch(word):
             number = float(word)
             if math.isfinite(number):
                 return number, ""
-    except ValueError:
+    except ValueError:  # an integer of more digits than int() converts
         pass
     expected = _article(kind) + (" (true or false)" if kind == "boolean" else "")
-    return None, f"expected {expected}, found {text!r}"
+    # A value of megabytes (a file's content by mistake) is not echoed whole.
+    shown = repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} chars)"
+    return None, f"expected {expected}, found {shown}"
 
 
 def _kind(value: Any) -> str:
