@@ -298,3 +298,34 @@ def test_without_the_compiled_library_every_document_is_walked(
         monkeypatch.undo()
         fast_validators.cache_clear()
     assert sorted(fast_validators()) == sorted(NAMES)
+
+
+def test_the_schemas_name_the_planner_s_searches_and_heuristics() -> None:
+    from goap_engine.planner.heuristics import HEURISTICS
+    from goap_engine.planner.search import SEARCHES
+    from goap_engine.schema_check import schema_documents
+
+    policy = schema_documents()["goal"]["properties"]["policy"]["properties"]
+    assert policy["search"]["enum"] == list(SEARCHES)
+    assert policy["heuristic"]["enum"] == list(HEURISTICS)
+
+
+def test_the_printed_goal_schema_works_alone() -> None:
+    """A saved copy needs neither the pack schema nor the network."""
+    import json
+
+    import jsonschema
+    import yaml
+
+    from goap_engine.documents import schema_text
+
+    text = schema_text("goal")
+    assert "pack.schema.json" not in text
+    validator = jsonschema.Draft7Validator(json.loads(text))
+    root = Path(__file__).resolve().parents[1]
+    goals = [root / "goals.d/production.yaml"]
+    goals += sorted((root / "examples").glob("*/goals.d/*.yaml"))
+    for goal in goals:
+        assert list(validator.iter_errors(yaml.safe_load(goal.read_text()))) == []
+    broken = {"version": 1, "goal": "x", "state": {"a": {"type": "nope"}}}
+    assert list(validator.iter_errors(broken))

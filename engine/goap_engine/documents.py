@@ -129,8 +129,35 @@ def yaml_type(value: Any) -> str:
 
 
 def schema_text(name: str) -> str:
-    """Return the JSON Schema called ``name`` (pack or goal) as text."""
-    return json.dumps(schema_documents()[name], indent=2) + "\n"
+    """Return the JSON Schema called ``name`` (pack or goal) as text, whole.
+
+    The goal schema refers to the pack schema's definitions; printed, it
+    carries them itself, so a copy saved next to a project works offline
+    (yaml-language-server, CI without network) and needs no second file.
+    """
+    documents = schema_documents()
+    schema = json.loads(json.dumps(documents[name]))  # a deep copy
+    if name != "pack":
+        shared = json.loads(json.dumps(documents["pack"]["definitions"]))
+        schema["definitions"] = {**shared, **schema.get("definitions", {})}
+        schema = _local_refs(schema)
+    return json.dumps(schema, indent=2) + "\n"
+
+
+def _local_refs(node: Any) -> Any:
+    """Return ``node`` with ``pack.schema.json#/...`` references made local."""
+    if isinstance(node, dict):
+        return {
+            key: (
+                value.replace("pack.schema.json#", "#", 1)
+                if key == "$ref" and isinstance(value, str)
+                else _local_refs(value)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_local_refs(item) for item in node]
+    return node
 
 
 @cache
