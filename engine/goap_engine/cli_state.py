@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,25 +23,33 @@ def state() -> None:
 
 
 @state.command("show")
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument("names", nargs=-1, metavar="[VAR...]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
 @var_options
-def state_show(goal: Path | None, fmt: str) -> None:
-    """Show the stored state of GOAL and where each value came from."""
-    goal = find_goal(goal)
+def state_show(goal: str | None, names: Sequence[str], fmt: str) -> None:
+    """Show the stored state of GOAL (or of its VARs) and where each came from."""
+    path, names = goal_and_rest(goal, tuple(names))
     from .executor.workspace import adopt_shared_state
     from .executor.world import describe_origin, stored_origins
     from .loader import load
     from .values import SECRET_SHOWN
 
-    ruleset = load(goal)
+    ruleset = load(path)
     adopt_shared_state(ruleset)
     values, origins, expired = stored_origins(ruleset)
     for name in ruleset.secret_names:
         values[name] = SECRET_SHOWN
         origins[name] = {"kind": "secret"}
+    if names:
+        for name in names:
+            if name not in values:
+                close = difflib.get_close_matches(name, list(values), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise InputError(f"state show: no state variable '{name}'{hint}")
+        values = {name: values[name] for name in dict.fromkeys(names)}
     if fmt == "json":
         data = {"state": values, "origins": origins, "expired": expired}
         click.echo(json.dumps(data, indent=2))
@@ -77,6 +86,45 @@ def state_set(goal: str | None, assignments: Sequence[str]) -> None:
         ),
         assignments,
     )
+
+
+@state.command("rm")
+@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument("names", nargs=-1, metavar="VAR...")
+@no_cache_option
+@_guard
+@var_options
+def state_rm(goal: str | None, names: Sequence[str]) -> None:
+    """Forget the stored values of VARs (declared or not: a renamed one too)."""
+    from .executor.state import forget_values
+
+    path, names = goal_and_rest(goal, tuple(names))
+    if not names:
+        raise InputError("state rm: name the variables to forget")
+    gone = forget_values(path, names)
+    left = [n for n in names if n not in gone]
+    if gone:
+        _stderr(f"forgot {', '.join(gone)}")
+    if left:
+        _stderr(f"nothing was stored for {', '.join(left)}")
+
+
+@state.command("mv")
+@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument("names", nargs=-1, metavar="OLD NEW")
+@no_cache_option
+@_guard
+@var_options
+def state_mv(goal: str | None, names: Sequence[str]) -> None:
+    """Move the stored value of OLD to the state variable NEW (after a rename)."""
+    from .executor.state import rename_value
+
+    path, names = goal_and_rest(goal, tuple(names))
+    if len(names) != 2:
+        raise InputError("state mv: give OLD NEW (two variable names)")
+    old, new = names
+    value = rename_value(path, old, new)
+    _stderr(f"moved {old} -> {new} ({json.dumps(value)})")
 
 
 @state.command("reset")

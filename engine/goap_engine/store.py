@@ -111,6 +111,7 @@ def read_stored(
             repair,
         )
     after = "state" if "state" in data else ""
+    shown = display_path(ruleset.path)
     result: dict[str, Any] = {}
     problems = []
     for name, value in values.items():
@@ -118,9 +119,9 @@ def read_stored(
             problems.append(
                 Diagnostic(
                     Location.of(path, *key_position(text, name, after)),
-                    f"unknown state variable '{name}' (if the goal no longer declares "
-                    "it, forget the stored state with 'goap-engine state reset GOAL' "
-                    "or 'run --fresh')",
+                    f"unknown state variable '{name}': if it was renamed, move its "
+                    f"value with 'goap-engine state mv {shown} {name} NEW'; if it "
+                    f"is gone, 'goap-engine state rm {shown} {name}'",
                 )
             )
             continue
