@@ -365,11 +365,13 @@ _TABLE = (
             "gates",
             "mapping",
             "Dotted key in the report -> condition, e.g. {accuracy: '>= 0.9'}.",
+            default={},
         ),
         _arg(
             "files",
             "mapping",
             "Path -> size condition, e.g. {model.onnx: '<= 15MB'}.",
+            default={},
         ),
         one_of=(("gates", "files"),),
         needs=(("gates", "report"),),
@@ -412,7 +414,7 @@ _TABLE = (
         "hf.publish_local",
         "publish_local",
         "action",
-        "Publish the files into registry/<repo_id>/<version>/ with a manifest.",
+        "Publish the files into registry/REPO_ID/VERSION/ with a manifest.",
         _HF_REPO[0],
         *_HF_FILES,
         *_HF_LOCAL,
@@ -432,15 +434,15 @@ _TABLE = (
         "action",
         "Record an MLflow run with params, metrics and artifacts (no secrets).",
         *_MLFLOW,
-        _arg("params", "mapping", "Parameters to log."),
-        _arg("metrics", "mapping", "Metrics to log (numbers)."),
+        _arg("params", "mapping", "Parameters to log.", default={}),
+        _arg("metrics", "mapping", "Metrics to log (numbers).", default={}),
         _arg(
             "metrics_file",
             "path",
             "A JSON file of metrics; nested objects become dotted keys.",
         ),
-        _arg("artifacts", "list[str]", "Files or folders to attach."),
-        _arg("tags", "mapping", "Tags to set."),
+        _arg("artifacts", "list[str]", "Files or folders to attach.", default=[]),
+        _arg("tags", "mapping", "Tags to set.", default={}),
         _arg(
             "log_journal",
             "bool",
@@ -500,7 +502,7 @@ _TABLE = (
             "path",
             "A jinja2 template to render (default: the shipped progress.md.j2).",
         ),
-        _arg("context", "mapping", "More values for the template."),
+        _arg("context", "mapping", "More values for the template.", default={}),
     ),
     _b(
         "docs.adr",
@@ -649,7 +651,11 @@ def type_problem(argument: Argument, value: Any) -> str | None:
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         )
     if not ok:
-        return f"expected {_expected(wanted)}, found {_found(value)}"
+        found = _found(value)
+        if wanted == "list[str]" and isinstance(value, list):
+            odd = next(v for v in value if not isinstance(v, str))
+            found = f"a list holding {_found(odd)}"
+        return f"expected {_expected(wanted)}, found {found}"
     if argument.choices and value not in argument.choices:
         close = difflib.get_close_matches(str(value), argument.choices, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -675,8 +681,7 @@ def _found(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, list):
-        odd = [v for v in value if not isinstance(v, str)]
-        return f"a list holding {_found(odd[0])}" if odd else "a list"
+        return "a list"
     if isinstance(value, Mapping):
         return "a mapping"
     kind = {bool: "bool", int: "int", float: "float", str: "str"}.get(
