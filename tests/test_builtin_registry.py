@@ -320,6 +320,15 @@ def test_templates_and_fitting_values_pass(argument: Argument, value: Any) -> No
 def test_a_templated_key_stops_the_required_checks() -> None:
     """The key may render to the missing argument's name."""
     assert problems("env.has", {"{{ which }}": "HF_TOKEN"}) == []
+    assert problems("env.has", {"{{ which }}": "HF_TOKEN", "nam": 1}) == [
+        ("nam", "unknown argument 'nam' of env.has (did you mean 'name'?)")
+    ]
+
+
+def test_a_misspelt_key_is_not_reported_missing_as_well() -> None:
+    assert problems("git.commit", {"mesage": "m", "paths": "src"}) == [
+        ("mesage", "unknown argument 'mesage' of git.commit (did you mean 'message'?)")
+    ]
 
 
 def test_unknown_names_get_a_did_you_mean_or_their_family() -> None:

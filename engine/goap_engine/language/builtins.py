@@ -590,36 +590,44 @@ def check_arguments(builtin: Builtin, args: Mapping[str, Any]) -> Iterator[Probl
     (elsewhere).
     """
     names = [a.name for a in builtin.arguments]
-    given = {k for k in args if not is_template(k)}
+    # A misspelt key stands for the argument it suggests: reporting that one
+    # as missing too would say the same thing twice.
+    present = set(args)
     for key in args:
-        if key in given and builtin.argument(key) is None:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            known = f"; it takes {', '.join(names)}" if names and not close else ""
-            if not names:
-                known = "; it takes no arguments"
-            yield Problem(
-                key,
-                f"unknown argument '{key}' of {builtin.name}{hint}{known}",
-                at_key=True,
-            )
-    templated = len(given) < len(args)
-    if templated:
+        if is_template(key) or builtin.argument(key) is not None:
+            continue
+        close = difflib.get_close_matches(key, names, n=1)
+        present.update(close)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        if not names:
+            hint = "; it takes no arguments"
+        elif not close:
+            hint = f"; it takes {', '.join(names)}"
+        yield Problem(
+            key, f"unknown argument '{key}' of {builtin.name}{hint}", at_key=True
+        )
+    if any(is_template(k) for k in args):
+        # A templated key may render to any argument: none is known missing.
+        yield from _check_values(builtin, args)
         return
     for argument in builtin.arguments:
-        if argument.required and argument.name not in args:
+        if argument.required and argument.name not in present:
             yield Problem(
                 None,
                 f"missing required argument '{argument.name}' of {builtin.name} "
                 f"({argument.type}: {argument.description.rstrip('.')})",
             )
     for group in builtin.one_of:
-        if not any(name in args for name in group):
+        if present.isdisjoint(group):
             listed = " or ".join(f"'{n}'" for n in group)
             yield Problem(None, f"{builtin.name} needs {listed}")
     for name, needed in builtin.needs:
-        if name in args and needed not in args:
+        if name in args and needed not in present:
             yield Problem(name, f"{builtin.name}: '{name}' needs '{needed}' too", True)
+    yield from _check_values(builtin, args)
+
+
+def _check_values(builtin: Builtin, args: Mapping[str, Any]) -> Iterator[Problem]:
     for key, value in args.items():
         argument = builtin.argument(key)
         if argument is not None:
