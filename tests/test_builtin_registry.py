@@ -113,9 +113,7 @@ def _module_reads(module: ModuleType) -> dict[str, Reads]:
                 default = (
                     _default_in_get(node) if isinstance(node, ast.Call) else None
                 ) or or_defaults.get(id(node))
-                reads.keys.setdefault(key.value, []).append(
-                    _literal(module, default)
-                )
+                reads.keys.setdefault(key.value, []).append(_literal(module, default))
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
                 continue
             name = node.func.id
@@ -246,8 +244,7 @@ def test_an_unknown_argument_without_a_close_one_lists_them() -> None:
     assert problems("git.push", {"zzz": 1}) == [
         (
             "zzz",
-            "unknown argument 'zzz' of git.push; it takes remote, branch, "
-            "set_upstream",
+            "unknown argument 'zzz' of git.push; it takes remote, branch, set_upstream",
         )
     ]
     assert problems("modal.configured", {"x": 1}) == [
@@ -339,4 +336,17 @@ def test_unknown_names_get_a_did_you_mean_or_their_family() -> None:
     assert unknown_name("env.zzzzzz") == (
         "unknown built-in hook 'env.zzzzzz' (known: env.has); "
         "'goap-engine builtins' lists them"
+    )
+
+
+def test_a_huge_key_or_name_is_clipped_in_the_message() -> None:
+    key = "k" * 100_000
+    assert problems("env.has", {key: 1, "name": "X"}) == [
+        ("k" * 100_000, f"unknown argument '{'k' * 57}...' of env.has; it takes name")
+    ]
+    assert unknown_name("git." + "x" * 100_000) == (
+        f"unknown built-in hook 'git.{'x' * 53}...' (known: "
+        "git.ahead_behind, git.branch_exists, git.commit, git.create_branch, "
+        "git.current_branch, git.dirty_paths, git.push, git.pushed, "
+        "git.switch_branch); 'goap-engine builtins' lists them"
     )

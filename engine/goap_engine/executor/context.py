@@ -141,7 +141,6 @@ def _import_message(module: str, exc: ImportError) -> str:
     return f"cannot import '{module}': {exc}"
 
 
-
 def call_python(fn: Callable[[HookContext], Any], context: HookContext) -> Outcome:
     """Call a python/built-in hook in this process; an exception or False fails.
 

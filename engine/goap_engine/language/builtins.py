@@ -488,7 +488,12 @@ _TABLE = (
             "Its arguments (a string is split on spaces).",
             default=[],
         ),
-        _arg("detach", "bool", "Keep the app running if the engine goes away.", default=False),
+        _arg(
+            "detach",
+            "bool",
+            "Keep the app running if the engine goes away.",
+            default=False,
+        ),
         *_MODAL,
     ),
     _b(
@@ -557,15 +562,25 @@ def target_of(name: str) -> str | None:
     return builtin.target if builtin else entry_point_target(name)
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def unknown_name(name: str) -> str:
     """Return the message for a built-in nobody registers, with a did-you-mean."""
-    close = difflib.get_close_matches(name, list(BUILTINS), n=1)
+    # A long name resembles no built-in; comparing it would only cost time.
+    close = (
+        difflib.get_close_matches(name, list(BUILTINS), n=1) if len(name) < 100 else []
+    )
     if close:
         hint = f" (did you mean '{close[0]}'?)"
     else:
         family = sorted(b for b in BUILTINS if b.split(".")[0] == name.split(".")[0])
         hint = f" (known: {', '.join(family)})" if family else ""
-    return f"unknown built-in hook '{name}'{hint}; 'goap-engine builtins' lists them"
+    return (
+        f"unknown built-in hook '{_clip(name)}'{hint}; "
+        "'goap-engine builtins' lists them"
+    )
 
 
 def is_template(value: Any) -> bool:
@@ -596,7 +611,7 @@ def check_arguments(builtin: Builtin, args: Mapping[str, Any]) -> Iterator[Probl
     for key in args:
         if is_template(key) or builtin.argument(key) is not None:
             continue
-        close = difflib.get_close_matches(key, names, n=1)
+        close = difflib.get_close_matches(key, names, n=1) if len(key) < 100 else []
         present.update(close)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         if not names:
@@ -604,7 +619,9 @@ def check_arguments(builtin: Builtin, args: Mapping[str, Any]) -> Iterator[Probl
         elif not close:
             hint = f"; it takes {', '.join(names)}"
         yield Problem(
-            key, f"unknown argument '{key}' of {builtin.name}{hint}", at_key=True
+            key,
+            f"unknown argument '{_clip(key)}' of {builtin.name}{hint}",
+            at_key=True,
         )
     if any(is_template(k) for k in args):
         # A templated key may render to any argument: none is known missing.

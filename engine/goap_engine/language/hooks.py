@@ -73,7 +73,9 @@ class HookReading(Scope):
         args = raw_args if isinstance(raw_args, dict) else {}
         for problem in check_arguments(builtin, plain_value(args)):
             # A missing argument is reported at 'with:' (or the hook without one).
-            path = (*keys, "with") if problem.key is None else (*keys, "with", problem.key)
+            path = (
+                (*keys, "with") if problem.key is None else (*keys, "with", problem.key)
+            )
             at = doc.where(path, key=problem.at_key)
             self.error(at, problem.message, entity)
 
