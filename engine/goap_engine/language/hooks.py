@@ -62,7 +62,8 @@ class HookReading(Scope):
         self, doc: Document, keys: PathKey, name: str, raw_args: Any
     ) -> None:
         """Check a built-in's name and, when it declares them, its arguments."""
-        from .builtins import BUILTINS, check_arguments, entry_point_target
+        from .builtin_checks import check_arguments
+        from .builtins import BUILTINS, entry_point_target
 
         entity = entity_of(keys[:2])
         builtin = BUILTINS.get(name)
