@@ -107,3 +107,13 @@ def test_validate_and_plan_without_sensing_load_nothing_that_runs(
     modules = imported(argv)
     assert "goap_engine.loader" in modules
     assert loaded(modules, RUNNING) == []
+
+
+def test_builtins_loads_no_library_and_no_layer() -> None:
+    """The reference comes from the language layer's registry alone."""
+    modules = imported(["builtins", "git.push"])
+    assert "goap_engine.language.builtins" in modules
+    # Every command's error guard imports the executor's redaction, no more.
+    others = tuple(n for n in LAYERS if n != "goap_engine.executor")
+    assert loaded(modules, LIBRARIES + RUNNING + others) == []
+    assert "goap_engine.executor.builtins" not in modules

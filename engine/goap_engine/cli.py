@@ -705,4 +705,4 @@ def _write_output(raw: str, text: str, goal: Path, allow_outside: bool) -> Path:
 
 
 # The command groups kept in modules of their own register themselves on main.
-from . import cli_packs, cli_state  # noqa: E402, F401
+from . import cli_builtins, cli_packs, cli_state  # noqa: E402, F401

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .builtins import BUILTINS
+from .builtins import target_of
 from .redaction import Redactor
 
 
@@ -110,7 +110,7 @@ def callable_spec(kind: str, target: str) -> str:
     """Return ``module:function`` for a python hook or a built-in's name."""
     if kind != "builtin":
         return target
-    spec = BUILTINS.get(target) or _entry_point(target)
+    spec = target_of(target)
     if spec is None:
         raise HookError(f"unknown built-in '{target}'")
     return spec
@@ -139,15 +139,6 @@ def _import_message(module: str, exc: ImportError) -> str:
             f"pip install 'goap-engine[{extra}]'"
         )
     return f"cannot import '{module}': {exc}"
-
-
-def _entry_point(name: str) -> str | None:
-    from importlib.metadata import entry_points
-
-    for point in entry_points(group="goap_engine.builtins"):
-        if point.name == name:
-            return str(point.value)
-    return None
 
 
 def call_python(fn: Callable[[HookContext], Any], context: HookContext) -> Outcome:

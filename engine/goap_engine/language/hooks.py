@@ -18,6 +18,7 @@ from ..templates import (
     template_env_names,
     template_names,
 )
+from .builtins import unknown_name
 from .scope import Scope, plain_value
 
 
@@ -53,17 +54,31 @@ class HookReading(Scope):
                 where,
             )
             if kind == "builtin":
-                self.check_builtin(doc, (*keys, "builtin"), str(target))
+                self.check_builtin(doc, keys, str(target), spec.get("with"))
         self.check_templates(doc, keys, hook)
         return hook
 
-    def check_builtin(self, doc: Document, keys: PathKey, name: str) -> None:
-        from ..executor.builtins import BUILTIN_NAMES
+    def check_builtin(
+        self, doc: Document, keys: PathKey, name: str, raw_args: Any
+    ) -> None:
+        """Check a built-in's name and, when it declares them, its arguments."""
+        from .builtin_checks import check_arguments
+        from .builtins import BUILTINS, entry_point_target
 
-        if name not in BUILTIN_NAMES:
-            close = [b for b in BUILTIN_NAMES if b.split(".")[0] == name.split(".")[0]]
-            hint = f" (known: {', '.join(sorted(close))})" if close else ""
-            self.error(doc.where(keys), f"unknown built-in hook '{name}'{hint}")
+        entity = entity_of(keys[:2])
+        builtin = BUILTINS.get(name)
+        if builtin is None:
+            if entry_point_target(name) is None:
+                self.error(doc.where((*keys, "builtin")), unknown_name(name), entity)
+            return
+        args = raw_args if isinstance(raw_args, dict) else {}
+        for problem in check_arguments(builtin, plain_value(args)):
+            # A missing argument is reported at 'with:' (or the hook without one).
+            path = (
+                (*keys, "with") if problem.key is None else (*keys, "with", problem.key)
+            )
+            at = doc.where(path, key=problem.at_key)
+            self.error(at, problem.message, entity)
 
     def check_templates(self, doc: Document, keys: PathKey, hook: Hook) -> None:
         texts: list[str] = []
