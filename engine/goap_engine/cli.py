@@ -143,6 +143,16 @@ def var_options(fn: F) -> F:
     return with_items(with_files(wrapper))  # type: ignore[return-value]
 
 
+def complete(name: str) -> Callable[..., Any]:
+    """Return the completer ``name`` of ``cli_completion``, imported when used."""
+
+    def completer(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+
+        return getattr(cli_completion, name)(ctx, param, incomplete)
+
+    return completer
+
+
 def no_cache_option(fn: F) -> F:
     """Add ``--no-cache`` to a command that loads a goal."""
     option = click.option(
@@ -277,7 +287,12 @@ def _start_state(
 
 
 @main.command()
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
 @click.option(
     "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
 )
@@ -293,11 +308,17 @@ def _start_state(
     help="Plan from the stored state without running any sensor.",
 )
 @click.option("--sense", is_flag=True, hidden=True, help="The default; no effect.")
-@click.option("--search", default=None, help="astar (default), wastar or gbfs.")
+@click.option(
+    "--search",
+    default=None,
+    shell_complete=complete("searches"),
+    help="astar (default), wastar or gbfs.",
+)
 @click.option(
     "--heuristic",
     default=None,
-    help="lmcut (default), hmax, hadd, hff, goalcount, blind.",
+    shell_complete=complete("heuristics"),
+    help="lmcut (default), hmax, hadd, hff, goalcount, seed, blind.",
 )
 @click.option("--weight", default=2.0, show_default=True, help="Weight w of wastar.")
 @click.option("--max-nodes", default=2_000_000, show_default=True, help="Node limit.")
@@ -409,7 +430,12 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
 
 
 @main.command()
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
 @click.option(
     "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
 )
@@ -528,7 +554,12 @@ def closed_pipe() -> NoReturn:
 
 
 @main.command("run")
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
 @click.option(
     "--dry-run", is_flag=True, help="Sense and plan, print every command, run nothing."
 )
@@ -546,6 +577,7 @@ def closed_pipe() -> NoReturn:
     "approve",
     multiple=True,
     metavar="ID[,ID...]",
+    shell_complete=complete("action_ids"),
     help="Approve these irreversible/approval steps (by id or name).",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run.")
@@ -643,7 +675,12 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
 
 
 @main.command()
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
 @click.option(
     "-o",
     "--output",
@@ -705,4 +742,4 @@ def _write_output(raw: str, text: str, goal: Path, allow_outside: bool) -> Path:
 
 
 # The command groups kept in modules of their own register themselves on main.
-from . import cli_builtins, cli_packs, cli_state  # noqa: E402, F401
+from . import cli_builtins, cli_completion, cli_packs, cli_state  # noqa: E402, F401

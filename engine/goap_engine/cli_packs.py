@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _guard, _stderr, main, no_cache_option, var_options
+from .cli import _guard, _stderr, complete, main, no_cache_option, var_options
 from .goal_files import find_goal, goal_and_rest
 
 
@@ -18,7 +18,12 @@ def packs() -> None:
 
 
 @packs.command("list")
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
@@ -62,7 +67,9 @@ def packs_list(goal: Path | None, fmt: str) -> None:
 
 
 @packs.command("update")
-@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument(
+    "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
+)
 @click.argument("names", nargs=-1)
 @no_cache_option
 @_guard

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .assignments import parse_assignments
-from .cli import _guard, _stderr, main, no_cache_option, var_options
+from .cli import _guard, _stderr, complete, main, no_cache_option, var_options
 from .errors import InputError
 from .goal_files import find_goal, goal_and_rest
 
@@ -23,7 +23,9 @@ def state() -> None:
 
 
 @state.command("show")
-@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument(
+    "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
+)
 @click.argument("names", nargs=-1, metavar="[VAR...]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
@@ -66,7 +68,9 @@ def state_show(goal: str | None, names: Sequence[str], fmt: str) -> None:
 
 
 @state.command("set")
-@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument(
+    "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
+)
 @click.argument("assignments", nargs=-1, metavar="VAR=VALUE...")
 @no_cache_option
 @_guard
@@ -89,7 +93,9 @@ def state_set(goal: str | None, assignments: Sequence[str]) -> None:
 
 
 @state.command("rm")
-@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument(
+    "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
+)
 @click.argument("names", nargs=-1, metavar="VAR...")
 @no_cache_option
 @_guard
@@ -110,7 +116,9 @@ def state_rm(goal: str | None, names: Sequence[str]) -> None:
 
 
 @state.command("mv")
-@click.argument("goal", required=False, metavar="[GOAL]")
+@click.argument(
+    "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
+)
 @click.argument("names", nargs=-1, metavar="OLD NEW")
 @no_cache_option
 @_guard
@@ -128,7 +136,12 @@ def state_mv(goal: str | None, names: Sequence[str]) -> None:
 
 
 @state.command("reset")
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
 @no_cache_option
 @_guard
 @var_options
@@ -141,7 +154,12 @@ def state_reset(goal: Path | None) -> None:
 
 
 @main.command()
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
@@ -164,7 +182,12 @@ def history(goal: Path | None, fmt: str) -> None:
 
 
 @main.command()
-@click.argument("goal", required=False, type=click.Path(path_type=Path))
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
 @click.option(
     "--force",
     is_flag=True,
