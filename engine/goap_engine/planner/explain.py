@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import Explanation
-from ..expressions import Expr
+from ..expressions import EvalError, Expr, evaluate
 from ..model import Action, Ruleset
 from .task import (
     Domains,
@@ -41,6 +41,11 @@ def explain(
         if not holds_relaxed(condition_facts(ruleset, e, domains), facts)
     ]
     if not blocked:
+        # The relaxation lets a sensed number take any value; the real start
+        # state may still hold a condition false that nothing can change.
+        fixed = _unchangeable(ruleset, task.actions, exprs, start, exclude)
+        if fixed:
+            return Explanation(fixed)
         lines.append(
             "Every goal condition can be reached on its own, but not all of them "
             "together: some actions undo what others need, or a bound (min/max) "
@@ -51,6 +56,7 @@ def explain(
     for expr in blocked:
         lines.append(f"goal condition '{expr.source}' cannot be reached:")
         _why(ruleset, task.actions, expr, facts, domains, lines, seen, depth=1)
+        _left_out(ruleset, expr, exclude, lines)
     return Explanation(lines)
 
 
@@ -95,3 +101,69 @@ def _why(
         if depth < MAX_DEPTH and first.source not in seen:
             seen.add(first.source)
             _why(ruleset, actions, first, facts, domains, lines, seen, depth + 1)
+
+
+def _left_out(
+    ruleset: Ruleset, expr: Expr, exclude: frozenset[str], lines: list[str]
+) -> None:
+    """Say which actions that change ``expr``'s variables failed in this run."""
+    failed = sorted(
+        a.label for a in ruleset.actions if a.name in exclude and a.writes & expr.reads
+    )
+    if failed:
+        lines.append(
+            f"  ({', '.join(failed)} could change it, but failed in this run and "
+            "is left out)"
+        )
+
+
+def _unchangeable(
+    ruleset: Ruleset,
+    actions: Sequence[Action],
+    exprs: Sequence[Expr],
+    start: State,
+    exclude: frozenset[str],
+) -> list[str]:
+    """Explain the goal conditions false now that no available action changes.
+
+    Each names the values it reads as they are (sensed, stored or default),
+    and the actions that could change them but were left out after failing
+    in this run.
+    """
+    lines: list[str] = []
+    for expr in exprs:
+        try:
+            if evaluate(expr, tuple(start)) is True:
+                continue
+        except (EvalError, TypeError, IndexError):
+            continue
+        if any(a.writes & expr.reads for a in actions):
+            continue
+        values = ", ".join(
+            f"{name} = {start[ruleset.var(name).index]!r}"
+            + (" (sensed)" if ruleset.var(name).sensor is not None else "")
+            for name in sorted(expr.reads)
+        )
+        lines.append(
+            f"goal condition '{expr.source}' is false ({values or 'constant'}):"
+        )
+        failed = sorted(
+            a.label
+            for a in ruleset.actions
+            if a.name in exclude and a.writes & expr.reads
+        )
+        if failed:
+            lines.append(
+                f"  {', '.join(failed)} could change it, but failed in this run "
+                "and is left out"
+            )
+        else:
+            lines.append(
+                f"  no action changes {', '.join(sorted(expr.reads)) or 'it'}"
+                + (
+                    "; it is sensed: the world must change, or the goal"
+                    if any(ruleset.var(n).sensor for n in expr.reads)
+                    else ""
+                )
+            )
+    return lines

@@ -1,0 +1,68 @@
+"""Explanations name the real cause: a sensed value nothing changes, a failed action."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from goap_engine import load
+from goap_engine.errors import EXIT_NO_PLAN
+from goap_engine.planner.explain import explain
+
+SENSED = textwrap.dedent(
+    """\
+    version: 1
+    vars: {min_accuracy: 0.9}
+    state:
+      accuracy: {type: float, sense: {shell: "echo 0.87", from: stdout}}
+      trained: bool
+    actions:
+      train:
+        effects: {trained: true}
+        run: echo train
+    goal: [trained, accuracy >= min_accuracy]
+    """
+)
+
+
+def test_a_sensed_number_no_action_changes_is_named_with_its_value(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "g.yaml").write_text(SENSED)
+    result = subprocess.run(
+        [sys.executable, "-m", "goap_engine", "explain", "g.yaml"],
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == EXIT_NO_PLAN
+    assert (
+        "goal condition 'accuracy >= min_accuracy' is false "
+        "(accuracy = 0.87 (sensed)):\n"
+        "  no action changes accuracy; it is sensed: the world must change, "
+        "or the goal"
+    ) in result.stdout
+    assert "not all of them together" not in result.stdout
+
+
+def test_an_action_that_failed_in_this_run_is_named(tmp_path: Path) -> None:
+    (tmp_path / "g.yaml").write_text(
+        "version: 1\nstate: {deployed: bool, ready: bool}\n"
+        "actions:\n"
+        "  deploy: {effects: {deployed: true}, run: exit 1}\n"
+        "  prepare: {effects: {ready: true}, run: echo ok}\n"
+        "goal: [deployed, ready]\n"
+    )
+    ruleset = load(tmp_path / "g.yaml", cache=False)
+    lines = explain(
+        ruleset, ruleset.default_state(), exclude=frozenset({"deploy"})
+    ).lines
+    assert "goal condition 'deployed' cannot be reached:" in lines
+    assert "  (deploy could change it, but failed in this run and is left out)" in lines
+    assert not any("'ready'" in line for line in lines)
