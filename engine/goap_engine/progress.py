@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 from datetime import UTC, datetime
 from importlib import resources
@@ -128,7 +129,11 @@ def progress_context(ruleset: Ruleset) -> dict[str, Any]:
             }
         )
     ok = [e for e in done if e.get("status") == "ok"]
+    from .render import plan_mermaid
+
     return {
+        "plan_mermaid": plan_mermaid(plan) if plan is not None and plan.steps else "",
+        "run_gantt": run_gantt(last_run, done),
         "title": "GOAP progress",
         "goal": str(ruleset.path.name),
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -168,3 +173,45 @@ def render_document(
     except ValueError as exc:
         where = Location.of(template) if isinstance(template, Path) else Location("")
         raise InputError(Diagnostic(where, f"template error: {exc}")) from None
+
+
+# What a Mermaid task name may hold: ':' ends it, '#' and ';' break the chart.
+_GANTT_UNSAFE = re.compile(r"[^A-Za-z0-9 _.()/-]+")
+
+
+def run_gantt(run: str | None, steps: list[dict[str, Any]]) -> str:
+    """Return the steps of ``run`` as a Mermaid Gantt chart, or '' without any.
+
+    Each step gets two bars from the moment it started: how long the plan
+    estimated (``estimated``) and how long it took (``actual``); GitHub
+    renders the chart in GOAP.md and in pull request comments.
+    """
+    rows = []
+    for event in steps:
+        end, seconds = event.get("t"), _seconds(event.get("seconds"))
+        if isinstance(end, bool) or not isinstance(end, int | float):
+            continue
+        if not math.isfinite(end):
+            continue
+        start = end - seconds
+        name = _GANTT_UNSAFE.sub(" ", str(event.get("step", ""))).strip() or "step"
+        estimated = _seconds(event.get("estimated"))
+        rows.append((name, start, estimated, seconds, str(event.get("status"))))
+    if not rows:
+        return ""
+    lines = [
+        "gantt",
+        f"  title Run {_GANTT_UNSAFE.sub('', run or '')}: estimated and actual",
+        "  dateFormat x",
+        "  axisFormat %H:%M:%S",
+    ]
+    for section, index in (("estimated", 2), ("actual", 3)):
+        lines.append(f"  section {section}")
+        for name, start, *times, status in rows:
+            length = times[index - 2]
+            mark = "crit, " if section == "actual" and status != "ok" else ""
+            begin = round(start * 1000)
+            # A step of no time still gets a visible sliver.
+            finish = begin + max(round(length * 1000), 1)
+            lines.append(f"  {name} :{mark}{begin}, {finish}")
+    return "\n".join(lines) + "\n"
