@@ -145,10 +145,10 @@ class JUnitReport:
     ) -> Case:
         case = Case(f"goal {self.goal.name}", seconds=self.seconds)
         if interrupted:
-            case.outcome = case.kind = case.message = "interrupted"
-            case.outcome = "error"
+            case.outcome, case.kind = "error", "interrupted"
+            case.message = "interrupted"
         elif error is not None:
-            case.outcome, case.kind = "error", _error_kind(error)
+            case.outcome, case.kind = "error", type(error).__name__
             case.message = str(error)
         elif self.dry_run:
             case.outcome, case.message = "skipped", "dry run: nothing ran"
@@ -203,10 +203,6 @@ def _shown_path(path: Path) -> Path:
         return path.relative_to(Path.cwd())
     except ValueError:
         return path
-
-
-def _error_kind(error: BaseException) -> str:
-    return "input" if isinstance(error, GoapError) else type(error).__name__
 
 
 def _render(
