@@ -19,6 +19,7 @@ import click
 
 from . import __version__
 from .assignments import parse_assignments
+from .cli_lock import lock_timeout_option
 from .errors import (
     EXIT_BUG,
     EXIT_CLOSED_PIPE,
@@ -575,6 +576,7 @@ def closed_pipe() -> NoReturn:
     is_flag=True,
     help="Let --junit write outside the project (the goal's git work tree or folder).",
 )
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options

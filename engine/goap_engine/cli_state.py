@@ -11,6 +11,7 @@ import click
 
 from .assignments import parse_assignments
 from .cli import _guard, _stderr, main, no_cache_option, var_options
+from .cli_lock import lock_timeout_option
 from .errors import InputError
 from .goal_files import find_goal, goal_and_rest
 
@@ -68,6 +69,7 @@ def state_show(goal: str | None, names: Sequence[str], fmt: str) -> None:
 @state.command("set")
 @click.argument("goal", required=False, metavar="[GOAL]")
 @click.argument("assignments", nargs=-1, metavar="VAR=VALUE...")
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options
@@ -91,6 +93,7 @@ def state_set(goal: str | None, assignments: Sequence[str]) -> None:
 @state.command("rm")
 @click.argument("goal", required=False, metavar="[GOAL]")
 @click.argument("names", nargs=-1, metavar="VAR...")
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options
@@ -112,6 +115,7 @@ def state_rm(goal: str | None, names: Sequence[str]) -> None:
 @state.command("mv")
 @click.argument("goal", required=False, metavar="[GOAL]")
 @click.argument("names", nargs=-1, metavar="OLD NEW")
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options
@@ -129,6 +133,7 @@ def state_mv(goal: str | None, names: Sequence[str]) -> None:
 
 @state.command("reset")
 @click.argument("goal", required=False, type=click.Path(path_type=Path))
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options
