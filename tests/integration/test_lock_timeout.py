@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import click
@@ -93,6 +94,18 @@ def test_a_wait_that_ends_first_exits_4_and_says_so(
         assert at_once.returncode == 4, (argv, at_once.stderr)
         assert "waiting" not in at_once.stderr
         assert "(or pass --lock-timeout DURATION)" in at_once.stderr
+    # A CI job that gave up waiting still gets its report, saying why.
+    locked = h.run("run", "goal.yaml", "--junit", "run.xml", cwd=tmp_path)
+    assert locked.returncode == 4, locked.stderr
+    report = ET.parse(tmp_path / "run.xml").getroot()
+    (case,) = report.iter("testcase")
+    (error,) = list(case)
+    assert (case.get("name"), error.tag, error.get("type")) == (
+        "goal goal.yaml",
+        "error",
+        "LockedError",
+    )
+    assert f"pid {holder.pid}" in str(error.get("message"))
     (tmp_path / "go").touch()
     _, err = holder.communicate(timeout=30)
     assert holder.returncode == 0, err
