@@ -19,6 +19,7 @@ import click
 
 from . import __version__
 from .assignments import parse_assignments
+from .cli_lock import lock_timeout_option
 from .errors import (
     EXIT_BUG,
     EXIT_CLOSED_PIPE,
@@ -595,6 +596,19 @@ def closed_pipe() -> NoReturn:
     show_default=True,
     help="json streams journal events as JSON Lines on stdout.",
 )
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(),
+    metavar="FILE",
+    help="Write the run's steps as a JUnit XML report (also when it fails).",
+)
+@click.option(
+    "--allow-outside",
+    is_flag=True,
+    help="Let --junit write outside the project (the goal's git work tree or folder).",
+)
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options
@@ -609,6 +623,8 @@ def run_command(
     fresh: bool,
     sets: Sequence[str],
     fmt: str,
+    junit_file: str | None,
+    allow_outside: bool,
 ) -> None:
     """Sense, plan, act, verify and replan until GOAL holds.
 
@@ -626,6 +642,14 @@ def run_command(
     _require_goal(ruleset)
     if resume and fresh:
         raise InputError("--resume and --fresh exclude each other")
+    junit = None
+    if junit_file is not None:
+        from .executor.junit import JUnitReport
+
+        # Checked before anything runs: a bad path is found at once, not
+        # after an hour of steps.
+        where = output_path(junit_file, goal, allow_outside, "--junit")
+        junit = JUnitReport(ruleset, where)
     reporter = Reporter(fmt)
     options = RunOptions(
         dry_run=dry_run,
@@ -639,14 +663,16 @@ def run_command(
         interactive=sys.stdin.isatty() and sys.stderr.isatty(),
         confirm=lambda question: click.confirm(question, default=False, err=True),
     )
-    runner = Runner(
-        ruleset, options, on_event=reporter.event, on_output=reporter.output
-    )
+    on_event = reporter.event if junit is None else junit.listen(reporter.event)
+    runner = Runner(ruleset, options, on_event=on_event, on_output=reporter.output)
     try:
-        result = runner.run()
+        with junit.writing(runner.redact) if junit else contextlib.nullcontext():
+            result = runner.run()
     finally:
         reporter.close()
     reporter.summary(result)
+    if junit is not None:
+        _stderr(f"JUnit report written to {junit.path}")
     if result.approval is not None:
         sys.exit(result.approval.exit_code)
     if not result.reached and not dry_run:
@@ -726,18 +752,26 @@ def _write_output(raw: str, text: str, goal: Path, allow_outside: bool) -> Path:
     not exist yet.
     """
     from .errors import FileError
-    from .files import check_inside, project_root
     from .store import atomic_write
 
-    path = Path(raw)
-    if raw.endswith(("/", os.sep)) or path.is_dir():
-        raise FileError(path, f"-o {raw}: is a folder; give a file name")
-    if not allow_outside:
-        check_inside(path, project_root(goal), "-o", "--allow-outside")
+    path = output_path(raw, goal, allow_outside)
     try:
         atomic_write(path, text)
     except OSError as exc:
         raise FileError(path, f"-o: cannot write: {exc.strerror or exc}") from None
+    return path
+
+
+def output_path(raw: str, goal: Path, allow_outside: bool, option: str = "-o") -> Path:
+    """Return the file an output option names, refused unless inside the project."""
+    from .errors import FileError
+    from .files import check_inside, project_root
+
+    path = Path(raw)
+    if raw.endswith(("/", os.sep)) or path.is_dir():
+        raise FileError(path, f"{option} {raw}: is a folder; give a file name")
+    if not allow_outside:
+        check_inside(path, project_root(goal), option, "--allow-outside")
     return path
 
 

@@ -11,6 +11,7 @@ import click
 
 from .assignments import parse_assignments
 from .cli import _guard, _stderr, complete, main, no_cache_option, var_options
+from .cli_lock import lock_timeout_option
 from .errors import InputError
 from .goal_files import find_goal, goal_and_rest
 
@@ -72,6 +73,7 @@ def state_show(goal: str | None, names: Sequence[str], fmt: str) -> None:
     "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
 )
 @click.argument("assignments", nargs=-1, metavar="VAR=VALUE...")
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options
@@ -97,6 +99,7 @@ def state_set(goal: str | None, assignments: Sequence[str]) -> None:
     "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
 )
 @click.argument("names", nargs=-1, metavar="VAR...")
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options
@@ -120,6 +123,7 @@ def state_rm(goal: str | None, names: Sequence[str]) -> None:
     "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
 )
 @click.argument("names", nargs=-1, metavar="OLD NEW")
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options
@@ -142,6 +146,7 @@ def state_mv(goal: str | None, names: Sequence[str]) -> None:
     type=click.Path(path_type=Path),
     shell_complete=complete("goal_files"),
 )
+@lock_timeout_option
 @no_cache_option
 @_guard
 @var_options

@@ -15,6 +15,9 @@ import json
 import os
 import socket
 import stat
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -22,6 +25,26 @@ from typing import Any
 from ..errors import Diagnostic, Location, LockedError, WorkspaceError
 from ..files import folder_in_the_way, kind_of
 from .journal import now
+
+# How often a waiting command tries the lock again.  flock cannot block with
+# a timeout, and an alarm signal would interrupt the hooks' own waits.
+POLL = 0.2
+
+# How long a lock may be waited for, and where to say so: set for one command
+# (``--lock-timeout``) rather than passed down through every state operation.
+_WAIT: ContextVar[tuple[float, Callable[[str], None]] | None] = ContextVar(
+    "lock_wait", default=None
+)
+
+
+@contextlib.contextmanager
+def waiting(seconds: float, say: Callable[[str], None]) -> Iterator[None]:
+    """Let locks taken inside wait up to ``seconds`` for a live holder."""
+    token = _WAIT.set((seconds, say))
+    try:
+        yield
+    finally:
+        _WAIT.reset(token)
 
 
 def _holder(fd: int) -> dict[str, Any]:
@@ -85,11 +108,16 @@ class WorkspaceLock:
                 f"remove the file in its place ({exc.filename or self.path.parent})",
             ) from None
         fd, holder = _open_locked(self.path)
+        waited = 0.0
+        if holder is not None:
+            fd, holder, waited = self._wait(fd, holder)
         if holder is not None:
             os.close(fd)
+            after = f" after waiting {waited:g}s" if waited else ""
             raise LockedError(
-                f"another run holds the lock {self.path} ({describe_holder(holder)}); "
-                "wait for it to finish or stop that process"
+                f"another run holds the lock {self.path} ({describe_holder(holder)})"
+                f"{after}; wait for it to finish or stop that process"
+                + ("" if waited else " (or pass --lock-timeout DURATION)")
             )
         record = {
             "pid": os.getpid(),
@@ -106,6 +134,29 @@ class WorkspaceLock:
             raise
         self._fd = fd
         return self
+
+    def _wait(
+        self, fd: int, holder: dict[str, Any] | None
+    ) -> tuple[int, dict[str, Any] | None, float]:
+        """Try the lock again until it is free or the command's wait is over."""
+        wait = _WAIT.get()
+        if wait is None or wait[0] <= 0 or holder is None:
+            return fd, holder, 0.0
+        seconds, say = wait
+        say(
+            f"waiting up to {seconds:g}s for the lock {self.path}, held by "
+            f"{describe_holder(holder)}"
+        )
+        deadline = time.monotonic() + seconds
+        while holder is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            # Not held while sleeping: an interrupt here leaks no descriptor.
+            os.close(fd)
+            time.sleep(min(POLL, left))
+            fd, holder = _open_locked(self.path)
+        return fd, holder, seconds
 
     def __exit__(
         self,
