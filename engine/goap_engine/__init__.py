@@ -2,9 +2,11 @@
 
 The Python API mirrors the command line::
 
-    from goap_engine import load, find_plan
+    from goap_engine import load, find_plan, sense, run
     ruleset = load("goals.d/production.yaml")
-    plan = find_plan(ruleset)
+    plan = find_plan(ruleset, {"tests_passed": True})
+    sensed = sense(ruleset)            # values read, and failed sensors
+    result = run(ruleset, yes=True)    # result.status, result.steps
 
 Names are imported on first use, so ``goap-engine --help`` and scripts that
 need only part of the API do not pay for the rest.
@@ -18,6 +20,9 @@ from importlib import import_module as _import_module
 __version__ = "0.1.0"
 
 _WHERE = {
+    "Sensed": "api",
+    "run": "api",
+    "sense": "api",
     "Diagnostic": "errors",
     "ExecutionError": "errors",
     "GoapError": "errors",
@@ -30,6 +35,9 @@ _WHERE = {
     "Action": "model",
     "Ruleset": "model",
     "StateVar": "model",
+    "RunResult": "executor.runner",
+    "StepRecord": "executor.steps",
+    "SensorFailure": "executor.world",
     "Plan": "planner.plan",
     "Step": "planner.plan",
     "find_plan": "planner.plan",
@@ -48,19 +56,26 @@ __all__ = [
     "NoPlanError",
     "Plan",
     "PlanInvalidError",
+    "RunResult",
     "Ruleset",
     "Schedule",
     "SearchLimitError",
+    "Sensed",
+    "SensorFailure",
     "StateVar",
     "Step",
+    "StepRecord",
     "__version__",
     "find_plan",
     "load",
+    "run",
     "schedule",
+    "sense",
     "simulate",
 ]
 
 if _typing.TYPE_CHECKING:
+    from .api import Sensed, run, sense
     from .errors import (
         Diagnostic,
         ExecutionError,
@@ -71,6 +86,9 @@ if _typing.TYPE_CHECKING:
         PlanInvalidError,
         SearchLimitError,
     )
+    from .executor.runner import RunResult
+    from .executor.steps import StepRecord
+    from .executor.world import SensorFailure
     from .loader import load
     from .model import Action, Ruleset, StateVar
     from .planner.plan import Plan, Step, find_plan, simulate

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import Diagnostic, InputError, Location
 from .model import Ruleset, StateVar
 
 _TRUE = {"true", "yes", "on", "1"}
@@ -137,3 +138,79 @@ def shown(ruleset: Ruleset, values: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``values`` with each secret variable's value replaced by a mark."""
     secret = ruleset.secret_names
     return {k: SECRET_SHOWN if k in secret else v for k, v in values.items()}
+
+
+def checked_values(
+    ruleset: Ruleset, values: Mapping[str, Any], *, label: str
+) -> dict[str, Any]:
+    """Return ``values`` (state variable names to values) checked against their types.
+
+    Every problem is reported at once, located at ``label`` (the argument that
+    gave them); no message repeats a value given: it may be a secret.
+    """
+    import difflib  # only for a name given wrong
+
+    where = Location(label)
+    if not isinstance(values, Mapping):
+        raise InputError(
+            Diagnostic(
+                where,
+                "expected a mapping of state variable names to values, "
+                f"found {type(values).__name__}",
+            )
+        )
+    checked: dict[str, Any] = {}
+    problems = []
+    for name, value in values.items():
+        if not isinstance(name, str):
+            found = type(name).__name__
+            problems.append(
+                Diagnostic(where, f"expected a state variable name, found {found}")
+            )
+            continue
+        if name not in ruleset.names:
+            close = difflib.get_close_matches(name, ruleset.names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            if name in ruleset.vars:
+                hint = (
+                    f": '{name}' is a var, give it with "
+                    f"load(path, overrides={{'{name}': ...}})"
+                )
+            problems.append(Diagnostic(where, f"unknown state variable '{name}'{hint}"))
+            continue
+        try:
+            checked[name] = check_value(ruleset.var(name), value, show=False)
+        except ValueError as exc:
+            problems.append(Diagnostic(where, str(exc), f"state variable '{name}'"))
+    if problems:
+        raise InputError(problems)
+    return checked
+
+
+def state_of(
+    ruleset: Ruleset,
+    start: Mapping[str, Any] | tuple[Any, ...] | None,
+    *,
+    label: str = "start",
+) -> tuple[Any, ...]:
+    """Return the state ``start`` describes: defaults overlaid by a mapping.
+
+    A tuple is taken as a whole state already (the planner's own form, one
+    value per variable in declaration order) and only its length is checked:
+    the planner passes its states back through here on every replan.
+    """
+    if start is None:
+        return ruleset.default_state()
+    if isinstance(start, tuple):
+        if len(start) != len(ruleset.names):
+            raise InputError(
+                Diagnostic(
+                    Location(label),
+                    f"expected a state of {len(ruleset.names)} values (one per "
+                    f"state variable) or a mapping of names to values, found "
+                    f"a tuple of {len(start)}",
+                )
+            )
+        return start
+    values = checked_values(ruleset, start, label=label)
+    return with_values(ruleset, ruleset.default_state(), values)

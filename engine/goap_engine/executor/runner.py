@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ApprovalError, Diagnostic, InputError, NoPlanError
 from ..files import project_root
@@ -65,6 +65,7 @@ __all__ = [
     "RETRY_BASE",
     "RunOptions",
     "RunResult",
+    "RunStatus",
     "Runner",
     "StepRecord",
     "journal_path",
@@ -74,6 +75,8 @@ __all__ = [
 ]
 
 TRACK_TIMEOUT = 300.0
+
+RunStatus = Literal["reached", "failed", "needs_approval", "planned"]
 
 
 @dataclass
@@ -95,7 +98,7 @@ class RunOptions:
 
 @dataclass
 class RunResult:
-    """How a run ended."""
+    """How a run ended: its steps with their outcomes, replans and final state."""
 
     run_id: str
     reached: bool
@@ -107,6 +110,19 @@ class RunResult:
     reason: str = ""
     approval: ApprovalError | None = None
     dry_run: bool = False
+
+    @property
+    def status(self) -> RunStatus:
+        """Return how the run ended, as its journal records it.
+
+        ``planned`` is a dry run; ``needs_approval`` ran nothing because a
+        step needs an approval nobody gave (``approval`` says which).
+        """
+        if self.dry_run:
+            return "planned"
+        if self.approval is not None:
+            return "needs_approval"
+        return "reached" if self.reached else "failed"
 
 
 class Runner(StepRunner):
@@ -252,12 +268,9 @@ class Runner(StepRunner):
         except BaseException as exc:
             self.event("run_end", status="error", message=str(exc))
             raise
-        status = "reached" if result.reached else "failed"
-        if result.approval is not None:
-            status = "needs_approval"
         self.event(
             "run_end",
-            status=status,
+            status=result.status,
             reason=result.reason,
             seconds=round(result.seconds, 3),
             replans=result.replans,

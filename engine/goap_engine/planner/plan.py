@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,6 +13,7 @@ import simpleeval
 from ..errors import InputError, NoPlanError, PlanInvalidError
 from ..expressions import CONSTANTS, Expr
 from ..model import Action, Ruleset
+from ..values import state_of
 from .heuristics import HEURISTICS
 from .search import SEARCHES, best_first
 from .task import State, compile_task
@@ -65,7 +66,7 @@ def guarantee_of(search: str, heuristic: str, weight: float) -> tuple[Guarantee,
 
 def find_plan(
     ruleset: Ruleset,
-    start: State | None = None,
+    start: Mapping[str, Any] | State | None = None,
     *,
     search: str | None = None,
     heuristic: str | None = None,
@@ -77,6 +78,10 @@ def find_plan(
 ) -> Plan:
     """Return a verified plan reaching the goal of ``ruleset`` from ``start``.
 
+    ``start`` maps state variable names to values (checked against their
+    types; the others keep their defaults), or is a whole state as a plan's
+    ``start`` holds it; None means every default.  Nothing is sensed here:
+    ``sense`` reads the world.
     ``exclude`` names actions not to use (the runner leaves out actions that
     just failed without changing anything).  Raises ``NoPlanError`` (with an
     explanation) when there is none.
@@ -91,7 +96,7 @@ def find_plan(
         raise InputError(
             f"unknown heuristic '{heuristic}' (choose from {', '.join(HEURISTICS)})"
         )
-    start = start if start is not None else ruleset.default_state()
+    start = state_of(ruleset, start)
     if goal is None and ruleset.policy.ordered and len(ruleset.subgoals) > 1:
         return _ordered(
             ruleset, start, search, heuristic, weight, max_nodes, max_seconds
