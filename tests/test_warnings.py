@@ -182,3 +182,33 @@ def test_warnings_about_packs_from_outside_the_project_are_left_out(
     # Its errors always count.
     (shared / "build.yaml").write_text(PACK.replace("echo build", "echo {{ nope }}"))
     assert "nope" in cli(project, "validate").stderr
+
+
+def test_a_project_name_that_shadows_an_outside_pack_is_named(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "build.yaml").write_text(PACK)
+    project = tmp_path / "app"
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / "goals.d").mkdir()
+    (project / "goals.d" / "g.yaml").write_text(
+        "version: 1\nuses: [../../shared/build.yaml]\n"
+        "state:\n  built: {type: bool, description: mine}\n"
+        "goal: [g.built]\n"
+    )
+    result = cli(project, "validate")
+    assert (
+        "goals.d/g.yaml:4:3: warning: state variable 'g.built': 'built' is also "
+        "declared by build.built (pack 'build', from outside the project): both "
+        "are now qualified, so the short name 'built' names neither (write g.built "
+        "or build.built, or rename yours) [shadowed-name]"
+    ) in result.stderr
+    # Two packs of the project itself may share a name: that is what ns.name is for.
+    (project / "packs").mkdir()
+    (project / "packs" / "build.yaml").write_text(PACK)
+    (project / "goals.d" / "g.yaml").write_text(
+        "version: 1\nuses: [../packs/build.yaml]\n"
+        "state:\n  built: {type: bool, description: mine}\n"
+        "goal: [g.built]\n"
+    )
+    assert "shadowed-name" not in cli(project, "validate").stderr

@@ -76,6 +76,8 @@ WARNING_CODES: dict[str, str] = {
     "never-applicable": "an action whose precondition can never hold",
     "unquoted-template": "a shell command with 'quote: false' and template values",
     "value-run-as-code": "a template value handed to eval or sh -c",
+    "shadowed-name": "a state variable of the project with the name of one in "
+    "a pack from outside it: both become qualified",
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from .errors import Diagnostic, display_path
+from .errors import Diagnostic, FileError, display_path
+from .files import is_inside, project_root
 from .model import Hook, Ruleset
 from .planner.task import (
     compile_task,
@@ -61,6 +62,7 @@ def _lint(ruleset: Ruleset) -> list[Diagnostic]:
             read |= hook_template_reads(var.sensor.hook)
     found += _unquoted(ruleset)
     found += _run_as_code(ruleset)
+    found += _shadowing(ruleset)
     for var in ruleset.variables:
         entity = f"state variable '{var.name}'"
         if var.name not in read:
@@ -242,3 +244,46 @@ def _unquoted(ruleset: Ruleset) -> list[Diagnostic]:
         and not hook.quote
         and "{" in str(hook.target)
     ]
+
+
+def _shadowing(ruleset: Ruleset) -> list[Diagnostic]:
+    """Warn where the project's own name made a pack from outside qualified.
+
+    Names are qualified only where two packs clash: declaring a name that a
+    shipped, fetched or installed pack already has turns its short name into
+    ``pack.name`` for both -- the goal's short name then names neither, and
+    values stored under it no longer load.  Said at the project's declaration.
+    """
+    project = project_root(ruleset.path)
+    outside: dict[str, str] = {}
+    for pack in ruleset.packs:
+        try:
+            if not is_inside(pack.path, project):
+                outside.update((v, pack.name) for v in pack.variables)
+        except FileError:
+            continue
+    by_short: dict[str, list[str]] = {}
+    for var in ruleset.variables:
+        ns, dot, short = var.name.partition(".")
+        if dot:
+            by_short.setdefault(short, []).append(var.name)
+    found = []
+    for short, names in by_short.items():
+        theirs = [n for n in names if n in outside]
+        for name in names:
+            if name in outside or not theirs:
+                continue
+            others = ", ".join(theirs)
+            found.append(
+                Diagnostic(
+                    ruleset.var(name).location,
+                    f"'{short}' is also declared by {others} (pack "
+                    f"'{outside[theirs[0]]}', from outside the project): both are "
+                    f"now qualified, so the short name '{short}' names neither "
+                    f"(write {name} or {theirs[0]}, or rename yours)",
+                    f"state variable '{name}'",
+                    "warning",
+                    "shadowed-name",
+                )
+            )
+    return found
