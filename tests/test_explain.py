@@ -46,7 +46,7 @@ def test_a_sensed_number_no_action_changes_is_named_with_its_value(
         "goal condition 'accuracy >= min_accuracy' is false "
         "(accuracy = 0.87 (sensed)):\n"
         "  no action changes accuracy; it is sensed: the world must change, "
-        "or the goal"
+        "or the goal must ask for less\n"
     ) in result.stdout
     assert "not all of them together" not in result.stdout
 

@@ -161,7 +161,8 @@ def _unchangeable(
             lines.append(
                 f"  no action changes {', '.join(sorted(expr.reads)) or 'it'}"
                 + (
-                    "; it is sensed: the world must change, or the goal"
+                    "; it is sensed: the world must change, or the goal must "
+                    "ask for less"
                     if any(ruleset.var(n).sensor for n in expr.reads)
                     else ""
                 )
