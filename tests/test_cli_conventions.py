@@ -243,3 +243,23 @@ def test_help_into_a_closed_pipe_ends_with_141(project: Path, argv: list[str]) -
     finally:
         os.close(writer)
     assert (result.returncode, result.stderr) == (EXIT_CLOSED_PIPE, b"")
+
+
+def test_packs_list_names_a_pack_by_its_alias(project: Path) -> None:
+    (project / "shared").mkdir()
+    (project / "shared" / "release.yaml").write_text(
+        "version: 1\nstate: {published: bool}\n"
+        "actions: {publish: {effects: {published: true}, run: echo publish}}\n"
+    )
+    (project / "goals.d" / "release.yaml").write_text(
+        GOAL.replace(
+            "version: 1\n",
+            "version: 1\nuses: [{path: ../shared/release.yaml, as: team}]\n",
+        )
+    )
+    result = cli(project, "packs", "list")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        f"team: local  ({project}/goals.d/../shared/release.yaml)",
+        "  action publish",
+    ]

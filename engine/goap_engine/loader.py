@@ -185,7 +185,8 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
             declared = tuple(v.name for v in self.by_ns.get(self.ns(doc), {}).values())
             packs.append(
                 Pack(
-                    doc.path.stem,
+                    # The namespace, so an alias from 'as:' is what packs list shows.
+                    self.ns(doc),
                     doc.path,
                     declared,
                     tuple(names),
