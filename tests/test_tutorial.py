@@ -41,6 +41,7 @@ VARYING = [
     (re.compile(r"\(\d+s\)"), "(<s>)"),
     (re.compile(r"in \d+s\b"), "in <s>"),
     (re.compile(r"in \d+ ms\b"), "in <ms>"),
+    (re.compile(r'time="[\d.]+"'), 'time="<seconds>"'),
 ]
 
 
@@ -96,9 +97,7 @@ def matches(expected: list[str], actual: list[str]) -> bool:
     if not expected:
         return not actual
     if expected[0] == "...":
-        return any(
-            matches(expected[1:], actual[k:]) for k in range(len(actual) + 1)
-        )
+        return any(matches(expected[1:], actual[k:]) for k in range(len(actual) + 1))
     return (
         bool(actual)
         and normalise(expected[0]) == normalise(actual[0])
@@ -186,8 +185,7 @@ def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
             continue
         assert matches(step.expected, actual), (
             f"docs/tutorial.md:{step.line}: $ {step.command}\n"
-            "--- expected\n" + "\n".join(step.expected) + "\n--- printed\n"
-            + printed
+            "--- expected\n" + "\n".join(step.expected) + "\n--- printed\n" + printed
         )
         following = next((s for s in steps[index + 1 :] if s.command), None)
         if following is None or following.command != "echo $?":
