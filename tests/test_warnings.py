@@ -212,3 +212,19 @@ def test_a_project_name_that_shadows_an_outside_pack_is_named(tmp_path: Path) ->
         "goal: [g.built]\n"
     )
     assert "shadowed-name" not in cli(project, "validate").stderr
+
+
+@pytest.mark.parametrize("has_src", [False, True])
+def test_a_fresh_init_plans_a_dry_run(tmp_path: Path, has_src: bool) -> None:
+    """The scaffold's paths fit the project: its first run gets past the sensors."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    if has_src:
+        (tmp_path / "src").mkdir()
+        (tmp_path / "src" / "app.py").write_text("print('hello')\n")
+    assert cli(tmp_path, "init").returncode == 0
+    goal = (tmp_path / "goals.d" / "production.yaml").read_text()
+    expected = "src" if has_src else "."
+    assert f"  src: {expected}\n" in goal and f"  code_path: {expected}\n" in goal
+    result = cli(tmp_path, "run", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "update_changelog" in result.stdout + result.stderr

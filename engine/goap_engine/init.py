@@ -51,13 +51,13 @@ description: {description}
 uses: [goap:standard, ../actions.d]
 vars:
   # Code validation (goap:quality)
-  src: src
+  src: {src}
   frontend: frontend
   training_script: src/train.py
   # Git branch management (goap:git)
   branch: feature/production-deployment
   remote: origin
-  code_path: src
+  code_path: {src}
   docs_path: plans
   utilities_path: scripts
   # CI/CD monitoring (goap:ci); GITHUB_TOKEN in the environment enables GitHub
@@ -111,6 +111,10 @@ def scaffold(root: Path, *, force: bool = False) -> list[Path]:
             schema=SCHEMA_BASE,
             # A JSON string is a valid YAML double-quoted scalar, whatever the name.
             description=json.dumps(f"Production deployment of {name}."),
+            # The code the checks read and the commits take: src/ where the
+            # project has one, else the whole repository (a missing folder
+            # would fail the first run's ruff sensor).
+            src="src" if (root / "src").is_dir() else ".",
         ),
     }
     existing = [path for path in files if path.exists()]
