@@ -263,3 +263,20 @@ def test_packs_list_names_a_pack_by_its_alias(project: Path) -> None:
         f"team: local  ({project}/goals.d/../shared/release.yaml)",
         "  action publish",
     ]
+
+
+def test_goal_is_found_from_a_subfolder_of_the_project(project: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    deeper = project / "src" / "pkg"
+    deeper.mkdir(parents=True)
+    found = cli(deeper, "plan")
+    assert found.returncode == 0, found.stderr
+    assert "ship" in found.stdout
+    checked = cli(deeper, "validate")
+    assert checked.returncode == 0 and "1 file(s) checked" in checked.stderr
+    # Not above the project's root: a goals.d/ there belongs to something else.
+    outer = project / "nested-repo"
+    subprocess.run(["git", "init", "-q", str(outer)], check=True)
+    alone = cli(outer, "plan")
+    assert alone.returncode == EXIT_INPUT
+    assert "no goals.d/ here nor above, up to the project's root" in alone.stderr

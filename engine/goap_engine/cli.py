@@ -234,7 +234,9 @@ def validate(paths: Sequence[Path], strict: bool, fmt: str) -> None:
 
 
 def _default_targets() -> list[Path]:
-    for folder in (Path("goals.d"), Path("actions.d")):
+    from .goal_files import goals_folder
+
+    for folder in (goals_folder(), Path("actions.d")):
         if folder.is_dir():
             found = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
             if found:

@@ -10,6 +10,7 @@ or a name ending in ``.yaml`` or ``.yml``.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -31,18 +32,37 @@ def goal_files(folder: Path = GOALS_FOLDER) -> list[Path]:
     )
 
 
+def goals_folder() -> Path:
+    """Return the ``goals.d/`` a command run here means.
+
+    The one in the current folder, else the nearest above it, up to the
+    project's git work tree (as git and task find their files from any
+    subfolder); ``goals.d`` (which may not exist) when there is none.
+    """
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / GOALS_FOLDER).is_dir():
+            if folder == here:
+                return GOALS_FOLDER
+            return Path(os.path.relpath(folder / GOALS_FOLDER, here))
+        if (folder / ".git").exists():
+            break
+    return GOALS_FOLDER
+
+
 def find_goal(given: Path | None) -> Path:
     """Return ``given``, or the only goal file in ``goals.d/``; raise InputError."""
     if given is not None:
         return given
-    found = goal_files()
+    folder = goals_folder()
+    found = goal_files(folder)
     if len(found) == 1:
         return found[0]
     if not found:
         where = (
-            "goals.d/ has no .yaml file"
-            if GOALS_FOLDER.is_dir()
-            else ("there is no goals.d/ here")
+            f"{folder}/ has no .yaml file"
+            if folder.is_dir()
+            else ("there is no goals.d/ here nor above, up to the project's root")
         )
         message = (
             f"no GOAL given and {where}: name a goal file "
@@ -51,7 +71,7 @@ def find_goal(given: Path | None) -> Path:
     else:
         listed = ", ".join(str(p) for p in found)
         message = (
-            f"no GOAL given and goals.d/ holds {len(found)} goals ({listed}): "
+            f"no GOAL given and {folder}/ holds {len(found)} goals ({listed}): "
             f"name one, for example {_command_with(found[0])}"
         )
     raise InputError(message)
