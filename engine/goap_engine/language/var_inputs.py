@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..documents import read_document, yaml_type
 from ..errors import Diagnostic, InputError, Location
 
 ENV_PREFIX = "GOAP_VAR_"
@@ -113,8 +114,6 @@ def from_environment(environ: Mapping[str, str] | None = None) -> list[VarInput]
 
 def from_file(path: Path) -> list[VarInput]:
     """Return the values of a var file (a YAML or JSON mapping); raise InputError."""
-    from ..documents import read_document
-
     doc, problems = read_document(path)
     if doc is None:
         # As an empty .tfvars: a generated file may have nothing to give.
@@ -179,10 +178,11 @@ def _unknown(name: str, values: Mapping[str, Any], state_names: set[str]) -> str
 
 def _typed(current: Any, value: Any) -> tuple[Any, str]:
     """Return ``value`` as the type of ``current`` and '', or None and why not."""
-    kind = _kind(current)
+    kind = yaml_type(current)
     if isinstance(value, str) and kind != "string":
         return _parsed(kind, value)
-    if _kind(value) == kind or (kind == "number" and _kind(value) == "integer"):
+    found = yaml_type(value)
+    if found == kind or (kind == "number" and found == "integer"):
         if kind == "number":
             value = float(value)
         return value, ""
@@ -209,16 +209,6 @@ def _parsed(kind: str, text: str) -> tuple[Any, str]:
     # A value of megabytes (a file's content by mistake) is not echoed whole.
     shown = repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} chars)"
     return None, f"expected {expected}, found {shown}"
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "string"
 
 
 def _article(kind: str) -> str:
