@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from goap_cli import goap as cli
 
 from goap_engine.errors import EXIT_CLOSED_PIPE, EXIT_INPUT, EXIT_NO_PLAN
 
@@ -35,19 +36,6 @@ GOAL = textwrap.dedent(
     goal: shipped
     """
 )
-
-
-def cli(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "goap_engine", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
 
 
 def timeless(text: str) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from goap_cli import goap as cli
 
 from goap_engine.progress import run_gantt
 
@@ -21,18 +21,6 @@ GOAL = textwrap.dedent(
     goal: deployed
     """
 )
-
-
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "goap_engine", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def block(text: str, heading: str) -> list[str]:

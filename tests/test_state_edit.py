@@ -7,13 +7,12 @@ state file repaired with the commands its message suggests.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from goap_cli import goap as cli
 
 from goap_engine.errors import EXIT_INPUT
 
@@ -31,18 +30,6 @@ GOAL = textwrap.dedent(
     goal: built
     """
 )
-
-
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "goap_engine", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

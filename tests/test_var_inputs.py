@@ -6,7 +6,6 @@ value it was given.  Every command runs as a real process.
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from goap_cli import goap as cli
 
 from goap_engine.errors import EXIT_INPUT
 from goap_engine.language.var_inputs import (
@@ -52,20 +52,6 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "goals.d").mkdir()
     (tmp_path / "goals.d" / "say.yaml").write_text(GOAL)
     return tmp_path
-
-
-def cli(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GOAP_VAR_")}
-    return subprocess.run(
-        [sys.executable, "-m", "goap_engine", *args],
-        cwd=cwd,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
 
 
 def said(cwd: Path, *args: str, **env: str) -> str:
