@@ -505,7 +505,11 @@ def explain(
 
 
 def _require_goal(ruleset: Any) -> None:
-    """Refuse a file without goal conditions (a pack given where a goal belongs)."""
+    """Refuse a file without goal conditions (a pack given where a goal belongs).
+
+    Refuse too a goal whose needed steps would get an empty required argument
+    (a Hub repository nobody set): found now, not after the steps before it.
+    """
     if not ruleset.conditions:
         raise InputError(
             Diagnostic(
@@ -514,6 +518,10 @@ def _require_goal(ruleset: Any) -> None:
                 "such as goals.d/production.yaml)",
             )
         )
+    from .required_values import empty_required
+
+    if problems := empty_required(ruleset):
+        raise InputError(problems)
 
 
 @main.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .sources import SourceError
@@ -52,42 +53,121 @@ uses: [goap:standard, ../actions.d]
 vars:
   # Code validation (goap:quality)
   src: {src}
-  frontend: frontend
+  frontend: {frontend}
   training_script: src/train.py
   # Git branch management (goap:git)
   branch: feature/production-deployment
   remote: origin
   code_path: {src}
-  docs_path: plans
+  docs_path: {docs_path}
   utilities_path: scripts
-  # CI/CD monitoring (goap:ci); GITHUB_TOKEN in the environment enables GitHub
-  github_repo: OWNER/REPOSITORY
+  # CI/CD monitoring (goap:ci): GITHUB_TOKEN in the environment enables GitHub;
+  # the repository is read from the remote's URL unless github_repo is set.
   ci_command: python -m pytest -q
-  # Model deployment (goap:deploy); HF_TOKEN enables the Hugging Face Hub
+  # Model deployment (goap:deploy): HF_TOKEN enables the Hugging Face Hub,
+  # without it the model goes to a local registry folder.
   metrics_report: reports/evaluation.json
   min_accuracy: 0.9
   max_model_size: 15MB
   model_dir: model
-  hub_repo: OWNER/MODEL
+  hub_repo: OWNER/MODEL  # the model's repository on the Hub
   # Documentation (goap:docs)
   progress_file: plans/GOAP.md
-  adr_file: plans/ADR-001-production-deployment.md
+  adr_file: {adr_file}
   # This project (actions.d/project.yaml)
   changelog: CHANGELOG.md
 state_file: plans/deployment_state.json
-goal:
-  Code validation:
-    [code_validated_modal, code_validated_ruff, code_validated_typescript]
-  Git branch management:
-    [branch_created, code_committed, docs_committed, utilities_committed,
-     commits_pushed]
+# Only what the goal asks for is planned and sensed.
+{also}goal:
+  Code validation: [{code}]
+  Git branch management: [{git}]
   CI/CD monitoring: [ci_pipeline_passed, ci_issues_resolved]
   Model deployment: [validation_passed, model_published, mlflow_integrated]
-  Documentation: [goap_updated, adrs_complete]
+  Documentation: [{docs}]
   Project: [changelog_updated]
 policy:
   max_replans: 3
 """
+
+_OPTIONAL = {
+    "code_validated_typescript": "the frontend type-checks (tsc)",
+    "code_validated_modal": "the training entry point runs on Modal",
+    "docs_committed": "the documentation folder is committed on its own",
+    "utilities_committed": "the scripts folder is committed on its own",
+    "adrs_complete": "an architecture decision record of the deployment",
+}
+# A dependency on Modal as requirements files and pyproject.toml write it.
+_MODAL_DEPENDENCY = re.compile(r"""(?im)(^|["'\s])modal\s*([<>=~!;\[,"']|$)""")
+_DEPENDENCY_FILES = ("pyproject.toml", "requirements.txt", "requirements-dev.txt")
+
+
+def _goal_text(root: Path, name: str) -> str:
+    """Return the scaffold's goal, asking only for what this project has."""
+    frontend = _tsconfig_folder(root)
+    uses_modal = any(
+        _MODAL_DEPENDENCY.search(_read(root / f)) for f in _DEPENDENCY_FILES
+    )
+    adr_folder = next(
+        (d for d in ("docs/adr", "doc/adr", "adr") if (root / d).is_dir()), None
+    )
+    code = ["code_validated_ruff"]
+    if frontend is not None:
+        code.append("code_validated_typescript")
+    if uses_modal:
+        code.insert(0, "code_validated_modal")
+    git = ["branch_created", "code_committed"]
+    if (root / "docs").is_dir():
+        git.append("docs_committed")
+    if (root / "scripts").is_dir():
+        git.append("utilities_committed")
+    git.append("commits_pushed")
+    docs = ["goap_updated"] + (["adrs_complete"] if adr_folder else [])
+    asked = {*code, *git, *docs}
+    also = "".join(
+        f"#   {var}: {why}\n" for var, why in _OPTIONAL.items() if var not in asked
+    )
+    if also:
+        also = "# The packs can also make true (add them below as needed):\n" + also
+    return GOAL.format(
+        schema=SCHEMA_BASE,
+        # A JSON string is a valid YAML double-quoted scalar, whatever the name.
+        description=json.dumps(f"Production deployment of {name}."),
+        # The code the checks read and the commits take: src/ where the
+        # project has one, else the whole repository (a missing folder would
+        # fail the first run's ruff sensor).
+        src="src" if (root / "src").is_dir() else ".",
+        frontend=json.dumps(frontend or "frontend"),
+        docs_path="docs",
+        adr_file=f"{adr_folder or 'plans'}/ADR-001-production-deployment.md",
+        also=also,
+        code=", ".join(code),
+        git=", ".join(git),
+        docs=", ".join(docs),
+    )
+
+
+def _tsconfig_folder(root: Path) -> str | None:
+    """Return the folder (relative) of a tsconfig.json at most one level down."""
+    if (root / "tsconfig.json").is_file():
+        return "."
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir())
+    except OSError:
+        return None
+    for folder in folders:
+        if folder.name.startswith(".") or folder.name == "node_modules":
+            continue
+        if (folder / "tsconfig.json").is_file():
+            return folder.name
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return handle.read(1 << 20)  # a dependency list, not a data file
+    except OSError:
+        return ""
 
 
 class ScaffoldExistsError(SourceError, FileExistsError):
@@ -107,15 +187,7 @@ def scaffold(root: Path, *, force: bool = False) -> list[Path]:
     name = root.resolve().name or "this project"
     files = {
         root / "actions.d" / "project.yaml": PACK,
-        root / "goals.d" / "production.yaml": GOAL.format(
-            schema=SCHEMA_BASE,
-            # A JSON string is a valid YAML double-quoted scalar, whatever the name.
-            description=json.dumps(f"Production deployment of {name}."),
-            # The code the checks read and the commits take: src/ where the
-            # project has one, else the whole repository (a missing folder
-            # would fail the first run's ruff sensor).
-            src="src" if (root / "src").is_dir() else ".",
-        ),
+        root / "goals.d" / "production.yaml": _goal_text(root, name),
     }
     existing = [path for path in files if path.exists()]
     if existing and not force:

@@ -10,6 +10,7 @@ from .files import is_inside, project_root
 from .lint import lint
 from .loader import load_with_diagnostics
 from .model import Ruleset
+from .required_values import empty_required
 
 
 def validate_paths(paths: Sequence[Path]) -> tuple[list[Diagnostic], int]:
@@ -27,7 +28,11 @@ def validate_paths(paths: Sequence[Path]) -> tuple[list[Diagnostic], int]:
     for file in files:
         ruleset, diagnostics = load_with_diagnostics(file)
         if ruleset is not None:
-            diagnostics = diagnostics + _own(ruleset, lint(ruleset))
+            diagnostics = [
+                *diagnostics,
+                *_own(ruleset, lint(ruleset)),
+                *empty_required(ruleset),
+            ]
         for d in diagnostics:
             key = str(d)
             if key not in seen:

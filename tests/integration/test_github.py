@@ -257,3 +257,48 @@ def test_the_builtin_name_resolves_and_reports_an_outcome(
     failed = call_python(resolve_callable("builtin", "github.wait_ci"), make(env={}))
     assert not failed.ok
     assert "GITHUB_TOKEN is not set" in failed.message
+
+
+@pytest.mark.parametrize(
+    ("url", "repo"),
+    [
+        ("https://github.com/acme/vision.git", "acme/vision"),
+        ("https://x-access-token:t0k3n@github.com/acme/vision", "acme/vision"),
+        ("git@github.com:acme/vision.git", "acme/vision"),
+        ("ssh://git@ghe.example.org:2222/acme/vision.git/", "acme/vision"),
+        ("/srv/git/vision.git", None),
+        ("file:///srv/git/acme/vision.git", None),
+        ("https://github.com/vision", None),
+    ],
+)
+def test_the_repository_is_read_from_a_remote_url_with_a_host(
+    url: str, repo: str | None
+) -> None:
+    assert gh._url_repo(url) == repo
+
+
+def test_without_repo_the_remote_names_the_repository(
+    server: FakeGitHub, tmp_path: Path
+) -> None:
+    """A shared pack needs no repository name: origin's URL gives it (as gh does)."""
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("remote", "add", "origin", f"git@github.com:{server.full_name}.git")
+    git("remote", "add", "mirror", "https://user:s3cr3t-t0ken@example.org/solo")
+    args = {"base_url": server.url, "branch": "feature"}
+    env = {"GITHUB_TOKEN": TOKEN}
+    assert gh.ci_status(hook_context(tmp_path, args, env)) == "queued"
+    assert server.calls("GET", "/commits/feature")
+    # A remote that names no owner/name: said so, with the URL but never
+    # its credentials.
+    with pytest.raises(IntegrationError) as info:
+        gh.ci_status(hook_context(tmp_path, {**args, "remote": "mirror"}, env))
+    message = str(info.value)
+    assert "remote 'mirror' names no owner/name repository" in message
+    assert "https://example.org/solo" in message
+    assert "s3cr3t" not in message
+    with pytest.raises(IntegrationError, match="remote 'upstream'"):
+        gh.ci_status(hook_context(tmp_path, {**args, "remote": "upstream"}, env))

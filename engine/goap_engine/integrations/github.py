@@ -1,6 +1,7 @@
 """GitHub built-ins: the CI verdict of the pushed head, reruns, pull requests.
 
-Common arguments (``with:``): ``repo`` ("owner/name"), ``token_env`` (the
+Common arguments (``with:``): ``repo`` ("owner/name"; default: read from the
+URL of the git remote ``remote``, default ``origin``), ``token_env`` (the
 environment variable holding the token, default ``GITHUB_TOKEN``), ``base_url``
 (default ``https://api.github.com``), and ``sha`` or ``branch`` naming the
 pushed head (default: ``git rev-parse HEAD`` in the working directory).
@@ -13,6 +14,7 @@ than ``max_wait`` seconds.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -103,10 +105,66 @@ def _client(ctx: HookContext) -> Any:
 
 
 def _repo_name(ctx: HookContext) -> str:
+    """Return ``repo``, else the ``owner/name`` of the ``remote``'s URL."""
     repo = _arg(ctx, "repo")
-    if not repo or "/" not in str(repo):
-        raise IntegrationError("GitHub hooks need 'repo' as 'owner/name'")
+    if repo is None:
+        repo = repo_of_remote(ctx, str(_arg(ctx, "remote", "origin")))
+    if "/" not in str(repo):
+        raise IntegrationError(f"'repo' must be 'owner/name', found '{repo}'")
     return str(repo)
+
+
+# scp-like "git@host:owner/name.git" (a host, then a colon, no slash before it)
+_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?[^/:]+:(?!//)")
+
+
+def _url_repo(url: str) -> str | None:
+    """Return ``owner/name`` of a remote URL with a host, or None (a local path)."""
+    if "://" in url:
+        from urllib.parse import urlsplit
+
+        split = urlsplit(url)
+        if split.scheme == "file" or not split.hostname:
+            return None
+        path = split.path
+    elif match := _SCP_LIKE.match(url):
+        path = url[match.end() :]
+    else:
+        return None
+    parts = [p for p in path.removesuffix("/").removesuffix(".git").split("/") if p]
+    return "/".join(parts[-2:]) if len(parts) >= 2 else None
+
+
+def repo_of_remote(ctx: HookContext, remote: str) -> str:
+    """Return ``owner/name`` from the URL of the git remote called ``remote``.
+
+    As ``gh`` does: a project's CI is that of the repository it pushes to,
+    so a shared pack needs no repository name written into it.
+    """
+    try:
+        done = subprocess.run(
+            ["git", "remote", "get-url", "--", remote],
+            cwd=ctx.workdir,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, **ctx.env},
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        message = f"no 'repo' given and no git remote to read: {exc}"
+        raise IntegrationError(message) from None
+    url = done.stdout.strip()
+    repo = _url_repo(url) if done.returncode == 0 else None
+    if repo is None:
+        # A URL may carry a token ("https://user:token@host/..."): never shown.
+        shown = re.sub(r"//[^/@]*@", "//", url)
+        found = f"its URL is '{shown}'" if url else done.stderr.strip() or "none"
+        raise IntegrationError(
+            f"no 'repo' given and the git remote '{remote}' names no "
+            f"owner/name repository ({found}): set 'repo' as 'owner/name'"
+        )
+    return repo
 
 
 def _head_ref(ctx: HookContext) -> str:

@@ -81,7 +81,17 @@ _REMOTE = _arg("remote", "str", "The remote to use.", default="origin")
 
 # Every GitHub built-in reaches the API the same way.
 _GITHUB = (
-    _arg("repo", "str", "The repository, as 'owner/name'.", required=True),
+    _arg(
+        "repo",
+        "str",
+        "The repository, as 'owner/name' (default: read from the remote's URL).",
+    ),
+    _arg(
+        "remote",
+        "str",
+        "The git remote whose URL names the repository.",
+        default="origin",
+    ),
     _arg(
         "token_env",
         "str",

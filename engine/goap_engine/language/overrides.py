@@ -1,17 +1,21 @@
 """Apply a goal's ``overrides:`` to the actions its packs define.
 
-A goal changes a pack action's cost, duration, timeout, retries or hook, or
-disables it, without editing the pack.  An override names one action: a short
-name two packs share must be written ``pack.name``.
+A goal changes a pack action's cost, duration, timeout, retries or hook, adds
+preconditions to it (``needs:``), or disables it, without editing the pack.  An
+override names one action: a short name two packs share must be written
+``pack.name``.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from ..documents import PathKey
 from ..expressions import literal
+from ..model import Action
 from .hooks import HookReading
 from .scope import parse_duration, plain_value
 
@@ -35,7 +39,7 @@ class OverrideReading(HookReading):
                 problem = (
                     f"matches the actions {names}: write pack.name"
                     if matches
-                    else "no action of that name"
+                    else "no action of that name" + _close(key, self.actions)
                 )
                 self.error(where, f"override of '{key}': {problem}", "overrides")
                 continue
@@ -65,8 +69,27 @@ class OverrideReading(HookReading):
                 )
             if "retries" in spec:
                 changes["retries"] = int(spec["retries"])
+            if "needs" in spec:
+                # Added, never replacing the pack's own: a goal orders steps
+                # (check before branching) without restating, or silently
+                # dropping, what the pack requires.
+                needs = self.condition_list(
+                    doc, (*keys, "needs"), spec["needs"], entity, "precondition"
+                )
+                changes["pre"] = (*action.pre, *(e for e, _ in needs))
+                changes["pre_locations"] = (
+                    *action.pre_locations,
+                    *(w for _, w in needs),
+                )
             if "run" in spec:
                 changes["hook"] = self.hook(doc, (*keys, "run"), spec["run"])
                 changes["wait"] = None
             self.actions[index] = replace(action, **changes)
         self.actions = [a for a in self.actions if not a.disabled]
+
+
+def _close(key: str, actions: Sequence[Action]) -> str:
+    if len(key) >= 100:
+        return ""
+    close = difflib.get_close_matches(key, [a.name for a in actions], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -10,6 +10,7 @@ timeouts into the model's values.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -193,6 +194,13 @@ class Scope:
                     f"'{short}' is declared by the packs {', '.join(owners)}: "
                     f"write {' or '.join(f'{o}.{short}' for o in owners)}"
                 )
+            elif unknown and len(unknown.group(1)) < 100:
+                # Only on an error: the names are compared once, not per load.
+                close = difflib.get_close_matches(
+                    unknown.group(1), list(self.symbols_for(doc)), n=1
+                )
+                if close:
+                    message += f" (did you mean '{close[0]}'?)"
             self.error(
                 doc.expr_where(keys, exc.col),
                 f"{what} '{clip(text)}': {message}",
