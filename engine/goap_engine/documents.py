@@ -181,6 +181,8 @@ def check_schema(doc: Document, name: str) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     seen: set[tuple[PathKey, str]] = set()
     for error in _validator(name).iter_errors(doc.data):
+        if _checked_by_language(error):
+            continue
         for diag in _explain(doc, error):
             key = (tuple(error.absolute_path), diag.message)
             if key not in seen:
@@ -188,6 +190,30 @@ def check_schema(doc: Document, name: str) -> list[Diagnostic]:
                 found.append(diag)
     found.sort(key=lambda d: (d.location.line, d.location.col))
     return found
+
+
+def _checked_by_language(error: jsonschema.ValidationError) -> bool:
+    """Return whether ``error`` breaks a rule the language check words better.
+
+    The schemas state some rules between keys (an enum needs ``values``, a
+    default of the variable's type, ``run`` or ``wait``) so that an editor
+    flags them; such a rule carries an ``errorMessage`` for editors that show
+    one.  ``validate`` leaves these to the language check, which reports the
+    same problem with the variable, its type and the value, at the key that
+    is wrong: one message per problem instead of a schema's and its own.
+    """
+    if isinstance(error.schema, dict) and "errorMessage" in error.schema:
+        return True
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return False
+    # A value that fits one alternative but for such rules (a mapping whose
+    # 'remember' is 0s) is the language check's too.
+    by_branch: dict[Any, list[jsonschema.ValidationError]] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
+    return any(
+        all(_checked_by_language(sub) for sub in subs) for subs in by_branch.values()
+    )
 
 
 def entity_of(keys: Sequence[str | int]) -> str:
@@ -231,7 +257,7 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
             )
         return
     if validator in ("oneOf", "anyOf"):
-        leaves = list(_leaves(error))
+        leaves = [e for e in _leaves(error) if not _checked_by_language(e)]
         deeper = [e for e in leaves if len(e.absolute_path) > len(keys)]
         if deeper:
             yield from _explain(doc, max(deeper, key=lambda e: len(e.absolute_path)))

@@ -52,6 +52,8 @@ class StateReading(HookReading):
                     f"'values' is only for enums, this variable is {type_}",
                     entity,
                 )
+                # Not the default either: one message for the one mistake.
+                choices = ()
             low: float | None = plain_value(spec.get("min"))
             high: float | None = plain_value(spec.get("max"))
             if (low is not None or high is not None) and type_ not in ("int", "float"):
