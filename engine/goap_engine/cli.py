@@ -499,21 +499,31 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
     is_flag=True,
     help="Explain from the stored state without running any sensor.",
 )
+@focus_options
+@verbosity_options
 @no_cache_option
 @_guard
 @var_options
 def explain(
-    goal: Path | None, sets: Sequence[str], state_file: Path | None, no_sense: bool
+    goal: Path | None,
+    sets: Sequence[str],
+    state_file: Path | None,
+    no_sense: bool,
+    focus: Any,
 ) -> None:
-    """Explain whether GOAL is reachable and what blocks each condition."""
+    """Explain whether GOAL (or a --target) is reachable and what blocks it."""
     goal = find_goal(goal)
     from .executor.redaction import Redactor
     from .executor.world import checked_plan
     from .loader import load
     from .planner.explain import explain as explain_goal
+    from .planner.focus import left_out_needed, narrow
 
-    ruleset = load(goal)
-    _require_goal(ruleset)
+    full = load(goal)
+    _require_goal(full)
+    narrowed = narrow(full, focus)
+    ruleset = narrowed.ruleset
+    show_focus(narrowed.lines)
     redact = Redactor.from_env(ruleset.secrets)
     known = _start_state(ruleset, state_file, sets, sense=not no_sense, redact=redact)
     start = known.state
@@ -528,7 +538,7 @@ def explain(
     except NoPlanError:
         found, warnings = None, []
     for warning in warnings:
-        _stderr(redact(warning), style="yellow")
+        _stderr(redact(warning), style="yellow", info=True)
     for subgoal in ruleset.subgoals:
         click.echo(f"{subgoal.name}:")
         for condition in subgoal.conditions:
@@ -545,7 +555,7 @@ def explain(
                 f"cost {found.cost:g} ('goap-engine plan' shows them)."
             )
         return
-    for line in explain_goal(ruleset, start).lines:
+    for line in left_out_needed(narrowed, start) + explain_goal(ruleset, start).lines:
         click.echo(redact(line))
     sys.exit(EXIT_NO_PLAN)  # as plan does: scripts test the answer by its code
 
@@ -656,6 +666,8 @@ def closed_pipe() -> NoReturn:
     is_flag=True,
     help="Let --junit write outside the project (the goal's git work tree or folder).",
 )
+@focus_options
+@verbosity_options
 @lock_timeout_option
 @no_cache_option
 @_guard
@@ -673,8 +685,9 @@ def run_command(
     fmt: str,
     junit_file: str | None,
     allow_outside: bool,
+    focus: Any,
 ) -> None:
-    """Sense, plan, act, verify and replan until GOAL holds.
+    """Sense, plan, act, verify and replan until GOAL (or a --target) holds.
 
     Steps marked irreversible or approval are approved before anything runs:
     on a terminal the run asks once; otherwise pass --yes or --approve, or
@@ -685,9 +698,12 @@ def run_command(
     from .executor.report import Reporter
     from .executor.runner import Runner, RunOptions
     from .loader import load
+    from .planner.focus import left_out_needed, narrow
 
-    ruleset = load(goal)
-    _require_goal(ruleset)
+    full = load(goal)
+    _require_goal(full)
+    narrowed = narrow(full, focus)
+    ruleset = narrowed.ruleset
     if resume and fresh:
         raise InputError("--resume and --fresh exclude each other")
     junit = None
@@ -698,11 +714,16 @@ def run_command(
         # after an hour of steps.
         where = output_path(junit_file, goal, allow_outside, "--junit")
         junit = JUnitReport(ruleset, where)
-    reporter = Reporter(fmt)
+    from .console import verbosity
+
+    reporter = Reporter(fmt, level=verbosity(), partial=bool(focus))
+    if fmt == "text":
+        show_focus(narrowed.lines)
     options = RunOptions(
         dry_run=dry_run,
         yes=yes,
-        approve=parse_approvals(ruleset, approve),
+        # An action the tag filter leaves out may still be named.
+        approve=parse_approvals(full, approve),
         jobs=jobs,
         resume=resume,
         fresh=fresh,
@@ -710,6 +731,8 @@ def run_command(
         sets=parse_assignments(ruleset, sets),
         interactive=sys.stdin.isatty() and sys.stderr.isatty(),
         confirm=lambda question: click.confirm(question, default=False, err=True),
+        focus=focus.record(),
+        focus_arguments=focus.arguments(),
     )
     on_event = reporter.event if junit is None else junit.listen(reporter.event)
     runner = Runner(ruleset, options, on_event=on_event, on_output=reporter.output)
@@ -718,11 +741,16 @@ def run_command(
             result = runner.run()
     finally:
         reporter.close()
+    if result.no_plan and fmt == "text":
+        for line in left_out_needed(narrowed, result.state):
+            _stderr(runner.redact(line))
     reporter.summary(result)
     if junit is not None:
-        _stderr(f"JUnit report written to {junit.path}")
+        _stderr(f"JUnit report written to {junit.path}", info=True)
     if result.approval is not None:
         sys.exit(result.approval.exit_code)
+    if result.no_plan and not any(s.status != "skipped" for s in result.steps):
+        sys.exit(EXIT_NO_PLAN)  # nothing ran: the answer of plan
     if not result.reached and not dry_run:
         sys.exit(1)
 

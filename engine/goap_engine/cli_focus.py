@@ -94,7 +94,7 @@ def verbosity_options(fn: F) -> F:
         callback=_level,
         help="Print more: sensor readings and commands, plan details.",
     )
-    return quiet(verbose(fn))  # type: ignore[no-any-return]
+    return quiet(verbose(fn))
 
 
 def show_focus(lines: Sequence[str]) -> None:

@@ -69,7 +69,11 @@ class Focus:
 
     def record(self) -> dict[str, list[str]]:
         """Return the focus as journal fields (empty when the whole goal is run)."""
-        fields = {"target": self.targets, "tags": self.tags, "skip_tags": self.skip_tags}
+        fields = {
+            "target": self.targets,
+            "tags": self.tags,
+            "skip_tags": self.skip_tags,
+        }
         return {key: list(value) for key, value in fields.items() if value}
 
 
@@ -107,14 +111,18 @@ def narrow(ruleset: Ruleset, focus: Focus) -> Narrowed:
     if not focus.targets:
         conditions = _tagged_part(ruleset, focus, allowed)
         shown = ", ".join(c.expr.source for c in conditions)
-        lines.append(f"target: what actions {_filter_text(focus)} do for the goal: {shown}")
+        lines.append(
+            f"target: what actions {_filter_text(focus)} do for the goal: {shown}"
+        )
     narrowed = replace(
         ruleset, actions=allowed, subgoals=(SubGoal(TARGET, tuple(conditions)),)
     )
     return Narrowed(narrowed, ruleset, focus, tuple(lines))
 
 
-def left_out_needed(narrowed: Narrowed, start: Mapping[str, Any] | tuple[Any, ...]) -> list[str]:
+def left_out_needed(
+    narrowed: Narrowed, start: Mapping[str, Any] | tuple[Any, ...]
+) -> list[str]:
     """Return lines naming the left-out actions a plan to the target needs.
 
     Planned with every action from ``start``: the steps the tag filter
