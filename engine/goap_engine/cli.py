@@ -19,6 +19,7 @@ import click
 
 from . import __version__
 from .assignments import parse_assignments
+from .cli_focus import focus_options, show_focus, verbosity_options
 from .cli_lock import lock_timeout_option
 from .errors import (
     EXIT_BUG,
@@ -37,9 +38,12 @@ from .goal_files import find_goal
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _stderr(text: str, *, style: str | None = None) -> None:
-    from .console import err_console, plain
+def _stderr(text: str, *, style: str | None = None, info: bool = False) -> None:
+    """Print a line on stderr; ``info``: a detail that ``-q`` leaves out."""
+    from .console import err_console, plain, verbosity
 
+    if info and verbosity() < 0:
+        return
     if plain():
         # Plain lines need no rich: keep it off the start-up path in CI.
         click.echo(text, err=True)
@@ -168,6 +172,7 @@ def no_cache_option(fn: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="goap-engine")
+@verbosity_options
 def main() -> None:
     """Plan and run goal-driven automation described in YAML.
 
@@ -176,6 +181,11 @@ def main() -> None:
     """
     import signal
     import threading
+
+    from .console import set_verbosity
+
+    # For this command only: an in-process caller must not inherit -q or -v.
+    click.get_current_context().call_on_close(lambda: set_verbosity(0))
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -285,7 +295,16 @@ def _start_state(
             redact=redact,
         )
     for name, why in start.forgotten.items():
-        _stderr(f"forgot {name}: {why}", style="dim")
+        _stderr(f"forgot {name}: {why}", style="dim", info=True)
+    from .console import verbosity
+
+    if verbosity() > 0 and (start.sensed or start.failures):
+        from .values import shown
+
+        values = shown(ruleset, start.sensed)
+        readings = [f"{k}={v!r}" for k, v in values.items()]
+        readings += [f"{k} failed ({f.reason})" for k, f in start.failures.items()]
+        _stderr(redact(f"sensed: {', '.join(readings)}"), style="dim")
     return start
 
 
@@ -336,9 +355,6 @@ def _start_state(
     show_default=True,
 )
 @click.option(
-    "--tag", default=None, help="Show only steps with this tag (text format)."
-)
-@click.option(
     "-o",
     "--output",
     type=click.Path(),
@@ -356,6 +372,8 @@ def _start_state(
     metavar="DOMAIN PROBLEM",
     help="Plan for a PDDL domain and problem instead of a goal file.",
 )
+@focus_options
+@verbosity_options
 @no_cache_option
 @_guard
 @var_options
@@ -371,19 +389,23 @@ def plan(
     max_nodes: int,
     timeout: float,
     fmt: str,
-    tag: str | None,
     output: str | None,
     allow_outside: bool,
     pddl: tuple[Path, Path] | None,
+    focus: Any,
 ) -> None:
-    """Plan the cheapest way to reach GOAL and show it."""
+    """Plan the cheapest way to reach GOAL (or a --target) and show it."""
     from .executor.redaction import Redactor
     from .executor.world import checked_plan
+    from .planner.focus import narrow
     from .planner.plan import find_plan
     from .render import PLAN_FORMATS, plan_json, plan_text
 
     ruleset = _ruleset(goal, pddl)
     _require_goal(ruleset)
+    narrowed = narrow(ruleset, focus)
+    ruleset = narrowed.ruleset
+    show_focus(narrowed.lines)
     # A start value given with --set or sensed may hold a secret: plans never
     # show it.
     redact = Redactor.from_env(ruleset.secrets)
@@ -399,25 +421,49 @@ def plan(
     result, warnings = checked_plan(
         ruleset,
         start,
-        lambda: find_plan(
-            ruleset,
+        lambda: _explained(
+            narrowed,
             start.state,
-            search=search,
-            heuristic=heuristic,
-            weight=weight,
-            max_nodes=max_nodes,
-            max_seconds=timeout,
+            lambda: find_plan(
+                ruleset,
+                start.state,
+                search=search,
+                heuristic=heuristic,
+                weight=weight,
+                max_nodes=max_nodes,
+                max_seconds=timeout,
+            ),
         ),
     )
     for warning in warnings:
-        _stderr(redact(warning), style="yellow")
+        _stderr(redact(warning), style="yellow", info=True)
     if output is not None:
         written = _write_output(
             output, redact(plan_json(result)), ruleset.path, allow_outside
         )
-        _stderr(f"plan written to {written}")
-    text = plan_text(result, tag=tag) if fmt == "text" else PLAN_FORMATS[fmt](result)
+        _stderr(f"plan written to {written}", info=True)
+    from .console import verbosity
+
+    if verbosity() > 0:
+        _stderr(
+            f"search: {result.search} with {result.heuristic}, {result.expanded} "
+            f"expanded, {result.generated} generated, {result.seconds:.3f}s, "
+            f"{result.guarantee}; {result.actions_considered} actions considered",
+            style="dim",
+        )
+    text = plan_text(result) if fmt == "text" else PLAN_FORMATS[fmt](result)
     click.echo(redact(text), nl=False)
+
+
+def _explained(narrowed: Any, state: Any, search: Callable[[], Any]) -> Any:
+    """Return ``search()``; a NoPlanError also names what a tag filter left out."""
+    from .planner.focus import left_out_needed
+
+    try:
+        return search()
+    except NoPlanError as exc:
+        exc.explanation.lines[:0] = left_out_needed(narrowed, state)
+        raise
 
 
 def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
@@ -453,21 +499,31 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
     is_flag=True,
     help="Explain from the stored state without running any sensor.",
 )
+@focus_options
+@verbosity_options
 @no_cache_option
 @_guard
 @var_options
 def explain(
-    goal: Path | None, sets: Sequence[str], state_file: Path | None, no_sense: bool
+    goal: Path | None,
+    sets: Sequence[str],
+    state_file: Path | None,
+    no_sense: bool,
+    focus: Any,
 ) -> None:
-    """Explain whether GOAL is reachable and what blocks each condition."""
+    """Explain whether GOAL (or a --target) is reachable and what blocks it."""
     goal = find_goal(goal)
     from .executor.redaction import Redactor
     from .executor.world import checked_plan
     from .loader import load
     from .planner.explain import explain as explain_goal
+    from .planner.focus import left_out_needed, narrow
 
-    ruleset = load(goal)
-    _require_goal(ruleset)
+    full = load(goal)
+    _require_goal(full)
+    narrowed = narrow(full, focus)
+    ruleset = narrowed.ruleset
+    show_focus(narrowed.lines)
     redact = Redactor.from_env(ruleset.secrets)
     known = _start_state(ruleset, state_file, sets, sense=not no_sense, redact=redact)
     start = known.state
@@ -482,7 +538,7 @@ def explain(
     except NoPlanError:
         found, warnings = None, []
     for warning in warnings:
-        _stderr(redact(warning), style="yellow")
+        _stderr(redact(warning), style="yellow", info=True)
     for subgoal in ruleset.subgoals:
         click.echo(f"{subgoal.name}:")
         for condition in subgoal.conditions:
@@ -499,7 +555,7 @@ def explain(
                 f"cost {found.cost:g} ('goap-engine plan' shows them)."
             )
         return
-    for line in explain_goal(ruleset, start).lines:
+    for line in left_out_needed(narrowed, start) + explain_goal(ruleset, start).lines:
         click.echo(redact(line))
     sys.exit(EXIT_NO_PLAN)  # as plan does: scripts test the answer by its code
 
@@ -618,6 +674,8 @@ def closed_pipe() -> NoReturn:
     is_flag=True,
     help="Let --junit write outside the project (the goal's git work tree or folder).",
 )
+@focus_options
+@verbosity_options
 @lock_timeout_option
 @no_cache_option
 @_guard
@@ -635,8 +693,9 @@ def run_command(
     fmt: str,
     junit_file: str | None,
     allow_outside: bool,
+    focus: Any,
 ) -> None:
-    """Sense, plan, act, verify and replan until GOAL holds.
+    """Sense, plan, act, verify and replan until GOAL (or a --target) holds.
 
     Steps marked irreversible or approval are approved before anything runs:
     on a terminal the run asks once; otherwise pass --yes or --approve, or
@@ -647,9 +706,12 @@ def run_command(
     from .executor.report import Reporter
     from .executor.runner import Runner, RunOptions
     from .loader import load
+    from .planner.focus import left_out_needed, narrow
 
-    ruleset = load(goal)
-    _require_goal(ruleset)
+    full = load(goal)
+    _require_goal(full)
+    narrowed = narrow(full, focus)
+    ruleset = narrowed.ruleset
     if resume and fresh:
         raise InputError("--resume and --fresh exclude each other")
     junit = None
@@ -660,11 +722,16 @@ def run_command(
         # after an hour of steps.
         where = output_path(junit_file, goal, allow_outside, "--junit")
         junit = JUnitReport(ruleset, where)
-    reporter = Reporter(fmt)
+    from .console import verbosity
+
+    reporter = Reporter(fmt, level=verbosity(), partial=bool(focus))
+    if fmt == "text":
+        show_focus(narrowed.lines)
     options = RunOptions(
         dry_run=dry_run,
         yes=yes,
-        approve=parse_approvals(ruleset, approve),
+        # An action the tag filter leaves out may still be named.
+        approve=parse_approvals(full, approve),
         jobs=jobs,
         resume=resume,
         fresh=fresh,
@@ -672,6 +739,8 @@ def run_command(
         sets=parse_assignments(ruleset, sets),
         interactive=sys.stdin.isatty() and sys.stderr.isatty(),
         confirm=lambda question: click.confirm(question, default=False, err=True),
+        focus=focus.record(),
+        focus_arguments=focus.arguments(),
     )
     on_event = reporter.event if junit is None else junit.listen(reporter.event)
     runner = Runner(ruleset, options, on_event=on_event, on_output=reporter.output)
@@ -680,11 +749,16 @@ def run_command(
             result = runner.run()
     finally:
         reporter.close()
+    if result.no_plan and fmt == "text":
+        for line in left_out_needed(narrowed, result.state):
+            _stderr(runner.redact(line))
     reporter.summary(result)
     if junit is not None:
-        _stderr(f"JUnit report written to {junit.path}")
+        _stderr(f"JUnit report written to {junit.path}", info=True)
     if result.approval is not None:
         sys.exit(result.approval.exit_code)
+    if result.no_plan and not any(s.status != "skipped" for s in result.steps):
+        sys.exit(EXIT_NO_PLAN)  # nothing ran: the answer of plan
     if not result.reached and not dry_run:
         sys.exit(1)
 

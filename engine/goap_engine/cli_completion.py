@@ -87,3 +87,44 @@ def action_ids(
         for key in [action.id or action.name]
         if key.startswith(last)
     ]
+
+
+def _ruleset(ctx: click.Context) -> Any:
+    """Return the goal the command line names (or the only one), or None."""
+    from .goal_files import find_goal
+    from .loader import load
+
+    # While an option waits for its value, click leaves the goal unparsed.
+    given = ctx.params.get("goal") or next(
+        (a for a in ctx.args if a.endswith((".yaml", ".yml"))), None
+    )
+    try:
+        return load(find_goal(Path(given) if given else None))
+    except Exception:  # noqa: BLE001 - completion must never fail loudly
+        return None
+
+
+def targets(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Complete ``--target``: goal parts, action names, state variables."""
+    ruleset = _ruleset(ctx)
+    if ruleset is None:
+        return []
+    found = [(g.name, "goal part") for g in ruleset.subgoals if g.name != "goal"]
+    found += [(a.name, a.description or "action") for a in ruleset.actions]
+    found += [
+        (v.name, v.description or f"{v.type} variable") for v in ruleset.variables
+    ]
+    return [
+        CompletionItem(name, help=why)
+        for name, why in dict(found).items()
+        if name.startswith(incomplete)
+    ]
+
+
+def tags(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Complete ``--tag`` and ``--skip-tag``: the tags of the goal's actions."""
+    ruleset = _ruleset(ctx)
+    if ruleset is None:
+        return []
+    known = sorted({t for a in ruleset.actions for t in a.tags})
+    return [CompletionItem(t) for t in known if t.startswith(incomplete)]

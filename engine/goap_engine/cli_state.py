@@ -6,6 +6,7 @@ import difflib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -183,7 +184,16 @@ def history(goal: Path | None, fmt: str) -> None:
         click.echo(
             f"{item['run']}  {item['started']}  {item['status']:<11}  "
             f"{item['ok']} ok, {item['failed']} failed, {item['replans']} replans"
+            + _focus_text(item)
         )
+
+
+def _focus_text(item: dict[str, Any]) -> str:
+    """Return how a run was narrowed (``--target``, ``--tag``), or nothing."""
+    parts = [f"--target {t}" for t in item.get("target", [])]
+    parts += [f"--tag {t}" for t in item.get("tags", [])]
+    parts += [f"--skip-tag {t}" for t in item.get("skip_tags", [])]
+    return f"  ({' '.join(parts)})" if parts else ""
 
 
 @main.command()

@@ -35,3 +35,20 @@ def err_console() -> Console:
         # and dim.
         return Console(stderr=True, color_system=None, highlight=False, width=200)
     return Console(stderr=True, highlight=False)
+
+
+_verbosity = 0
+
+
+def set_verbosity(level: int) -> None:
+    """Set how much commands say: -1 quiet (-q), 0 normal, 1 verbose (-v)."""
+    global _verbosity
+    _verbosity = level
+
+
+def verbosity() -> int:
+    """Return the level ``-q``/``-v`` set: -1, 0 or 1.
+
+    No level hides an error or a command's final result line.
+    """
+    return _verbosity

@@ -187,7 +187,8 @@ def test_replans_are_bounded_by_max_replans(tmp_path: Path, h) -> None:
     assert events[-1]["replans"] == 2
 
 
-def test_no_plan_ends_the_run_with_exit_1(tmp_path: Path, h) -> None:
+def test_no_plan_ends_the_run_with_exit_3(tmp_path: Path, h) -> None:
+    # Nothing ran, so the answer is plan's: exit 3 (1 is for a failed step).
     goal = h.goal(
         tmp_path,
         """
@@ -201,7 +202,7 @@ def test_no_plan_ends_the_run_with_exit_1(tmp_path: Path, h) -> None:
         """,
     )
     result = h.cli("run", goal)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 3, result.stderr
     assert "no plan" in result.stderr and "goal NOT reached" in result.stderr
     events = h.events(tmp_path)
     assert "no_plan" in h.kinds(events)

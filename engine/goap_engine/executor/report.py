@@ -5,6 +5,10 @@ hook output as ``output`` events, and nothing else goes there.  Otherwise lines
 go to stderr: on a terminal, coloured, with the running steps and their elapsed
 against estimated time kept at the bottom; plain in CI, when piped or with
 NO_COLOR, where a step that runs long says so once a minute instead.
+
+``-q`` (level -1) keeps only errors (a failed step, no plan) and the final
+verdict; ``-v`` (level 1) adds sensor chatter, whole step names and estimates.
+A run narrowed by ``--target`` or ``--tag`` says "target", never "goal".
 """
 
 from __future__ import annotations
@@ -26,9 +30,13 @@ HEARTBEAT = 60.0
 class Reporter:
     """Print run events and hook output as they happen."""
 
-    def __init__(self, fmt: str = "text", *, verbose: bool = False) -> None:
+    def __init__(
+        self, fmt: str = "text", *, level: int = 0, partial: bool = False
+    ) -> None:
         self.fmt = fmt
-        self.verbose = verbose
+        self.verbose = level > 0
+        self.quiet = level < 0
+        self.partial = partial
         self.console = err_console()
         self._lock = threading.Lock()
         # Bound now: during a run sys.stdout is sent to stderr (see Runner.run).
@@ -36,7 +44,7 @@ class Reporter:
         self.run_id = ""
         # label -> (monotonic start, estimated seconds, next heartbeat)
         self.running: dict[str, list[float]] = {}
-        self.live_view = fmt == "text" and not plain()
+        self.live_view = fmt == "text" and not plain() and not self.quiet
         self._live: Any = None
         self._beat: threading.Thread | None = None
         self._closed = threading.Event()
@@ -52,6 +60,8 @@ class Reporter:
 
     def _show_running(self) -> None:
         """Start, refresh or stop the bottom view of running steps (lock held)."""
+        if self.quiet:
+            return
         if not self.live_view:
             if self.running and self._beat is None and not self._closed.is_set():
                 self._beat = threading.Thread(target=self._heartbeat, daemon=True)
@@ -148,6 +158,8 @@ class Reporter:
                 self._emit_json(record)
             return
         step = record.get("step", "")
+        if self.quiet and not _error(record):
+            return
         if kind == "run_start":
             resumed = (
                 f" (resuming {record['resume_of']})" if record.get("resume_of") else ""
@@ -165,13 +177,20 @@ class Reporter:
                 self._line(f"sensor {name} failed: {error}", "yellow")
         elif kind == "plan":
             steps = record.get("steps", [])
+            names = steps if self.verbose else [s.split(":")[0] for s in steps]
+            guarantee = f" ({record['guarantee']})" if self.verbose else ""
             self._line(
-                f"plan: {len(steps)} steps, cost {record.get('cost'):g}: "
-                + ", ".join(s.split(":")[0] for s in steps),
+                f"plan: {len(steps)} steps, cost {record.get('cost'):g}"
+                f"{guarantee}: " + ", ".join(names),
                 "cyan",
             )
         elif kind == "step_start":
-            self._line(f"[{step}] $ {record.get('command')}")
+            estimate = record.get("estimated")
+            about = f"  (~{format_duration(float(estimate))})" if estimate else ""
+            if not self.quiet:  # let through for its failure's timing only
+                self._line(
+                    f"[{step}] $ {record.get('command')}{about if self.verbose else ''}"
+                )
             with self._lock:
                 self.running[step] = [
                     time.monotonic(),
@@ -248,6 +267,8 @@ class Reporter:
             with self._lock:
                 self._emit_json(record)
             return
+        if self.quiet:
+            return  # the step log keeps it
         with self._lock:
             # One print per line under the lock: lines of parallel steps
             # interleave but never mix within a line.
@@ -257,8 +278,10 @@ class Reporter:
         self.close()
         if self.fmt == "json":
             return
-        self._line("")
-        verdict = "goal reached" if result.reached else "goal NOT reached"
+        if not self.quiet:
+            self._line("")
+        what = "target" if self.partial else "goal"
+        verdict = f"{what} reached" if result.reached else f"{what} NOT reached"
         counts = f"({len(result.steps)} steps, {result.replans} replans)"
         if result.dry_run:
             # Nothing ran, so "goal NOT reached" would read as a failure.
@@ -270,6 +293,10 @@ class Reporter:
         )
         if result.reason:
             self._line(f"  {result.reason}")
+        if self.partial and result.reached and not result.steps:
+            self._line("  the target already held: nothing to do")
+        if self.quiet:
+            return
         for name, ok in result.subgoals.items():
             self._line(f"  [{'x' if ok else ' '}] {name}")
         if result.steps:
@@ -284,6 +311,14 @@ class Reporter:
             actual = sum(s.actual for s in result.steps)
             total = format_duration(estimated).rjust(9)
             self._line(f"  {'total'.ljust(width)}           {total}  {actual:6.2f}s")
+
+
+def _error(record: dict[str, Any]) -> bool:
+    """Return whether an event reports an error, which ``-q`` still shows."""
+    kind = record.get("event")
+    if kind == "step_end":
+        return record.get("status") != "ok"
+    return kind in ("step_start", "no_plan")
 
 
 def _silence(stream: Any) -> None:

@@ -94,6 +94,10 @@ class RunOptions:
     interactive: bool = False
     durable: bool = True
     confirm: Callable[[str], bool] | None = None
+    focus: Mapping[str, list[str]] = field(default_factory=dict)
+    """The journal fields of ``--target``/``--tag`` (see ``planner.focus``)."""
+    focus_arguments: str = ""
+    """Those options again, for the commands a message suggests."""
 
 
 @dataclass
@@ -110,6 +114,8 @@ class RunResult:
     reason: str = ""
     approval: ApprovalError | None = None
     dry_run: bool = False
+    no_plan: bool = False
+    """The run stopped because no plan reached the goal."""
 
     @property
     def status(self) -> RunStatus:
@@ -171,7 +177,7 @@ class Runner(StepRunner):
         self.writer = StateWriter(ruleset, self.state_file, self.redact)
         self.journal_file = journal_path(ruleset)
         self.approvals = Approvals(
-            command=run_command(ruleset.path),
+            command=run_command(ruleset.path) + options.focus_arguments,
             approved=set(options.approve),
             all=options.yes,
             ask=options.confirm if options.interactive else None,
@@ -256,6 +262,7 @@ class Runner(StepRunner):
             lineage=self.lineage,
             ruleset=ruleset_fingerprint(self.ruleset),
             jobs=self.jobs,
+            **self.options.focus,
         )
         if previous is not None and left is not None:
             self.end_leftovers(left, str(previous.get("run")))
@@ -515,6 +522,7 @@ class Runner(StepRunner):
         first = True
         reason = ""
         approval: ApprovalError | None = None
+        no_plan = False
         while True:
             if self.goal_holds(state):
                 break
@@ -530,6 +538,7 @@ class Runner(StepRunner):
                 self.event(
                     "no_plan", message=str(exc), explanation=exc.explanation.lines
                 )
+                no_plan = True
                 break
             try:
                 self.approvals.settle(
@@ -569,6 +578,7 @@ class Runner(StepRunner):
             seconds=time.monotonic() - began,
             reason=self.redact(reason),
             approval=approval,
+            no_plan=no_plan,
         )
 
     def dry_run(self) -> RunResult:

@@ -97,7 +97,12 @@ def runs(
             },
         )
         kind = event.get("event")
-        if kind == "step_end":
+        if kind == "run_start":
+            # A run narrowed by --target or --tag reached only that part.
+            for field in ("target", "tags", "skip_tags"):
+                if isinstance(event.get(field), list):
+                    item[field] = event[field]
+        elif kind == "step_end":
             key = "ok" if event.get("status") == "ok" else "failed"
             item[key] += 1
         elif kind == "replan":
