@@ -70,6 +70,9 @@ def test_publishing_without_a_hub_repository_stops_before_anything_runs(
         assert "argument 'repo_id' of hf." in done.stderr
         assert "reads var hub_repo, which is empty" in done.stderr
         assert "--var hub_repo=VALUE" in done.stderr
+    # A part of the goal that does not publish needs no Hub repository.
+    done = goap(tmp_path, "plan", "--no-sense", "--target", "validation_passed")
+    assert done.returncode == 0, done.stderr
     done = goap(tmp_path, "validate", "--var", "hub_repo=acme/vision")
     assert done.returncode == 0, done.stderr
     done = goap(tmp_path, "validate", GOAP_VAR_hub_repo="acme/vision")

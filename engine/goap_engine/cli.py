@@ -406,6 +406,7 @@ def plan(
     narrowed = narrow(ruleset, focus)
     ruleset = narrowed.ruleset
     show_focus(narrowed.lines)
+    _require_values(ruleset)
     # A start value given with --set or sensed may hold a secret: plans never
     # show it.
     redact = Redactor.from_env(ruleset.secrets)
@@ -561,11 +562,7 @@ def explain(
 
 
 def _require_goal(ruleset: Any) -> None:
-    """Refuse a file without goal conditions (a pack given where a goal belongs).
-
-    Refuse too a goal whose needed steps would get an empty required argument
-    (a Hub repository nobody set): found now, not after the steps before it.
-    """
+    """Refuse a file without goal conditions (a pack given where a goal belongs)."""
     if not ruleset.conditions:
         raise InputError(
             Diagnostic(
@@ -574,6 +571,15 @@ def _require_goal(ruleset: Any) -> None:
                 "such as goals.d/production.yaml)",
             )
         )
+
+
+def _require_values(ruleset: Any) -> None:
+    """Refuse a goal whose needed steps would get an empty required argument.
+
+    A Hub repository nobody set is found now, not after the steps before it
+    ran; ``ruleset`` is the narrowed one, so ``--target`` of a part that does
+    not publish needs none.
+    """
     from .required_values import empty_required
 
     if problems := empty_required(ruleset):
@@ -712,6 +718,7 @@ def run_command(
     _require_goal(full)
     narrowed = narrow(full, focus)
     ruleset = narrowed.ruleset
+    _require_values(ruleset)
     if resume and fresh:
         raise InputError("--resume and --fresh exclude each other")
     junit = None
