@@ -20,7 +20,6 @@ import click
 from . import __version__
 from .assignments import parse_assignments
 from .cli_focus import focus_options, show_focus, verbosity_options
-from .cli_lock import lock_timeout_option
 from .errors import (
     EXIT_BUG,
     EXIT_CLOSED_PIPE,
@@ -439,7 +438,9 @@ def plan(
     for warning in warnings:
         _stderr(redact(warning), style="yellow", info=True)
     if output is not None:
-        written = _write_output(
+        from .cli_documents import write_output
+
+        written = write_output(
             output, redact(plan_json(result)), ruleset.path, allow_outside
         )
         _stderr(f"plan written to {written}", info=True)
@@ -586,16 +587,6 @@ def _require_values(ruleset: Any) -> None:
         raise InputError(problems)
 
 
-@main.command()
-@click.argument("kind", type=click.Choice(["goal", "pack"]), default="goal")
-@_guard
-def schema(kind: str) -> None:
-    """Print the JSON Schema of goal or pack files (for editors)."""
-    from .documents import schema_text
-
-    click.echo(schema_text(kind), nl=False)
-
-
 def run() -> None:
     """Run the CLI (entry point of ``python -m goap_engine``)."""
     from click.utils import _PacifyFlushWrapper
@@ -626,245 +617,12 @@ def closed_pipe() -> NoReturn:
     sys.exit(EXIT_CLOSED_PIPE)
 
 
-@main.command("run")
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
-@click.option(
-    "--dry-run", is_flag=True, help="Sense and plan, print every command, run nothing."
-)
-@click.option(
-    "--plan", "plan_file", type=click.Path(path_type=Path), help="Run a saved plan."
-)
-@click.option(
-    "--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Parallel steps."
-)
-@click.option(
-    "--yes", "-y", is_flag=True, help="Approve every irreversible/approval step."
-)
-@click.option(
-    "--approve",
-    "approve",
-    multiple=True,
-    metavar="ID[,ID...]",
-    shell_complete=complete("action_ids"),
-    help="Approve these irreversible/approval steps (by id or name).",
-)
-@click.option("--resume", is_flag=True, help="Continue an interrupted run.")
-@click.option(
-    "--fresh", is_flag=True, help="Ignore the stored state; start from defaults."
-)
-@click.option(
-    "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json streams journal events as JSON Lines on stdout.",
-)
-@click.option(
-    "--junit",
-    "junit_file",
-    type=click.Path(),
-    metavar="FILE",
-    help="Write the run's steps as a JUnit XML report (also when it fails).",
-)
-@click.option(
-    "--allow-outside",
-    is_flag=True,
-    help="Let --junit write outside the project (the goal's git work tree or folder).",
-)
-@focus_options
-@verbosity_options
-@lock_timeout_option
-@no_cache_option
-@_guard
-@var_options
-def run_command(
-    goal: Path | None,
-    dry_run: bool,
-    plan_file: Path | None,
-    jobs: int | None,
-    yes: bool,
-    approve: Sequence[str],
-    resume: bool,
-    fresh: bool,
-    sets: Sequence[str],
-    fmt: str,
-    junit_file: str | None,
-    allow_outside: bool,
-    focus: Any,
-) -> None:
-    """Sense, plan, act, verify and replan until GOAL (or a --target) holds.
-
-    Steps marked irreversible or approval are approved before anything runs:
-    on a terminal the run asks once; otherwise pass --yes or --approve, or
-    nothing runs (exit 2).
-    """
-    goal = find_goal(goal)
-    from .executor.approvals import parse_approvals
-    from .executor.report import Reporter
-    from .executor.runner import Runner, RunOptions
-    from .loader import load
-    from .planner.focus import left_out_needed, narrow
-
-    full = load(goal)
-    _require_goal(full)
-    narrowed = narrow(full, focus)
-    ruleset = narrowed.ruleset
-    _require_values(ruleset)
-    if resume and fresh:
-        raise InputError("--resume and --fresh exclude each other")
-    junit = None
-    if junit_file is not None:
-        from .executor.junit import JUnitReport
-
-        # Checked before anything runs: a bad path is found at once, not
-        # after an hour of steps.
-        where = output_path(junit_file, goal, allow_outside, "--junit")
-        junit = JUnitReport(ruleset, where)
-    from .console import verbosity
-
-    reporter = Reporter(fmt, level=verbosity(), partial=bool(focus))
-    if fmt == "text":
-        show_focus(narrowed.lines)
-    options = RunOptions(
-        dry_run=dry_run,
-        yes=yes,
-        # An action the tag filter leaves out may still be named.
-        approve=parse_approvals(full, approve),
-        jobs=jobs,
-        resume=resume,
-        fresh=fresh,
-        plan_file=plan_file,
-        sets=parse_assignments(ruleset, sets),
-        interactive=sys.stdin.isatty() and sys.stderr.isatty(),
-        confirm=lambda question: click.confirm(question, default=False, err=True),
-        focus=focus.record(),
-        focus_arguments=focus.arguments(),
-    )
-    on_event = reporter.event if junit is None else junit.listen(reporter.event)
-    runner = Runner(ruleset, options, on_event=on_event, on_output=reporter.output)
-    try:
-        with junit.writing(runner.redact) if junit else contextlib.nullcontext():
-            result = runner.run()
-    finally:
-        reporter.close()
-    if result.no_plan and fmt == "text":
-        for line in left_out_needed(narrowed, result.state):
-            _stderr(runner.redact(line))
-    reporter.summary(result)
-    if junit is not None:
-        _stderr(f"JUnit report written to {junit.path}", info=True)
-    if result.approval is not None:
-        sys.exit(result.approval.exit_code)
-    if result.no_plan and not any(s.status != "skipped" for s in result.steps):
-        sys.exit(EXIT_NO_PLAN)  # nothing ran: the answer of plan
-    if not result.reached and not dry_run:
-        sys.exit(1)
-
-
-@main.command("import-pddl")
-@click.argument("domain", type=click.Path(path_type=Path))
-@click.argument("problem", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "out",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Folder to write actions.d/ and goals.d/ into.",
-)
-@_guard
-def import_pddl(domain: Path, problem: Path, out: Path) -> None:
-    """Translate a PDDL DOMAIN and PROBLEM (STRIPS, typing, costs) into YAML."""
-    from .pddl.convert import write_yaml
-
-    pack, goal = write_yaml(domain, problem, out)
-    click.echo(str(goal))
-    _stderr(f"wrote {pack} and {goal}")
-
-
-@main.command()
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(),
-    help="Write here instead of stdout.",
-)
-@click.option(
-    "--allow-outside",
-    is_flag=True,
-    help="Let -o write outside the project (the goal's git work tree or folder).",
-)
-@click.option(
-    "--template",
-    type=click.Path(path_type=Path),
-    help="A jinja2 template to use instead.",
-)
-@no_cache_option
-@_guard
-@var_options
-def report(
-    goal: Path | None, output: str | None, allow_outside: bool, template: Path | None
-) -> None:
-    """Render the progress document (the seed's GOAP.md) from plan and state."""
-    goal = find_goal(goal)
-    from .executor.redaction import Redactor
-    from .loader import load
-    from .progress import render_document
-
-    ruleset = load(goal)
-    text = Redactor.from_env(ruleset.secrets)(
-        render_document(ruleset, template or "progress.md.j2")
-    )
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    _stderr(f"wrote {_write_output(output, text, goal, allow_outside)}")
-
-
-def _write_output(raw: str, text: str, goal: Path, allow_outside: bool) -> Path:
-    """Write a command's ``-o`` file: a file name, inside the goal's project.
-
-    The name is checked as typed: ``dir/`` names a folder even when it does
-    not exist yet.
-    """
-    from .errors import FileError
-    from .store import atomic_write
-
-    path = output_path(raw, goal, allow_outside)
-    try:
-        atomic_write(path, text)
-    except OSError as exc:
-        raise FileError(path, f"-o: cannot write: {exc.strerror or exc}") from None
-    return path
-
-
-def output_path(raw: str, goal: Path, allow_outside: bool, option: str = "-o") -> Path:
-    """Return the file an output option names, refused unless inside the project."""
-    from .errors import FileError
-    from .files import check_inside, project_root
-
-    path = Path(raw)
-    if raw.endswith(("/", os.sep)) or path.is_dir():
-        raise FileError(path, f"{option} {raw}: is a folder; give a file name")
-    if not allow_outside:
-        check_inside(path, project_root(goal), option, "--allow-outside")
-    return path
-
-
 # The command groups kept in modules of their own register themselves on main.
-from . import cli_builtins, cli_completion, cli_packs, cli_state  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    cli_builtins,
+    cli_completion,
+    cli_documents,
+    cli_packs,
+    cli_run,
+    cli_state,
+)

@@ -1,0 +1,172 @@
+"""``goap-engine run``: sense, plan, act, verify and replan until the goal holds."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .assignments import parse_assignments
+from .cli import (
+    _guard,
+    _require_goal,
+    _require_values,
+    _stderr,
+    complete,
+    main,
+    no_cache_option,
+    var_options,
+)
+from .cli_focus import focus_options, show_focus, verbosity_options
+from .cli_lock import lock_timeout_option
+from .errors import EXIT_NO_PLAN, InputError
+from .goal_files import find_goal
+
+
+@main.command("run")
+@click.argument(
+    "goal",
+    required=False,
+    type=click.Path(path_type=Path),
+    shell_complete=complete("goal_files"),
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Sense and plan, print every command, run nothing."
+)
+@click.option(
+    "--plan", "plan_file", type=click.Path(path_type=Path), help="Run a saved plan."
+)
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Parallel steps."
+)
+@click.option(
+    "--yes", "-y", is_flag=True, help="Approve every irreversible/approval step."
+)
+@click.option(
+    "--approve",
+    "approve",
+    multiple=True,
+    metavar="ID[,ID...]",
+    shell_complete=complete("action_ids"),
+    help="Approve these irreversible/approval steps (by id or name).",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run.")
+@click.option(
+    "--fresh", is_flag=True, help="Ignore the stored state; start from defaults."
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json streams journal events as JSON Lines on stdout.",
+)
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(),
+    metavar="FILE",
+    help="Write the run's steps as a JUnit XML report (also when it fails).",
+)
+@click.option(
+    "--allow-outside",
+    is_flag=True,
+    help="Let --junit write outside the project (the goal's git work tree or folder).",
+)
+@focus_options
+@verbosity_options
+@lock_timeout_option
+@no_cache_option
+@_guard
+@var_options
+def run_command(
+    goal: Path | None,
+    dry_run: bool,
+    plan_file: Path | None,
+    jobs: int | None,
+    yes: bool,
+    approve: Sequence[str],
+    resume: bool,
+    fresh: bool,
+    sets: Sequence[str],
+    fmt: str,
+    junit_file: str | None,
+    allow_outside: bool,
+    focus: Any,
+) -> None:
+    """Sense, plan, act, verify and replan until GOAL (or a --target) holds.
+
+    Steps marked irreversible or approval are approved before anything runs:
+    on a terminal the run asks once; otherwise pass --yes or --approve, or
+    nothing runs (exit 2).
+    """
+    goal = find_goal(goal)
+    from .executor.approvals import parse_approvals
+    from .executor.report import Reporter
+    from .executor.runner import Runner, RunOptions
+    from .loader import load
+    from .planner.focus import left_out_needed, narrow
+
+    full = load(goal)
+    _require_goal(full)
+    narrowed = narrow(full, focus)
+    ruleset = narrowed.ruleset
+    _require_values(ruleset)
+    if resume and fresh:
+        raise InputError("--resume and --fresh exclude each other")
+    junit = None
+    if junit_file is not None:
+        # Checked before anything runs: a bad path is found at once, not
+        # after an hour of steps.
+        from .cli_documents import output_path
+        from .executor.junit import JUnitReport
+
+        where = output_path(junit_file, goal, allow_outside, "--junit")
+        junit = JUnitReport(ruleset, where)
+    from .console import verbosity
+
+    reporter = Reporter(fmt, level=verbosity(), partial=bool(focus))
+    if fmt == "text":
+        show_focus(narrowed.lines)
+    options = RunOptions(
+        dry_run=dry_run,
+        yes=yes,
+        # An action the tag filter leaves out may still be named.
+        approve=parse_approvals(full, approve),
+        jobs=jobs,
+        resume=resume,
+        fresh=fresh,
+        plan_file=plan_file,
+        sets=parse_assignments(ruleset, sets),
+        interactive=sys.stdin.isatty() and sys.stderr.isatty(),
+        confirm=lambda question: click.confirm(question, default=False, err=True),
+        focus=focus.record(),
+        focus_arguments=focus.arguments(),
+    )
+    on_event = reporter.event if junit is None else junit.listen(reporter.event)
+    runner = Runner(ruleset, options, on_event=on_event, on_output=reporter.output)
+    try:
+        with junit.writing(runner.redact) if junit else contextlib.nullcontext():
+            result = runner.run()
+    finally:
+        reporter.close()
+    if result.no_plan and fmt == "text":
+        for line in left_out_needed(narrowed, result.state):
+            _stderr(runner.redact(line))
+    reporter.summary(result)
+    if junit is not None:
+        _stderr(f"JUnit report written to {junit.path}", info=True)
+    if result.approval is not None:
+        sys.exit(result.approval.exit_code)
+    if result.no_plan and not any(s.status != "skipped" for s in result.steps):
+        sys.exit(EXIT_NO_PLAN)  # nothing ran: the answer of plan
+    if not result.reached and not dry_run:
+        sys.exit(1)
