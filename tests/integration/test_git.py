@@ -235,6 +235,67 @@ def test_commit_is_atomic(repo: Path) -> None:
     assert "committed" in log.text() and "a.txt" in log.text()
 
 
+def _hook(repo: Path, body: str) -> None:
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+    hook.chmod(0o755)
+
+
+def _staged_before_and_after(repo: Path) -> tuple[str, str]:
+    return git(repo, "ls-files", "--stage"), git(repo, "diff", "--cached", "--stat")
+
+
+def test_a_refusing_commit_hook_leaves_the_index_as_it_was(repo: Path) -> None:
+    write(repo, "a.txt", "new\n")
+    write(repo, "README.md", "# edited\n")
+    write(repo, "staged.txt", "staged by someone\n")
+    git(repo, "add", "staged.txt")
+    git(repo, "add", "--intent-to-add", "a.txt")
+    before = _staged_before_and_after(repo), status(repo)
+    _hook(repo, 'echo "lint: 3 errors in README.md" >&2; exit 1')
+
+    with pytest.raises(IntegrationError) as info:
+        g.commit(context(repo, paths=["a.txt", "README.md"], message="feat: a"))
+
+    assert "lint: 3 errors in README.md" in str(info.value)
+    assert "the index is as it was before the step" in str(info.value)
+    assert (_staged_before_and_after(repo), status(repo)) == before
+    assert git(repo, "log", "-1", "--format=%s") == "initial"
+    assert not (repo / ".git" / "index.lock").exists()
+
+
+def test_a_commit_hook_past_the_timeout_is_stopped_and_the_index_restored(
+    repo: Path,
+) -> None:
+    write(repo, "a.txt", "new\n")
+    before = _staged_before_and_after(repo), status(repo)
+    _hook(repo, "sleep 60")
+    ctx = context(repo, paths=["a.txt"], message="feat: a")
+    ctx.timeout = 2
+
+    with pytest.raises(IntegrationError) as info:
+        g.commit(ctx)
+
+    assert "git commit timed out after 1.8 s" in str(info.value)
+    assert (_staged_before_and_after(repo), status(repo)) == before
+    # No lock of the killed git is left to block the next commit.
+    _hook(repo, "exit 0")
+    assert g.commit(context(repo, paths=["a.txt"], message="feat: a"))
+    assert changed_in(repo) == ["A\ta.txt"]
+
+
+def test_a_commit_in_a_fresh_repository_that_fails_leaves_no_index(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "fresh"
+    git(tmp_path, "init", "--quiet", str(path))
+    write(path, "a.txt", "new\n")
+    _hook(path, "exit 1")
+    with pytest.raises(IntegrationError):
+        g.commit(context(path, paths=["a.txt"], message="feat: a"))
+    assert status(path) == ["?? a.txt"]
+
+
 def test_commit_twice_is_a_no_op_unless_empty_commits_are_allowed(repo: Path) -> None:
     write(repo, "a.txt")
     first = g.commit(context(repo, paths=["a.txt"], message="feat: a"))

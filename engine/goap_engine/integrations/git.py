@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,10 @@ def commit(ctx: HookContext) -> str:
     harmless; ``allow_empty: true`` makes an empty commit instead.  A path that
     matches no file is an error rather than a silent no-op, since it is
     usually a typo.  Returns the commit's hexsha.
+
+    A commit that fails -- a pre-commit hook says no, or runs past the step's
+    timeout and is killed -- leaves the index exactly as it was before the
+    step: the paths it staged are unstaged again.
     """
     message = ctx.args.get("message")
     if not message or not isinstance(message, str):
@@ -239,23 +244,100 @@ def commit(ctx: HookContext) -> str:
     allow_empty = bool(ctx.args.get("allow_empty", False))
     with _repository(ctx) as repo:
         specs = _pathspecs(ctx, repo, ctx.args.get("paths"))
-        repo.git.add("--all", "--", *specs)
-        changed = repo.git.diff("--cached", "--name-only", "--", *specs).splitlines()
-        if not changed and not allow_empty:
-            ctx.log(f"nothing to commit under {', '.join(specs)}")
-            return str(repo.head.commit.hexsha) if repo.head.is_valid() else ""
+        with _index_kept_on_failure(repo):
+            return _commit(ctx, repo, specs, message, allow_empty)
+
+
+def _commit(
+    ctx: HookContext, repo: Any, specs: list[str], message: str, allow_empty: bool
+) -> str:
+    limit = _commit_timeout(ctx)
+    repo.git.add("--all", "--", *specs, kill_after_timeout=limit)
+    changed = repo.git.diff("--cached", "--name-only", "--", *specs).splitlines()
+    if not changed and not allow_empty:
+        ctx.log(f"nothing to commit under {', '.join(specs)}")
+        return str(repo.head.commit.hexsha) if repo.head.is_valid() else ""
+    options = ["--only", "--message", message]
+    try:
         if changed:
             # --only commits these paths' contents and leaves other staged
             # entries staged, which is what makes the commit atomic.
-            repo.git.commit("--only", "--message", message, "--", *specs)
+            repo.git.commit(*options, "--", *specs, kill_after_timeout=limit)
         else:
-            repo.git.commit("--only", "--allow-empty", "--message", message)
-        sha = str(repo.head.commit.hexsha)
-        title = message.splitlines()[0]
-        ctx.log(f"committed {sha[:10]} {title} ({len(changed)} path(s))")
-        for path in changed:
-            ctx.log(f"  {path}")
-        return sha
+            repo.git.commit(*options, "--allow-empty", kill_after_timeout=limit)
+    except require("git").GitCommandError as exc:
+        if "did not complete in" in str(exc.stderr):
+            raise IntegrationError(
+                f"git commit timed out after {limit:g} s (a commit hook still "
+                "running?); the index is as it was before the step"
+            ) from None
+        raise IntegrationError(
+            f"{_describe_failure(exc)}; the index is as it was before the step"
+        ) from None
+    sha = str(repo.head.commit.hexsha)
+    title = message.splitlines()[0]
+    ctx.log(f"committed {sha[:10]} {title} ({len(changed)} path(s))")
+    for path in changed:
+        ctx.log(f"  {path}")
+    return sha
+
+
+def _commit_timeout(ctx: HookContext) -> float:
+    """Return how long ``git add`` and ``git commit`` (with its hooks) may take.
+
+    Shorter than the step's own timeout, so that git is stopped here and the
+    index restored before the engine kills the whole hook.
+    """
+    if not ctx.timeout:
+        return NETWORK_TIMEOUT
+    return max(ctx.timeout * 0.9, ctx.timeout - 10.0)
+
+
+@contextmanager
+def _index_kept_on_failure(repo: Any) -> Iterator[None]:
+    """Put the index file back as it was when the block fails.
+
+    The index file itself is saved rather than a tree (``git write-tree``):
+    it keeps what a tree cannot -- intent-to-add entries, unmerged stages,
+    flags -- and a byte copy is as cheap as the file is small.
+    """
+    where = Path(repo.git.rev_parse("--git-path", "index"))
+    index = where if where.is_absolute() else Path(repo.working_tree_dir) / where
+    try:
+        saved: bytes | None = index.read_bytes()
+    except FileNotFoundError:
+        saved = None  # a repository with nothing staged ever has no index yet
+    began = time.time()
+    try:
+        yield
+    except BaseException:
+        _restore_index(index, saved, began)
+        raise
+
+
+def _restore_index(index: Path, saved: bytes | None, since: float) -> None:
+    """Write ``saved`` back as git itself writes the index: through its lock."""
+    lock = index.with_name(index.name + ".lock")
+    # A git killed at the timeout leaves its locks behind; those made since
+    # the step began are its own (git takes them for a commit's duration).
+    for stale in (lock, *index.parent.glob("next-index-*.lock")):
+        with suppress(OSError):
+            if stale.stat().st_mtime >= since - 1:
+                stale.unlink()
+    if saved is None:
+        index.unlink(missing_ok=True)
+        return
+    try:
+        with open(lock, "xb") as handle:
+            handle.write(saved)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except FileExistsError:
+        raise IntegrationError(
+            f"cannot put the index back: {lock} is held by another git process; "
+            "the step's paths may still be staged ('git restore --staged PATH')"
+        ) from None
+    os.replace(lock, index)
 
 
 def push(ctx: HookContext) -> str:

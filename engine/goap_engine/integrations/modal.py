@@ -1,14 +1,20 @@
 """Modal built-ins: whether Modal can be used here, deploy an app, run a function.
 
-``configured`` looks only at local credentials and never contacts Modal.
-``deploy`` and ``run`` drive the ``modal`` command line of the interpreter
-running the engine, as a subprocess bounded by a timeout (default 30 minutes,
-or the action's timeout), in its own process group.
+``configured`` finds the credentials, then makes one bounded call (Modal's
+``ClientHello``, at most ``check_timeout`` seconds, default 10) to learn
+whether Modal accepts the token.  ``deploy`` and ``run`` make the same check
+first -- an unreachable Modal or a rejected token fails the step in seconds,
+with the cause, instead of at the end of the command's timeout -- then drive
+the ``modal`` command line of the interpreter running the engine, as a
+subprocess bounded by a timeout (default 30 minutes, or the action's
+timeout), in its own process group.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import socket
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -22,6 +28,8 @@ from . import IntegrationError
 # The interpreter running the engine is the one with the modal package.
 PYTHON = sys.executable
 DEFAULT_TIMEOUT = 30 * 60.0
+DEFAULT_CHECK_TIMEOUT = 10.0
+DEFAULT_SERVER_URL = "https://api.modal.com"
 TAIL_LINES = 20
 NOT_CONFIGURED = (
     "Modal is not configured: set MODAL_TOKEN_ID/MODAL_TOKEN_SECRET "
@@ -71,22 +79,42 @@ def _profile(env: Mapping[str, str]) -> Mapping[str, Any]:
 
 def credentials_found(env: Mapping[str, str]) -> bool:
     """Whether ``env`` or the Modal config file holds credentials."""
-    oauth = env.get("MODAL_OAUTH_CLIENT_SECRET") or env.get("MODAL_OAUTH_JWT_KEY")
-    if (
-        oauth
+    return _oauth(env) or _token(env) is not None
+
+
+def _oauth(env: Mapping[str, str]) -> bool:
+    secret = env.get("MODAL_OAUTH_CLIENT_SECRET") or env.get("MODAL_OAUTH_JWT_KEY")
+    return bool(
+        secret
         and env.get("MODAL_OAUTH_REFRESH_TOKEN")
         and env.get("MODAL_OAUTH_CLIENT_ID")
-    ):
-        return True
+    )
+
+
+def _token(env: Mapping[str, str]) -> tuple[str, str] | None:
     profile = _profile(env)
     # As in Modal, an environment variable overrides the profile's setting.
     token_id = env.get("MODAL_TOKEN_ID") or profile.get("token_id")
     token_secret = env.get("MODAL_TOKEN_SECRET") or profile.get("token_secret")
-    return bool(token_id and token_secret)
+    if token_id and token_secret:
+        return str(token_id), str(token_secret)
+    return None
+
+
+def _server_url(env: Mapping[str, str]) -> str:
+    return str(
+        env.get("MODAL_SERVER_URL")
+        or _profile(env).get("server_url")
+        or DEFAULT_SERVER_URL
+    )
 
 
 def configured(ctx: HookContext) -> bool:
-    """Sense whether Modal is usable: the library imports and credentials exist."""
+    """Sense whether Modal is usable: credentials exist and Modal accepts them.
+
+    Unusable for any reason -- no credentials, no library, a rejected token,
+    Modal out of reach -- is ``false``, with the reason in the step's log.
+    """
     if not credentials_found(ctx.env):
         return False
     try:
@@ -95,13 +123,66 @@ def configured(ctx: HookContext) -> bool:
     except Exception as exc:  # noqa: BLE001 - not usable, whatever the reason
         ctx.log(f"modal cannot be imported: {type(exc).__name__}: {exc}")
         return False
+    try:
+        check(ctx)
+    except IntegrationError as exc:
+        ctx.log(str(exc))
+        return False
     return True
+
+
+def check(ctx: HookContext) -> None:
+    """Raise unless Modal answers within ``check_timeout`` and accepts the token.
+
+    OAuth credentials are taken as they are: checking them means a token
+    exchange, which the command line does itself.
+    """
+    token = _token(ctx.env)
+    if token is None:
+        if _oauth(ctx.env):
+            return
+        raise IntegrationError(NOT_CONFIGURED)
+    bound = float(_arg(ctx, "check_timeout", DEFAULT_CHECK_TIMEOUT))
+    url = _server_url(ctx.env)
+    redact = Redactor([*ctx.secrets, token[1]])
+    _reachable(url, bound)
+    modal = importlib.import_module("modal")
+    try:
+        asyncio.run(asyncio.wait_for(modal.Client.verify.aio(url, token), bound))
+    except TimeoutError:
+        raise IntegrationError(
+            f"Modal did not answer at {url} within {bound:g} s (ClientHello); "
+            "raise check_timeout if it is only slow"
+        ) from None
+    except modal.exception.AuthError as exc:
+        raise IntegrationError(
+            f"Modal rejected the token {token[0]} at {url}: {redact(str(exc))} "
+            "(`modal token new` makes a new one)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any other failure: said as it is
+        raise IntegrationError(
+            f"Modal check at {url} failed: {type(exc).__name__}: {redact(str(exc))}"
+        ) from None
+
+
+def _reachable(url: str, bound: float) -> None:
+    """Fail at once when nothing listens (Modal's client would keep retrying)."""
+    from urllib.parse import urlsplit
+
+    split = urlsplit(url)
+    host = split.hostname or ""
+    try:
+        port = split.port or (443 if split.scheme == "https" else 80)
+        with socket.create_connection((host, port), timeout=bound):
+            pass
+    except (OSError, ValueError) as exc:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise IntegrationError(f"Modal cannot be reached at {url}: {cause}") from None
 
 
 def _modal(ctx: HookContext, args: list[str], what: str) -> str:
     """Run ``python -m modal ARGS``; log its output; fail with its tail."""
-    if not configured(ctx):
-        raise IntegrationError(NOT_CONFIGURED)
+    check(ctx)
     timeout = float(_arg(ctx, "timeout", ctx.timeout or DEFAULT_TIMEOUT))
     env = dict(ctx.env)
     env.setdefault("PYTHONUNBUFFERED", "1")

@@ -165,7 +165,14 @@ _MLFLOW = (
     _arg("experiment", "str", "The experiment's name.", default="goap-engine"),
     _arg("run_name", "str", "The run's name."),
 )
+_MODAL_CHECK = _arg(
+    "check_timeout",
+    "float",
+    "Most seconds the token check (one call to Modal) may take.",
+    default=10.0,
+)
 _MODAL = (
+    _MODAL_CHECK,
     _arg("environment", "str", "The Modal environment to use."),
     _arg(
         "timeout",
@@ -473,7 +480,8 @@ _TABLE = (
         "modal.configured",
         "configured",
         "sensor",
-        "Whether Modal is usable here: the library imports and credentials exist.",
+        "Whether Modal is usable here: credentials exist and Modal accepts them.",
+        _MODAL_CHECK,
     ),
     _b(
         "modal.deploy",
