@@ -242,8 +242,8 @@ def test_an_unknown_argument_without_a_close_one_lists_them() -> None:
             "unknown argument 'zzz' of git.push; it takes remote, branch, set_upstream",
         )
     ]
-    assert problems("modal.configured", {"x": 1}) == [
-        ("x", "unknown argument 'x' of modal.configured; it takes no arguments")
+    assert problems("git.current_branch", {"x": 1}) == [
+        ("x", "unknown argument 'x' of git.current_branch; it takes no arguments")
     ]
 
 
