@@ -25,9 +25,7 @@ def test_cwd_is_rendered_with_the_vars(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     done = goap(tmp_path, "run", "goal.yaml", "--var", "sub=out")
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "out" / "here.txt").read_text().strip() == str(
-        tmp_path / "out"
-    )
+    assert (tmp_path / "out" / "here.txt").read_text().strip() == str(tmp_path / "out")
 
 
 def test_a_missing_cwd_is_named_not_taken_for_the_program(tmp_path: Path) -> None:

@@ -563,7 +563,8 @@ def _render_field(
     try:
         return render(value, context)
     except ValueError as exc:
-        raise HookError(f"{action.location}: template error in {field}: {exc}") from None
+        message = f"{action.location}: template error in {field}: {exc}"
+        raise HookError(message) from None
 
 
 def _file_name(name: str) -> str:
