@@ -164,8 +164,8 @@ def test_env_templates_are_checked_and_count_as_reads(write) -> None:
     code, _, err = invoke("validate", str(path))
     assert code == 2
     assert err.splitlines()[:2] == [
-        f"{path}:6:38: error: template uses 'nosuch', which is not a var or "
-        "state variable",
+        f"{path}:6:38: error: action 'a': template uses 'nosuch', which is not "
+        "a var or state variable",
         f"{path}:2:21: warning: state variable 'name': is never written by any "
         "action and has no sensor: it stays 'x' [never-written]",
     ]

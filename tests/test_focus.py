@@ -191,3 +191,12 @@ def test_verbose_adds_detail(project: Path) -> None:
     both = goap(project, "-q", "plan", "-v")
     assert both.returncode == 2
     assert "-q and -v exclude each other" in both.stderr
+
+
+def test_a_tag_with_nothing_left_to_do_prints_an_empty_plan_plainly(
+    project: Path,
+) -> None:
+    assert goap(project, "run", "--target", "docs").returncode == 0
+    again = goap(project, "run", "--tag", "docs", "--dry-run")
+    assert again.returncode == 0, again.stderr
+    assert "plan: 0 steps, cost 0\n" in again.stderr

@@ -92,6 +92,7 @@ ONLY_VALIDATE: dict[str, str] = {
             "cost_bool_expression",
             "cost_negative_expression",
             "cost_unknown_name",
+            "cwd_template_unknown_name",
             "effect_type_mismatch",
             "enum_effect_from_str",
             "enum_literal_in_condition",

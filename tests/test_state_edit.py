@@ -119,3 +119,13 @@ def test_a_value_is_checked_against_its_new_type(project: Path) -> None:
     assert result.returncode == EXIT_INPUT
     assert "state mv note count: " in result.stderr and "'done'" in result.stderr
     assert stored(project) == before
+
+
+def test_history_of_a_goal_never_run_says_so(tmp_path: Path) -> None:
+    (tmp_path / "goals.d").mkdir()
+    (tmp_path / "goals.d" / "g.yaml").write_text(GOAL)
+    done = cli(tmp_path, "history")
+    assert (done.returncode, done.stdout) == (0, "")
+    assert done.stderr == "no runs of goals.d/g.yaml yet\n"
+    listed = cli(tmp_path, "history", "--format", "json")
+    assert (listed.stdout, listed.stderr) == ("[]\n", "")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
+from goap_cli import goap as cli
 
 from goap_engine.errors import LockedError
 from goap_engine.executor.lock import WorkspaceLock, force_unlock
@@ -94,3 +96,32 @@ def test_force_unlock_refuses_a_held_lock(tmp_path: Path) -> None:
     left = force_unlock(path)
     assert left is not None and left["goal"] == str(tmp_path / "g.yaml")
     assert not path.exists()
+
+
+def test_git_does_not_see_the_workspace(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "goal.yaml").write_text(
+        "version: 1\nstate: {a: bool}\n"
+        "actions: {make: {effects: {a: true}, run: 'true'}}\ngoal: [a]\n"
+    )
+    done = cli(tmp_path, "run", "goal.yaml")
+    assert done.returncode == 0, done.stderr
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert status.stdout == "?? goal.yaml\n"
+
+
+def test_a_removed_gitignore_stays_removed(tmp_path: Path) -> None:
+    (tmp_path / "goal.yaml").write_text(
+        "version: 1\nstate: {a: bool}\n"
+        "actions: {make: {effects: {a: true}, run: 'true'}}\ngoal: [a]\n"
+    )
+    assert cli(tmp_path, "run", "goal.yaml").returncode == 0
+    (tmp_path / ".goap" / ".gitignore").unlink()
+    assert cli(tmp_path, "state", "rm", "goal.yaml", "a").returncode == 0
+    assert not (tmp_path / ".goap" / ".gitignore").exists()

@@ -180,6 +180,9 @@ def history(goal: Path | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(found, indent=2))
         return
+    if not found:
+        # An empty listing alone reads like a broken command.
+        _stderr(f"no runs of {goal} yet")
     for item in found:
         click.echo(
             f"{item['run']}  {item['started']}  {item['status']:<11}  "

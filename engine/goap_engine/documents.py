@@ -227,6 +227,9 @@ def entity_of(keys: Sequence[str | int]) -> str:
     return text
 
 
+_HOOK_KINDS = ("builtin", "with", "python", "shell", "argv", "quote")
+
+
 def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagnostic]:
     keys: PathKey = tuple(error.absolute_path)
     entity = entity_of(list(keys))
@@ -237,6 +240,10 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         extra = [k for k in value if k not in error.schema.get("properties", {})]
         for k in extra:
             hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+            if k in _HOOK_KINDS and "run" in allowed:
+                # 'builtin:' beside 'run:' is the usual slip of a first action.
+                kind = "builtin: NAME, with: {...}" if k == "with" else f"{k}: ..."
+                hint += f"; a hook is written 'run: {{{kind}}}'"
             yield Diagnostic(
                 doc.where((*keys, k), key=True), f"unknown key '{k}'{hint}", entity
             )

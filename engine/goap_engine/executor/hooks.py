@@ -157,6 +157,9 @@ def run_command(
     try:
         proc = spawn(command, cwd=cwd, env={**env, STEP_VAR: marker})
     except OSError as exc:
+        if not cwd.is_dir():
+            # spawn reports a missing working folder as the program not found.
+            return Outcome(False, None, message=f"working folder '{cwd}' not found")
         return Outcome(False, None, message=f"cannot start: {exc.strerror or exc}")
     how = "interrupted"
     try:

@@ -181,7 +181,7 @@ class Reporter:
             guarantee = f" ({record['guarantee']})" if self.verbose else ""
             self._line(
                 f"plan: {len(steps)} steps, cost {record.get('cost'):g}"
-                f"{guarantee}: " + ", ".join(names),
+                f"{guarantee}" + (": " + ", ".join(names) if names else ""),
                 "cyan",
             )
         elif kind == "step_start":

@@ -366,14 +366,19 @@ class StepRunner:
             return Outcome(True)
         values = state_dict(ruleset, state)
         context = template_context(ruleset.vars, values, ruleset.workdir)
-        cwd = ruleset.workdir / action.cwd if action.cwd else ruleset.workdir
         timeout = action.timeout
         if timeout is None:
             timeout = ruleset.policy.hook_timeout
         try:
+            cwd = ruleset.workdir
+            if action.cwd:
+                cwd = cwd / _render_field(action, "cwd", action.cwd, context)
             prepared = prepare(action.hook, context)
             env = hook_env(
-                {k: _render_env(action, k, v, context) for k, v in action.env.items()}
+                {
+                    k: _render_field(action, f"env '{k}'", v, context)
+                    for k, v in action.env.items()
+                }
             )
             if isinstance(prepared, str | list):
                 return run_command(
@@ -550,17 +555,16 @@ class StepRunner:
         )
 
 
-def _render_env(
-    action: Action, name: str, value: str, context: Mapping[str, Any]
+def _render_field(
+    action: Action, field: str, value: str, context: Mapping[str, Any]
 ) -> str:
     from ..templates import render
 
     try:
         return render(value, context)
     except ValueError as exc:
-        raise HookError(
-            f"{action.location}: template error in env '{name}': {exc}"
-        ) from None
+        message = f"{action.location}: template error in {field}: {exc}"
+        raise HookError(message) from None
 
 
 def _file_name(name: str) -> str:

@@ -23,6 +23,7 @@ the goal that wrote it on first use; the old journal stays where it is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -207,9 +208,27 @@ def check_workspace(ruleset: Ruleset) -> None:
 def goal_lock(ruleset: Ruleset) -> Iterator[WorkspaceLock]:
     """Hold the lock of ``ruleset``'s state file; migrate old shared state first."""
     check_workspace(ruleset)
+    _make_root(ruleset.workdir / ROOT)
     with WorkspaceLock(lock_path(ruleset), goal=ruleset.path) as lock:
         migrate_shared_state(ruleset)
         yield lock
+
+
+def _make_root(root: Path) -> None:
+    """Make ``.goap/`` on first use, with a ``.gitignore`` that ignores it all.
+
+    Its journals, logs and locks belong to this checkout, as pytest's and
+    ruff's caches do: ``git add -A`` must not commit them.  Written only when
+    the folder is new, so a project that removes the file keeps its choice.
+    """
+    try:
+        root.mkdir()
+    except FileExistsError:
+        return
+    except OSError:
+        return  # the lock's own mkdir reports what is wrong
+    with contextlib.suppress(OSError):
+        (root / ".gitignore").write_text("# Made by goap-engine: local run files.\n*\n")
 
 
 def adopt_shared_state(ruleset: Ruleset) -> None:

@@ -77,6 +77,8 @@ class ActionReading(HookReading):
         env = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
         for key, text in env.items():
             self.check_template_names(doc, (*keys, "env", key), [text])
+        if "cwd" in spec:
+            self.check_template_names(doc, (*keys, "cwd"), [str(spec["cwd"])])
         return Action(
             name=name,
             id=str(spec.get("id", "")),

@@ -111,7 +111,9 @@ class HookReading(Scope):
             for name in sorted(unknown):
                 self.error(
                     doc.where(keys),
-                    f"template uses '{name}', which is not a var or state variable",
+                    f"template uses '{name}', which is not a var or state variable"
+                    + _did_you_mean(name, [*self.vars, *table]),
+                    entity_of(keys[:2]),
                 )
             if "env" in names:
                 self.check_environment(doc, keys, text)
@@ -129,3 +131,10 @@ class HookReading(Scope):
                 f"declared: {fix} to 'environment:' in this file (or to "
                 "'secrets:' if it holds a secret)",
             )
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1) if len(name) < 100 else []
+    return f" (did you mean '{close[0]}'?)" if close else ""
