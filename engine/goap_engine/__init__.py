@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 _WHERE = {
     "Sensed": "api",
+    "focus": "api",
     "run": "api",
     "sense": "api",
     "Diagnostic": "errors",
@@ -67,6 +68,7 @@ __all__ = [
     "StepRecord",
     "__version__",
     "find_plan",
+    "focus",
     "load",
     "run",
     "schedule",
@@ -75,7 +77,7 @@ __all__ = [
 ]
 
 if _typing.TYPE_CHECKING:
-    from .api import Sensed, run, sense
+    from .api import Sensed, focus, run, sense
     from .errors import (
         Diagnostic,
         ExecutionError,

@@ -151,6 +151,9 @@ def run(
     on_event: Callable[[dict[str, Any]], None] | None = None,
     on_output: Callable[[str, str], None] | None = None,
     echo: bool = False,
+    targets: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    skip_tags: Iterable[str] = (),
 ) -> RunResult:
     """Sense, plan, act, verify and replan until the goal holds, as ``run`` does.
 
@@ -165,11 +168,19 @@ def run(
     ``on_output`` each line of hook output with its step's label, and
     ``echo=True`` prints both to stderr as the command does.  Bad input
     raises ``InputError``; a failed step is ``result.status == "failed"``.
+
+    ``targets``, ``tags`` and ``skip_tags`` run part of the goal as
+    ``--target``, ``--tag`` and ``--skip-tag`` do (see ``focus``), and are
+    recorded in the journal as the command records them.
     """
     from .executor.approvals import parse_approvals
     from .executor.runner import Runner, RunOptions
+    from .planner.focus import Focus, narrow
 
     _check_ruleset(ruleset)
+    full = ruleset
+    chosen = Focus(_names(targets), _names(tags), _names(skip_tags))
+    ruleset = narrow(full, chosen).ruleset
     if not ruleset.conditions:
         raise InputError(
             Diagnostic(
@@ -192,7 +203,8 @@ def run(
     options = RunOptions(
         dry_run=dry_run,
         yes=yes,
-        approve=parse_approvals(ruleset, approve),
+        # An action the tag filter leaves out may still be named.
+        approve=parse_approvals(full, approve),
         jobs=jobs,
         resume=resume,
         fresh=fresh,
@@ -200,6 +212,8 @@ def run(
         sets=checked_values(ruleset, sets or {}, label="sets"),
         interactive=confirm is not None,
         confirm=confirm,
+        focus=chosen.record(),
+        focus_arguments=chosen.arguments(),
     )
     reporter = None
     if echo:
@@ -217,6 +231,39 @@ def run(
     if reporter is not None:
         reporter.summary(result)
     return result
+
+
+def focus(
+    ruleset: Ruleset,
+    *,
+    targets: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    skip_tags: Iterable[str] = (),
+) -> Ruleset:
+    """Return ``ruleset`` narrowed as ``--target``, ``--tag``, ``--skip-tag`` do.
+
+    Each target is a part of the goal (its name under ``goal:``), an action
+    (its effects become the goal) or a condition; tags restrict the actions
+    the planner may use.  The result plans with ``find_plan`` and senses with
+    ``sense`` like any ruleset; an unknown name raises ``InputError`` with a
+    did-you-mean.
+    """
+    from .planner.focus import Focus, narrow
+
+    _check_ruleset(ruleset)
+    chosen = Focus(_names(targets), _names(tags), _names(skip_tags))
+    return narrow(ruleset, chosen).ruleset
+
+
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    """Return ``values`` as a tuple of strings; one string is one name."""
+    if isinstance(values, str):
+        return (values,)
+    names = tuple(values)
+    odd = next((v for v in names if not isinstance(v, str)), None)
+    if odd is not None:
+        raise InputError(f"expected names (strings), found {odd!r}")
+    return names
 
 
 def _both(first: Callable[..., None], second: Callable[..., None] | None) -> Any:

@@ -198,3 +198,24 @@ def test_run_while_another_holds_the_lock_is_locked(project: Path) -> None:
     with goal_lock(ruleset), pytest.raises(LockedError):
         run(ruleset, yes=True, sets={"broken": 0})
     assert not (project / "ran").exists()
+
+
+def test_run_and_focus_take_part_of_the_goal_as_target_does(project: Path, h) -> None:
+    from goap_engine import find_plan, focus
+
+    ruleset = load(project / "goal.yaml")
+    part = focus(ruleset, targets=["build"])
+    assert [c.expr.source for c in part.conditions] == ["built"]
+    assert [s.action.name for s in find_plan(part, {}).steps] == ["build"]
+
+    result = run(ruleset, targets="built", sets={"broken": 0})
+    assert result.status == "reached"
+    assert [s.label for s in result.steps] == ["build"]
+    assert (project / "ran").read_text() == "building 1.2.0\n"
+    start = h.events(project)[0]
+    assert start["event"] == "run_start" and start["target"] == ["built"]
+
+    with pytest.raises(InputError, match="did you mean 'shipped'"):
+        focus(ruleset, targets=["shiped"])
+    with pytest.raises(InputError, match="expected names"):
+        focus(ruleset, tags=[3])  # type: ignore[list-item]
