@@ -8,6 +8,8 @@ can point at the exact spot.
 
 from __future__ import annotations
 
+import difflib
+
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -239,7 +241,13 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         allowed = sorted(error.schema.get("properties", {}))
         extra = [k for k in value if k not in error.schema.get("properties", {})]
         for k in extra:
-            hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+            close = (
+                difflib.get_close_matches(str(k), allowed, n=1)
+                if len(str(k)) < 100
+                else []
+            )
+            guess = f"did you mean '{close[0]}'? " if close else ""
+            hint = f" ({guess}expected one of: {', '.join(allowed)})" if allowed else ""
             if k in _HOOK_KINDS and "run" in allowed:
                 # 'builtin:' beside 'run:' is the usual slip of a first action.
                 kind = "builtin: NAME, with: {...}" if k == "with" else f"{k}: ..."
