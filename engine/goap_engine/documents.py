@@ -9,7 +9,6 @@ can point at the exact spot.
 from __future__ import annotations
 
 import difflib
-
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field

@@ -138,6 +138,23 @@ def _lint(ruleset: Ruleset) -> list[Diagnostic]:
                         "unreachable-goal",
                     )
                 )
+            elif not any(ruleset.var(n).sensor for n in condition.expr.reads):
+                # The relaxation lets a computed int take any value: its
+                # declared bound is checked by trying the values.
+                from .planner.explain import out_of_bounds
+
+                for line in out_of_bounds(
+                    ruleset, [condition.expr], ruleset.default_state()
+                ):
+                    found.append(
+                        Diagnostic(
+                            condition.location,
+                            line.removeprefix("goal "),
+                            f"goal '{goal.name}'",
+                            "error",
+                            "unreachable-goal",
+                        )
+                    )
     return found
 
 

@@ -44,6 +44,7 @@ def explain(
         # The relaxation lets a sensed number take any value; the real start
         # state may still hold a condition false that nothing can change.
         fixed = _unchangeable(ruleset, task.actions, exprs, start, exclude)
+        fixed += out_of_bounds(ruleset, exprs, start)
         if fixed:
             return Explanation(fixed)
         lines.append(
@@ -168,3 +169,56 @@ def _unchangeable(
                 )
             )
     return lines
+
+
+WINDOW = 1024
+"""Values of an int variable tried on each side of a one-sided bound."""
+
+
+def out_of_bounds(ruleset: Ruleset, exprs: Sequence[Expr], start: State) -> list[str]:
+    """Explain the goal conditions on one int variable that its min/max forbid.
+
+    The relaxation reaches any value of a computed int (``n + 1``), so only
+    trying the values says that ``commits >= 5`` cannot hold under ``max: 3``.
+    A condition is named when no value within the bound (all of them, or the
+    ``WINDOW`` nearest to a one-sided bound) satisfies it but one beyond does.
+    """
+    lines: list[str] = []
+    for expr in exprs:
+        if len(expr.reads) != 1:
+            continue
+        var = ruleset.var(next(iter(expr.reads)))
+        if var.type != "int" or (var.minimum is None and var.maximum is None):
+            continue
+        low = None if var.minimum is None else int(var.minimum)
+        high = None if var.maximum is None else int(var.maximum)
+        first = low if low is not None else int(high or 0) - WINDOW
+        last = high if high is not None else first + WINDOW
+        if last - first > 4 * WINDOW:
+            continue
+        state = list(start)
+        if any(_holds(expr, state, var.index, v) for v in range(first, last + 1)):
+            continue
+        beyond = [
+            *(range(high + 1, high + 1 + WINDOW) if high is not None else ()),
+            *(range(low - 1, low - 1 - WINDOW, -1) if low is not None else ()),
+        ]
+        witness = next((v for v in beyond if _holds(expr, state, var.index, v)), None)
+        if witness is None:
+            continue
+        above = high is not None and witness > high
+        bound = f"at most {high}" if above else f"at least {low}"
+        lines.append(
+            f"goal condition '{expr.source}' cannot hold: {var.name} is {bound} "
+            f"(its bound, declared at {var.location}); it would first hold at "
+            f"{var.name} = {witness}"
+        )
+    return lines
+
+
+def _holds(expr: Expr, state: list[object], index: int, value: int) -> bool:
+    state[index] = value
+    try:
+        return evaluate(expr, tuple(state)) is True
+    except (EvalError, TypeError, IndexError):
+        return False
