@@ -101,6 +101,8 @@ def test_a_variable_that_is_gone_is_removed(project: Path) -> None:
         (["mv", "level"], "give OLD NEW"),
         (["rm"], "name the variables to forget"),
         (["rm", "nothing"], "'nothing' is neither stored nor a state variable"),
+        (["mv", "level", "level"], "OLD and NEW are both 'level': nothing to move"),
+        (["rm", "../../etc"], "'../../etc' is neither stored nor a state variable"),
     ],
 )
 def test_mistakes_change_nothing(project: Path, argv: list[str], message: str) -> None:
@@ -119,3 +121,10 @@ def test_a_value_is_checked_against_its_new_type(project: Path) -> None:
     assert result.returncode == EXIT_INPUT
     assert "state mv note count: " in result.stderr and "'done'" in result.stderr
     assert stored(project) == before
+
+
+def test_a_name_given_twice_is_forgotten_once(project: Path) -> None:
+    removed = cli(project, "state", "rm", "note", "note")
+    assert removed.returncode == 0, removed.stderr
+    assert "forgot note\n" in removed.stderr
+    assert "note" not in stored(project) and stored(project)["level"] == 3
