@@ -220,9 +220,8 @@ def _target(
     text = text.strip()
     if not text:
         # An action without an id has the id '': "" must not pick it.
-        raise InputError(
-            Diagnostic(where, "an empty target: name a goal part, an action or a condition")
-        )
+        message = "an empty target: name a goal part, an action or a condition"
+        raise InputError(Diagnostic(where, message))
     parts = {g.name: g for g in ruleset.subgoals if g.name != "goal"}
     if text in parts:
         conditions = list(parts[text].conditions)
