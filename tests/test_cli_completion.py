@@ -91,3 +91,18 @@ def test_approve_offers_the_goal_s_action_ids(project: Path) -> None:
     # A goal that does not load completes nothing, quietly.
     (project / "goals.d" / "ship.yaml").write_text("version: [\n")
     assert offered(project, line) == []
+
+
+def test_odd_goal_files_complete_quietly_and_one_a_line(project: Path) -> None:
+    """A FIFO, a link to /dev/zero or a newline in a name: no hang, no split line."""
+    os.mkfifo(project / "goals.d" / "fifo.yaml")
+    (project / "goals.d" / "zero.yaml").symlink_to("/dev/zero")
+    (project / "goals.d" / "two\nlines.yaml").write_text(GOAL)
+    assert offered(project, "goap-engine run ") == [
+        "goals.d/fifo.yaml",
+        "goals.d/nightly.yml",
+        "goals.d/ship.yaml",
+        "goals.d/zero.yaml",
+    ]
+    for goal in ("fifo", "zero"):
+        assert offered(project, f"goap-engine run goals.d/{goal}.yaml --target ") == []

@@ -101,6 +101,8 @@ def test_a_variable_that_is_gone_is_removed(project: Path) -> None:
         (["mv", "level"], "give OLD NEW"),
         (["rm"], "name the variables to forget"),
         (["rm", "nothing"], "'nothing' is neither stored nor a state variable"),
+        (["mv", "level", "level"], "OLD and NEW are both 'level': nothing to move"),
+        (["rm", "../../etc"], "'../../etc' is neither stored nor a state variable"),
     ],
 )
 def test_mistakes_change_nothing(project: Path, argv: list[str], message: str) -> None:
@@ -129,3 +131,10 @@ def test_history_of_a_goal_never_run_says_so(tmp_path: Path) -> None:
     assert done.stderr == "no runs of goals.d/g.yaml yet\n"
     listed = cli(tmp_path, "history", "--format", "json")
     assert (listed.stdout, listed.stderr) == ("[]\n", "")
+
+
+def test_a_name_given_twice_is_forgotten_once(project: Path) -> None:
+    removed = cli(project, "state", "rm", "note", "note")
+    assert removed.returncode == 0, removed.stderr
+    assert "forgot note\n" in removed.stderr
+    assert "note" not in stored(project) and stored(project)["level"] == 3

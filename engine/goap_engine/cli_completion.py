@@ -45,7 +45,8 @@ def goal_files(
     found = [
         CompletionItem(str(path))
         for path in sorted(Path("goals.d").glob("*.y*ml"))
-        if str(path).startswith(incomplete)
+        # The shells read one completion a line: a newline would split it.
+        if str(path).startswith(incomplete) and "\n" not in str(path)
     ]
     return found or [CompletionItem(incomplete, type="file")]
 

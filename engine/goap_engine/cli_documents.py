@@ -116,6 +116,17 @@ def output_path(raw: str, goal: Path, allow_outside: bool, option: str = "-o") -
     path = Path(raw)
     if raw.endswith(("/", os.sep)) or path.is_dir():
         raise FileError(path, f"{option} {raw}: is a folder; give a file name")
+    # A report written over the goal, or into the repository's own files,
+    # would destroy what the person asked to have described.
+    if path.exists() and path.resolve() == goal.resolve():
+        raise FileError(path, f"{option} {raw}: is the goal file; give another name")
+    root = project_root(goal)
+    resolved = path.resolve()
+    inside = resolved.parts[len(root.resolve().parts) :]
+    if resolved.is_relative_to(root.resolve()) and ".git" in inside:
+        raise FileError(
+            path, f"{option} {raw}: is inside a .git folder; give another name"
+        )
     if not allow_outside:
-        check_inside(path, project_root(goal), option, "--allow-outside")
+        check_inside(path, root, option, "--allow-outside")
     return path

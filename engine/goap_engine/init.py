@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 from .sources import SourceError
@@ -163,11 +165,22 @@ def _tsconfig_folder(root: Path) -> str | None:
 
 
 def _read(path: Path) -> str:
+    """Return the start of a dependency list; '' for anything but a file."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            return handle.read(1 << 20)  # a dependency list, not a data file
+        # O_NONBLOCK: a FIFO opens at once (and is then passed over) instead
+        # of waiting for a writer that never comes.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        # A dependency list, not a data file: its first MiB is plenty.
+        return os.read(fd, 1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 class ScaffoldExistsError(SourceError, FileExistsError):

@@ -269,6 +269,13 @@ def test_the_builtin_name_resolves_and_reports_an_outcome(
         ("/srv/git/vision.git", None),
         ("file:///srv/git/acme/vision.git", None),
         ("https://github.com/vision", None),
+        # Hostile URLs name nothing rather than fail or walk the API's path.
+        ("http://[::1/acme/vision", None),
+        ("https://github.com/acme/vision/../..", None),
+        ("git@github.com:../../vision", None),
+        ("https://github.com/%2e%2e/vision", None),
+        ("ext::sh -c touch% /tmp/acme/vision", None),
+        ("https://github.com/acme/.github", "acme/.github"),
     ],
 )
 def test_the_repository_is_read_from_a_remote_url_with_a_host(
@@ -302,3 +309,38 @@ def test_without_repo_the_remote_names_the_repository(
     assert "s3cr3t" not in message
     with pytest.raises(IntegrationError, match="remote 'upstream'"):
         gh.ci_status(hook_context(tmp_path, {**args, "remote": "upstream"}, env))
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # The password holds "@": all of the user part goes, not what follows it.
+        ("https://user:p@ss-t0ken@example.org/solo", "https://example.org/solo"),
+        ("https://example.org/solo?access_token=t0ken#x", "https://example.org/solo"),
+        ("user:t0ken@example.org:solo", "example.org:solo"),
+        ("/srv/git/solo.git", "/srv/git/solo.git"),
+        ("https://example.org/" + "a" * 5000, "... (5020 characters)"),
+    ],
+)
+def test_a_remote_url_is_shown_without_credentials_and_cut_short(
+    url: str, shown: str
+) -> None:
+    assert shown in gh._shown_url(url)
+    assert "t0ken" not in gh._shown_url(url)
+    assert len(gh._shown_url(url)) < 250
+
+
+@pytest.mark.parametrize(
+    "repo", ["../../user", "acme/..", "acme/vision/extra", "acme/vi sion", "acme"]
+)
+def test_a_repo_that_is_not_owner_slash_name_is_refused_before_any_request(
+    server: FakeGitHub, tmp_path: Path, repo: str
+) -> None:
+    context = hook_context(
+        tmp_path,
+        {"base_url": server.url, "branch": "b", "repo": repo},
+        {"GITHUB_TOKEN": TOKEN},
+    )
+    with pytest.raises(IntegrationError, match="'repo' must be 'owner/name'"):
+        gh.ci_status(context)
+    assert not server.requests

@@ -119,6 +119,7 @@ def forget_values(goal: Path, names: Sequence[str]) -> list[str]:
     which is what makes a state file unreadable; every other stored value
     stays as it is.
     """
+    names = list(dict.fromkeys(names))  # a name given twice is forgotten once
     ruleset = load(goal)
     with goal_lock(ruleset):
         data, stored = _raw_state(ruleset)
@@ -144,6 +145,8 @@ def rename_value(goal: Path, old: str, new: str) -> Any:
     """
     from ..values import check_value
 
+    if old == new:
+        raise InputError(f"state mv: OLD and NEW are both '{old}': nothing to move")
     ruleset = load(goal)
     with goal_lock(ruleset):
         data, stored = _raw_state(ruleset)
@@ -156,7 +159,7 @@ def rename_value(goal: Path, old: str, new: str) -> Any:
                 f"state mv: '{new}' is secret: its value is never stored (give it "
                 "by its sensor or --set)"
             )
-        if new in stored and new != old:
+        if new in stored:
             raise InputError(
                 f"state mv: '{new}' already has a stored value; remove it first "
                 f"with 'goap-engine state rm {_shown(ruleset)} {new}'"

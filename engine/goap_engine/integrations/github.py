@@ -108,23 +108,35 @@ def _repo_name(ctx: HookContext) -> str:
     """Return ``repo``, else the ``owner/name`` of the ``remote``'s URL."""
     repo = _arg(ctx, "repo")
     if repo is None:
-        repo = repo_of_remote(ctx, str(_arg(ctx, "remote", "origin")))
-    if "/" not in str(repo):
-        raise IntegrationError(f"'repo' must be 'owner/name', found '{repo}'")
+        return repo_of_remote(ctx, str(_arg(ctx, "remote", "origin")))
+    if not _REPO.fullmatch(str(repo)):
+        shown = _shorten(str(repo))
+        raise IntegrationError(f"'repo' must be 'owner/name', found '{shown}'")
     return str(repo)
 
 
 # scp-like "git@host:owner/name.git" (a host, then a colon, no slash before it)
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?[^/:]+:(?!//)")
+# GitHub's own rule for owner and repository names; it also keeps "." and ".."
+# (which would walk the API's path elsewhere) out of the request.
+_PART = r"(?!\.\.?(?:/|$))[A-Za-z0-9_.-]+"
+_REPO = re.compile(f"{_PART}/{_PART}")
+_SHOWN_CHARS = 200
 
 
 def _url_repo(url: str) -> str | None:
     """Return ``owner/name`` of a remote URL with a host, or None (a local path)."""
+    if "::" in url.partition("/")[0]:
+        return None  # "transport::address" runs a remote helper: no host of ours
     if "://" in url:
         from urllib.parse import urlsplit
 
-        split = urlsplit(url)
-        if split.scheme == "file" or not split.hostname:
+        try:
+            split = urlsplit(url)
+            host = split.hostname
+        except ValueError:  # e.g. an unclosed "[" of an IPv6 host
+            return None
+        if split.scheme == "file" or not host:
             return None
         path = split.path
     elif match := _SCP_LIKE.match(url):
@@ -132,7 +144,35 @@ def _url_repo(url: str) -> str | None:
     else:
         return None
     parts = [p for p in path.removesuffix("/").removesuffix(".git").split("/") if p]
-    return "/".join(parts[-2:]) if len(parts) >= 2 else None
+    repo = "/".join(parts[-2:])
+    return repo if _REPO.fullmatch(repo) else None
+
+
+def _shorten(text: str) -> str:
+    """Return ``text`` cut to a length a message can carry."""
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}... ({len(text)} characters)"
+
+
+def _shown_url(url: str) -> str:
+    """Return a remote URL fit to print: no user, password, query or fragment.
+
+    A URL may carry a token ("https://user:token@host/...", "?access_token=");
+    the password may itself hold "@", so everything up to the authority's last
+    "@" goes.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        match = _SCP_LIKE.match(url)
+        if match is None:
+            return _shorten(url)
+        host = url[: match.end()].rpartition("@")[2]
+        return _shorten(host + url[match.end() :])
+    authority, slash, path = rest.partition("/")
+    host = authority.rpartition("@")[2]
+    path = re.split(r"[?#]", path, maxsplit=1)[0]
+    return _shorten(f"{scheme}://{host}{slash}{path}")
 
 
 def repo_of_remote(ctx: HookContext, remote: str) -> str:
@@ -157,9 +197,8 @@ def repo_of_remote(ctx: HookContext, remote: str) -> str:
     url = done.stdout.strip()
     repo = _url_repo(url) if done.returncode == 0 else None
     if repo is None:
-        # A URL may carry a token ("https://user:token@host/..."): never shown.
-        shown = re.sub(r"//[^/@]*@", "//", url)
-        found = f"its URL is '{shown}'" if url else done.stderr.strip() or "none"
+        stderr = _shorten(done.stderr.strip())
+        found = f"its URL is '{_shown_url(url)}'" if url else stderr or "none"
         raise IntegrationError(
             f"no 'repo' given and the git remote '{remote}' names no "
             f"owner/name repository ({found}): set 'repo' as 'owner/name'"

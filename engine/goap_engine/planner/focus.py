@@ -218,6 +218,10 @@ def _target(
     """Return the conditions ``--target TEXT`` means, and how it was read."""
     where = Location("--target")
     text = text.strip()
+    if not text:
+        # An action without an id has the id '': "" must not pick it.
+        message = "an empty target: name a goal part, an action or a condition"
+        raise InputError(Diagnostic(where, message))
     parts = {g.name: g for g in ruleset.subgoals if g.name != "goal"}
     if text in parts:
         conditions = list(parts[text].conditions)
