@@ -288,9 +288,9 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         expected = described[0].lower() + described[1:] if described else ""
         yield Diagnostic(
             doc.where(keys),
-            f"expected {expected.rstrip('.')}, found {yaml_type(value)} {_short(value)}"
+            f"expected {expected.rstrip('.')}, found {_found(value)}"
             if expected
-            else f"unexpected {yaml_type(value)} {_short(value)}",
+            else f"unexpected {_found(value)}",
             entity,
         )
         return
@@ -300,7 +300,7 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         wanted = " or ".join(_TYPE_NAMES.get(str(n), str(n)) for n in names)
         yield Diagnostic(
             doc.where(keys),
-            f"expected {wanted}, found {yaml_type(value)} {_short(value)}".rstrip(),
+            f"expected {wanted}, found {_found(value)}",
             entity,
         )
         return
@@ -349,6 +349,11 @@ _TYPE_NAMES = {
     "integer": "an integer",
     "boolean": "a boolean",
 }
+
+
+def _found(value: Any) -> str:
+    """Return ``value`` as a message shows it: its YAML type, then the value."""
+    return "null" if value is None else f"{yaml_type(value)} {_short(value)}"
 
 
 def _short(value: Any) -> str:
