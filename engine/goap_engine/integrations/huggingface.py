@@ -249,7 +249,9 @@ def _failure(exc: BaseException) -> HubCallFailed | None:
     return None
 
 
-def _hub_error(ctx: HookContext, what: str, exc: Exception) -> IntegrationError:
+def _hub_error(
+    ctx: HookContext, what: str, exc: Exception, *, writing: bool = False
+) -> IntegrationError:
     """Say which call to the Hub failed and why, without the token."""
     failed = _failure(exc)
     if failed is not None:
@@ -260,15 +262,18 @@ def _hub_error(ctx: HookContext, what: str, exc: Exception) -> IntegrationError:
     status = getattr(response, "status_code", None)
     message = str(exc).strip().splitlines()
     summary = " ".join(line for line in message[:3] if line) or type(exc).__name__
+    # The Hub's own words (X-Error-Message, else the body's "error").
+    said = (getattr(exc, "server_message", None) or "").strip().splitlines()
+    said = f": {said[0]}" if said else ""
     if status == 401:
         summary = (
-            f"the token in {_token_env(ctx)} was refused (401 Unauthorized): "
+            f"the token in {_token_env(ctx)} was refused (401 Unauthorized{said}): "
             "it is invalid or expired"
         )
     elif status == 403:
         summary = (
-            f"the token in {_token_env(ctx)} may not do this (403 Forbidden): it "
-            f"needs write access to {_arg(ctx, 'repo_id')}. {summary}"
+            f"the token in {_token_env(ctx)} may not do this (403 Forbidden{said}): "
+            f"it needs {'write ' if writing else ''}access to {_arg(ctx, 'repo_id')}"
         )
     return IntegrationError(f"Hugging Face Hub: {what} failed: {summary}")
 
@@ -442,10 +447,10 @@ def upload(ctx: HookContext) -> str:
                 _tag(api, ctx, str(tag), oid)
     except IntegrationError as exc:
         if _failure(exc) is not None:
-            raise _hub_error(ctx, what, exc) from None
+            raise _hub_error(ctx, what, exc, writing=True) from None
         raise
     except Exception as exc:  # noqa: BLE001 - reported with the Hub's message
-        raise _hub_error(ctx, what, exc) from None
+        raise _hub_error(ctx, what, exc, writing=True) from None
     return oid
 
 

@@ -17,6 +17,7 @@ every Hub repository accepts.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,6 +87,7 @@ def transport_class(httpx: Any) -> type:
             self.inner = httpx.HTTPTransport()
             self.budget = budget
             self.log = log
+            self.lock = threading.Lock()
 
         def handle_request(self, request: Any) -> Any:
             budget = self.budget
@@ -98,7 +100,9 @@ def transport_class(httpx: Any) -> type:
             call = f"{request.method} {request.url.path}"
             commit = request.method == "POST" and _COMMIT in request.url.path
             rewind = _rewinder(request)
+            attempts = 0
             while True:
+                attempts += 1
                 try:
                     response = self.inner.handle_request(request)
                     response.read()
@@ -108,7 +112,7 @@ def transport_class(httpx: Any) -> type:
                     sent = not isinstance(exc, _unsent(httpx))
                     if rewind is None or (sent and commit):
                         raise HubCallFailed(call, cause) from None
-                    self._wait(call, cause, None)
+                    self._wait(call, cause, None, attempts)
                     rewind()
                     continue
                 status = response.status_code
@@ -119,14 +123,19 @@ def transport_class(httpx: Any) -> type:
                 response.close()
                 if rewind is None:
                     raise HubCallFailed(call, cause)
-                self._wait(call, cause, hint)
+                self._wait(call, cause, hint, attempts)
                 rewind()
 
-        def _wait(self, call: str, cause: str, hint: float | None) -> None:
+        def _wait(
+            self, call: str, cause: str, hint: float | None, attempts: int
+        ) -> None:
             try:
-                wait = self.budget.next_wait(hint)
+                # LFS transfers run in threads that share the budget.
+                with self.lock:
+                    wait = self.budget.next_wait(hint)
             except OutOfRetries as out:
-                raise HubCallFailed(call, f"{cause} ({out})") from None
+                tried = f"{attempts} attempt{'s' if attempts > 1 else ''}"
+                raise HubCallFailed(call, f"{cause} ({str(out) or tried})") from None
             self.log(f"Hugging Face Hub: {call}: {cause}; retrying in {wait:g} s")
             sleep(wait)
 
@@ -168,7 +177,11 @@ def bounded_hub(budget: RetryBudget, log: Callable[[str], None]) -> Iterator[Non
 
     bars = require("huggingface_hub.utils")
     xet = constants.HF_HUB_DISABLE_XET
+    telemetry = constants.HF_HUB_DISABLE_TELEMETRY
     constants.HF_HUB_DISABLE_XET = True
+    # Without this, the first request's user agent fetches a registry from
+    # the public Hub (whatever 'endpoint' says) and caches it under HF_HOME.
+    constants.HF_HUB_DISABLE_TELEMETRY = True
     hub.set_client_factory(factory)
     # Progress bars would fill the step's log with carriage returns.
     quiet = bars.are_progress_bars_disabled()
@@ -186,3 +199,4 @@ def bounded_hub(budget: RetryBudget, log: Callable[[str], None]) -> Iterator[Non
             bars.enable_progress_bars()
         hub.set_client_factory(http.default_client_factory)
         constants.HF_HUB_DISABLE_XET = xet
+        constants.HF_HUB_DISABLE_TELEMETRY = telemetry

@@ -47,7 +47,8 @@ class RetryBudget:
     def next_wait(self, hint: float | None) -> float:
         """Return the seconds to wait before retrying; raise when none is left."""
         if self.retried >= self.retries:
-            raise OutOfRetries(f"{self.retried + 1} attempts")
+            # Said by the caller, who knows how often this request was tried.
+            raise OutOfRetries()
         wait = hint if hint is not None else float(2**self.retried)
         left = self.max_wait - self.waited
         if wait > left:

@@ -58,9 +58,9 @@ def git_blob_id(data: bytes) -> str:
 def lfs_pointer(data: bytes) -> bytes:
     """Return the git LFS pointer file the repository holds for ``data``."""
     oid = hashlib.sha256(data).hexdigest()
-    return (
-        b"version https://git-lfs.github.com/spec/v1\n"
-        b"oid sha256:%s\nsize %d\n" % (oid.encode(), len(data))
+    return b"version https://git-lfs.github.com/spec/v1\noid sha256:%s\nsize %d\n" % (
+        oid.encode(),
+        len(data),
     )
 
 
@@ -370,7 +370,12 @@ class FakeHub(FakeServer):
     def _entry(self, branch: Branch, path: str) -> dict[str, Any]:
         data = branch.files[path]
         if path not in branch.lfs:
-            return {"type": "file", "path": path, "size": len(data), "oid": git_blob_id(data)}
+            return {
+                "type": "file",
+                "path": path,
+                "size": len(data),
+                "oid": git_blob_id(data),
+            }
         pointer = lfs_pointer(data)
         return {
             "type": "file",
@@ -387,7 +392,9 @@ class FakeHub(FakeServer):
     def _paths_info(self, request: Request, branch: Branch) -> Response:
         form = parse_qs(request.body.decode())
         paths = form.get("paths", [])
-        return Response(200, [self._entry(branch, p) for p in paths if p in branch.files])
+        return Response(
+            200, [self._entry(branch, p) for p in paths if p in branch.files]
+        )
 
     def _tree(self, branch: Branch, folder: str) -> Response:
         prefix = f"{folder.rstrip('/')}/" if folder else ""
@@ -400,7 +407,11 @@ class FakeHub(FakeServer):
             }
         )
         entries = [
-            {"type": "directory", "path": f, "oid": hashlib.sha1(f.encode()).hexdigest()}
+            {
+                "type": "directory",
+                "path": f,
+                "oid": hashlib.sha1(f.encode()).hexdigest(),
+            }
             for f in folders
         ]
         return Response(200, entries + [self._entry(branch, p) for p in paths])
@@ -447,7 +458,9 @@ class FakeHub(FakeServer):
         if auth != "write":
             return _refused(auth, "upload to this repository")
         data = request.json()
-        if data.get("operation") != "upload" or "basic" not in data.get("transfers", []):
+        if data.get("operation") != "upload" or "basic" not in data.get(
+            "transfers", []
+        ):
             return Response(422, {"message": "only basic uploads"}, headers)
         repo_path = path.split(".git/info/lfs/")[0]
         objects = []
@@ -463,7 +476,9 @@ class FakeHub(FakeServer):
                 }
             objects.append(entry)
         return Response(
-            200, {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}, headers
+            200,
+            {"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
+            headers,
         )
 
     def _store(self, request: Request, oid: str) -> Response:
