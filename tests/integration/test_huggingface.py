@@ -154,7 +154,7 @@ def test_a_wrong_token_is_reported_without_echoing_it(make) -> None:
     secret = "hf-wrong-token"
     with pytest.raises(
         IntegrationError,
-        match="Hugging Face Hub: creating acme/tiny-model failed: the token in HF_TOKEN was refused",
+        match="creating acme/tiny-model failed: the token in HF_TOKEN was refused",
     ) as info:
         hf.upload(make(env={"HF_TOKEN": secret}))
     assert secret not in str(info.value)

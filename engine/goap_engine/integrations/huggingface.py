@@ -382,22 +382,10 @@ def _ensure_branch(api: Any, ctx: HookContext, branch: str) -> None:
     ctx.log(f"created branch {branch} of {_repo_id(ctx)}")
 
 
-def _tag(api: Any, ctx: HookContext, tag: str, oid: str) -> None:
-    """Tag commit ``oid``; an existing tag must already name it (tags never move)."""
-    repo_id, repo_type = _repo_id(ctx), _repo_type(ctx)
-    refs = api.list_repo_refs(repo_id, repo_type=repo_type)
-    existing = next((t for t in refs.tags if t.name == tag), None)
-    if existing is not None:
-        if existing.target_commit != oid:
-            raise IntegrationError(
-                f"tag '{tag}' of {repo_id} already names commit "
-                f"{existing.target_commit}, not {oid}: tags are not moved, "
-                "release under a new tag"
-            )
-        ctx.log(f"tag {tag} already names {oid}")
-        return
-    api.create_tag(repo_id, tag=tag, revision=oid, repo_type=repo_type)
-    ctx.log(f"tagged {oid} as {tag}")
+def _existing_tag(api: Any, ctx: HookContext, tag: str) -> str | None:
+    """Return the commit ``tag`` names on the Hub, or None."""
+    refs = api.list_repo_refs(_repo_id(ctx), repo_type=_repo_type(ctx))
+    return next((t.target_commit for t in refs.tags if t.name == tag), None)
 
 
 def upload(ctx: HookContext) -> str:
@@ -436,15 +424,29 @@ def upload(ctx: HookContext) -> str:
             if remote is None:
                 raise IntegrationError(f"{repo_id} is not visible after creating it")
             stale, gone = _compare(ctx, files, remote)
+            named = None
+            if tag:
+                what = f"reading the tags of {repo_id}"
+                named = _existing_tag(api, ctx, str(tag))
+                # Checked before committing: a refused release leaves no commit.
+                if named is not None and (stale or gone or named != head):
+                    raise IntegrationError(
+                        f"tag '{tag}' of {repo_id} already names commit {named}, "
+                        "not these files: tags are not moved, release under a "
+                        "new tag"
+                    )
             if not stale and not gone:
                 oid = str(head)
                 ctx.log(f"{repo_id} already holds these {len(files)} files at {oid}")
             else:
                 what = f"committing {len(stale) + len(gone)} changes to {repo_id}"
                 oid = _commit(api, ctx, hub, files, stale, gone, str(head))
-            if tag:
+            if tag and named is None:
                 what = f"tagging {repo_id} as {tag}"
-                _tag(api, ctx, str(tag), oid)
+                api.create_tag(repo_id, tag=str(tag), revision=oid, repo_type=repo_type)
+                ctx.log(f"tagged {oid} as {tag}")
+            elif tag:
+                ctx.log(f"tag {tag} already names {oid}")
     except IntegrationError as exc:
         if _failure(exc) is not None:
             raise _hub_error(ctx, what, exc, writing=True) from None
