@@ -82,7 +82,7 @@ def _unsent(httpx: Any) -> tuple[type, ...]:
 def transport_class(httpx: Any) -> type:
     """Return the bounded transport class for the ``httpx2`` module given."""
 
-    class BoundedTransport(httpx.BaseTransport):  # type: ignore[misc, name-defined]
+    class BoundedTransport(httpx.BaseTransport):  # type: ignore[misc]
         def __init__(self, budget: RetryBudget, log: Callable[[str], None]) -> None:
             self.inner = httpx.HTTPTransport()
             self.budget = budget
@@ -164,7 +164,7 @@ def bounded_hub(budget: RetryBudget, log: Callable[[str], None]) -> Iterator[Non
     hub = require("huggingface_hub")
     httpx = require("httpx2")
     http = require("huggingface_hub.utils._http")
-    constants = require("huggingface_hub.constants")
+    constants: Any = require("huggingface_hub.constants")
     transport = transport_class(httpx)
 
     def factory() -> Any:
