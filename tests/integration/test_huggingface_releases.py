@@ -254,7 +254,10 @@ def test_a_bad_metrics_report_is_an_error_before_any_request(
 ) -> None:
     (project / "reports" / "words.json").write_text('{"verdict": "good"}')
     for report, message in (
-        ("reports/none.json", "metrics report 'reports/none.json' does not exist"),
+        (
+            "reports/none.json",
+            "metrics report 'reports/none.json' does not exist or is not a regular",
+        ),
         ("reports/words.json", "metrics report 'reports/words.json' holds no number"),
     ):
         with pytest.raises(IntegrationError, match=message):

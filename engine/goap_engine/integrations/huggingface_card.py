@@ -21,10 +21,17 @@ from . import IntegrationError
 
 def read_metrics(path: Path, shown: str) -> dict[str, float]:
     """Return the numeric metrics of a JSON report; nested keys are dotted."""
+    # is_file: a FIFO or a device would block the read or never end.
+    if not path.is_file():
+        raise IntegrationError(
+            f"metrics report '{shown}' does not exist or is not a regular file"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IntegrationError(f"metrics report '{shown}' does not exist") from None
+    except RecursionError:
+        raise IntegrationError(
+            f"cannot read metrics report '{shown}': nested too deeply"
+        ) from None
     except (OSError, ValueError) as exc:
         raise IntegrationError(f"cannot read metrics report '{shown}': {exc}") from None
     metrics: dict[str, float] = {}

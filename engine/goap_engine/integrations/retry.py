@@ -51,6 +51,11 @@ class RetryBudget:
             raise OutOfRetries()
         wait = hint if hint is not None else float(2**self.retried)
         left = self.max_wait - self.waited
+        if left <= 0 and wait > 0:
+            raise OutOfRetries(
+                f"after {self.retried + 1} attempts, "
+                f"max_wait of {self.max_wait:g} s used up"
+            )
         if wait > left:
             if hint is not None:
                 raise OutOfRetries(

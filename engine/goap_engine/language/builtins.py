@@ -172,7 +172,10 @@ _HF_FILES = (
         "else 'other').",
     ),
     _arg(
-        "dataset", "str", "The dataset the metrics were measured on.", default="evaluation"
+        "dataset",
+        "str",
+        "The dataset the metrics were measured on.",
+        default="evaluation",
     ),
 )
 _HF_DELETE = _arg(
@@ -445,8 +448,7 @@ _TABLE = (
         _arg(
             "revision",
             "str",
-            "The branch to commit to, created from main when missing "
-            "(default: main).",
+            "The branch to commit to, created from main when missing (default: main).",
         ),
         _arg(
             "tag",
