@@ -134,6 +134,20 @@ _HF_HUB = (
         "str",
         "The Hub's address (default: $HF_ENDPOINT, else the public Hub).",
     ),
+    _arg(
+        "http_timeout",
+        "float",
+        "Seconds one request may wait for the network (connect, send, answer).",
+        default=30.0,
+    ),
+    _arg(
+        "max_wait",
+        "float",
+        "Most seconds of waiting between retries (429, 5xx, lost connection) "
+        "in all; a failing Hub fails the step within "
+        "3 x http_timeout + max_wait (150 s by default).",
+        default=60.0,
+    ),
 )
 _HF_FILES = (
     _arg(
@@ -145,6 +159,31 @@ _HF_FILES = (
         "Globs on paths inside the folder; 'dir/' means all in it (default: all).",
     ),
     _arg("card", "path", "A model card, published as README.md."),
+    _arg(
+        "metrics",
+        "path",
+        "A JSON metrics report written into the card's model-index (the card, "
+        "else the folder's README.md, else a generated card).",
+    ),
+    _arg(
+        "task",
+        "str",
+        "The task the metrics measure (default: the card's pipeline_tag, "
+        "else 'other').",
+    ),
+    _arg(
+        "dataset",
+        "str",
+        "The dataset the metrics were measured on.",
+        default="evaluation",
+    ),
+)
+_HF_DELETE = _arg(
+    "delete_missing",
+    "bool",
+    "Delete from the Hub the files of the selection no longer in the folder "
+    "(.gitattributes stays); with false, they stay and do not count.",
+    default=True,
 )
 _HF_LOCAL = (
     _arg(
@@ -406,12 +445,29 @@ _TABLE = (
         "hf.upload",
         "upload",
         "action",
-        "Upload a folder (and card) to the Hub in one commit; unchanged files stay.",
+        "Make the Hub repository hold the folder (and card) in one commit: "
+        "changed files uploaded, missing ones deleted, unchanged ones kept.",
         *_HF_REPO,
         *_HF_FILES,
         *_HF_HUB,
+        _HF_DELETE,
         _arg("private", "bool", "Create the repository private."),
-        _arg("revision", "str", "The branch to commit to (default: main)."),
+        _arg(
+            "revision",
+            "str",
+            "The branch to commit to, created from main when missing (default: main).",
+        ),
+        _arg(
+            "tag",
+            "str",
+            "Tag the commit (a release); an existing tag must name the same commit.",
+        ),
+        _arg(
+            "space_sdk",
+            "str",
+            "The SDK of a Space (required with repo_type space).",
+            choices=("gradio", "streamlit", "docker", "static"),
+        ),
         _arg(
             "commit_message",
             "str",
@@ -422,10 +478,11 @@ _TABLE = (
         "hf.uploaded",
         "uploaded",
         "sensor",
-        "Whether every local file is on the Hub with the same content.",
+        "Whether the Hub holds exactly the local files, with the same content.",
         *_HF_REPO,
         *_HF_FILES,
         *_HF_HUB,
+        _HF_DELETE,
         _arg("revision", "str", "The branch to compare with (default: main)."),
     ),
     _b(

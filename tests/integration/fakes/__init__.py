@@ -40,6 +40,8 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    # Accept the request and never answer (until the server stops).
+    silent: bool = False
 
 
 class FakeServer:
@@ -48,6 +50,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.lock = threading.RLock()
+        self.stopping = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,6 +71,9 @@ class FakeServer:
                         response = fake.handle(request)
                     except Exception as exc:  # a bug in the fake: say so
                         response = Response(500, {"message": f"fake error: {exc!r}"})
+                if response.silent:
+                    fake.stopping.wait()
+                    return
                 if response.raw is not None:
                     data = response.raw
                     ctype = "application/octet-stream"
@@ -75,7 +81,8 @@ class FakeServer:
                     data = json.dumps(response.body).encode()
                     ctype = "application/json; charset=utf-8"
                 self.send_response(response.status)
-                self.send_header("Content-Type", ctype)
+                if "content-type" not in {k.lower() for k in response.headers}:
+                    self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in response.headers.items():
                     self.send_header(key, value)
@@ -106,6 +113,7 @@ class FakeServer:
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
