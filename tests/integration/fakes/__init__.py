@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    # Seconds to wait before answering (a slow service), outside the lock.
+    delay: float = 0.0
 
 
 class FakeServer:
@@ -68,6 +71,8 @@ class FakeServer:
                         response = fake.handle(request)
                     except Exception as exc:  # a bug in the fake: say so
                         response = Response(500, {"message": f"fake error: {exc!r}"})
+                if response.delay:
+                    time.sleep(response.delay)
                 if response.raw is not None:
                     data = response.raw
                     ctype = "application/octet-stream"
