@@ -33,7 +33,7 @@ from ..executor.hooks import HookContext
 from . import IntegrationError, ServiceUnreadable, check_inside, require
 from .github_checks import FAILED_CONCLUSIONS as FAILED
 from .github_checks import CiReport, classify, judge, next_page
-from .retry import Budget
+from .retry import Budget, header
 
 T = TypeVar("T")
 
@@ -80,6 +80,9 @@ def _client(ctx: HookContext) -> Any:
         base_url=str(_arg(ctx, "base_url", DEFAULT_BASE_URL)).rstrip("/"),
         timeout=int(_arg(ctx, "http_timeout", DEFAULT_HTTP_TIMEOUT)),
         per_page=100,
+        # Objects are fetched when read: a commit or a repository by name
+        # costs no request of its own.
+        lazy=True,
         # Retries are done here (``_call``), bounded and logged, not by a
         # silent sleep in the library.
         retry=None,
@@ -242,7 +245,7 @@ def ci_report(ctx: HookContext) -> CiReport:
     gh = _client(ctx)
 
     def fetch() -> CiReport:
-        commit = gh.get_repo(name, lazy=True).get_commit(sha)
+        commit = gh.get_repo(name).get_commit(sha)
         runs = list(islice(commit.get_check_runs(), MAX_ITEMS))
         state, statuses, count = _statuses(commit)
         return classify(str(commit.sha), runs, state, statuses, count)
@@ -315,7 +318,7 @@ def rerun_failed(ctx: HookContext) -> int:
     github = require("github")
 
     def rerun() -> int:
-        repo = gh.get_repo(name, lazy=True)
+        repo = gh.get_repo(name)
         count = 0
         for run in islice(repo.get_workflow_runs(head_sha=sha), MAX_ITEMS):
             if run.status != "completed" or run.conclusion not in FAILED:
@@ -325,8 +328,9 @@ def rerun_failed(ctx: HookContext) -> int:
                     "POST", f"{run.url}/rerun-failed-jobs"
                 )
             except github.GithubException as exc:
-                if judge(exc, github, 0, _now()).retry:
-                    raise  # a limit or an outage: the call's retries decide
+                scoped = header(exc.headers, "X-Accepted-OAuth-Scopes")
+                if exc.status == 401 or scoped or judge(exc, github, 0, 0).retry:
+                    raise  # the token, or a limit or an outage: not a refusal
                 data = exc.data if isinstance(exc.data, dict) else {}
                 raise IntegrationError(
                     f"GitHub refused to rerun the failed jobs of '{run.name}' "
@@ -427,7 +431,7 @@ def open_pull_request(ctx: HookContext) -> int:
     gh = _client(ctx)
 
     def open_or_update() -> int:
-        repo = gh.get_repo(name, lazy=True)
+        repo = gh.get_repo(name)
         pull = _find_pull(repo, name.split("/")[0], head, base)
         if pull is None:
             pull = repo.create_pull(base=base, head=head, title=title, body=body)
@@ -461,7 +465,7 @@ def comment(ctx: HookContext) -> int:
     gh = _client(ctx)
 
     def post() -> int:
-        repo = gh.get_repo(name, lazy=True)
+        repo = gh.get_repo(name)
         pull = _find_pull(repo, name.split("/")[0], head, base)
         if pull is None:
             raise IntegrationError(
