@@ -279,7 +279,13 @@ def wait_ci(ctx: HookContext) -> str:
     began = time.monotonic()
     last = ""
     while True:
-        report = ci_report(ctx)
+        try:
+            report = ci_report(ctx)
+        except ServiceUnreadable:
+            raise
+        except IntegrationError as exc:
+            # No commit or repository to look at: the CI was not read either.
+            raise ServiceUnreadable(str(exc)) from None
         elapsed = time.monotonic() - began
         line = report.describe()
         if line != last:
