@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import Response, hook_context, serving
+from fakes import hook_context, serving
 from fakes.github_server import FakeGitHub, fake_sha
 
 from goap_engine.executor.context import NoVerdict
@@ -183,7 +183,8 @@ def test_a_rate_limit_beyond_max_wait_fails_clearly(
 ) -> None:
     server.rate_limit_once(reset_in=3600)
     with pytest.raises(
-        ServiceUnreadable, match=r"rate limit exceeded; .* more than is left of max_wait"
+        ServiceUnreadable,
+        match=r"rate limit exceeded; .* more than is left of max_wait",
     ):
         gh.ci_status(make(max_wait=30))
     assert sleeps == []
@@ -197,9 +198,7 @@ def test_a_missing_token_is_an_error(make, server: FakeGitHub) -> None:
     assert server.requests == []
 
 
-def test_a_wrong_token_is_reported_without_echoing_it(
-    make, server: FakeGitHub
-) -> None:
+def test_a_wrong_token_is_reported_without_echoing_it(make, server: FakeGitHub) -> None:
     secret = "not-the-right-token"
     with pytest.raises(ServiceUnreadable) as info:
         gh.ci_status(make(env={"GITHUB_TOKEN": secret}))

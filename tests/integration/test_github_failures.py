@@ -132,7 +132,9 @@ def test_a_429_without_headers_backs_off_within_max_wait(
 ) -> None:
     server.fail_next(Response(429, {"message": "Too Many Requests"}), times=10)
     message = fails(name, tmp_path, server.url, server.head())
-    assert message.endswith("429 rate limit exceeded (gave up after 4 attempts; retries: 3)")
+    assert message.endswith(
+        "429 rate limit exceeded (gave up after 4 attempts; retries: 3)"
+    )
     assert sleeps == [1.0, 2.0, 4.0]
 
 

@@ -97,9 +97,7 @@ def call_bound(ctx: HookContext) -> float:
     """Return the most seconds one request of a call can take, retries included."""
     retries = int(_arg(ctx, "retries", DEFAULT_RETRIES))
     http_timeout = float(_arg(ctx, "http_timeout", DEFAULT_HTTP_TIMEOUT))
-    return (retries + 1) * http_timeout + float(
-        _arg(ctx, "max_wait", DEFAULT_MAX_WAIT)
-    )
+    return (retries + 1) * http_timeout + float(_arg(ctx, "max_wait", DEFAULT_MAX_WAIT))
 
 
 def _call(ctx: HookContext, what: str, fn: Callable[[], T]) -> T:
@@ -193,8 +191,6 @@ def repo_of_remote(ctx: HookContext, remote: str) -> str:
     return repo
 
 
-
-
 def _head_sha(ctx: HookContext) -> str:
     """Return the commit to judge: ``sha``, else the local head of ``branch``/HEAD."""
     sha = _arg(ctx, "sha")
@@ -226,7 +222,8 @@ def _statuses(commit: Any) -> tuple[str, list[dict[str, Any]], int]:
     """Return the combined state, every page of statuses, and their count."""
     url: str | None = f"{commit.url}/status"
     params: dict[str, Any] | None = {"per_page": 100}
-    state, statuses, count = "pending", [], 0
+    state, count = "pending", 0
+    statuses: list[dict[str, Any]] = []
     while url and len(statuses) < MAX_ITEMS:
         headers, data = commit.requester.requestJsonAndCheck("GET", url, params)
         if url.endswith("/status"):

@@ -7,7 +7,7 @@ calling.  Kept apart so each stays small and these can be tested on data.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ def classify(
     sha: str,
     check_runs: Iterable[Any],
     combined_state: str,
-    statuses: list[Mapping[str, Any]],
+    statuses: Sequence[Mapping[str, Any]],
     status_count: int,
 ) -> CiReport:
     """Combine check runs and commit statuses (every page) into one verdict.

@@ -163,9 +163,7 @@ class FakeGitHub(FakeServer):
         with self.lock:
             self.slow.extend([seconds] * times)
 
-    def add_check_runs(
-        self, sha: str, runs: list[tuple[str, str, str | None]]
-    ) -> None:
+    def add_check_runs(self, sha: str, runs: list[tuple[str, str, str | None]]) -> None:
         """List more check runs (name, status, conclusion) for ``sha``."""
         self.extra_runs[sha] = list(runs)
 
