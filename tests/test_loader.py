@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_seed_production_goal_loads() -> None:
     ruleset = load(ROOT / "goals.d" / "production.yaml")
     seed_ids = [f"A{i:02d}" for i in range(1, 16)]
-    alternatives = ["A01L", "A03W", "A09L", "A12L"]
+    alternatives = ["A01L", "A03W", "A08P", "A09C", "A09L", "A12L"]
     assert sorted(a.id for a in ruleset.actions) == sorted(seed_ids + alternatives)
     costs = {
         a.id: a.cost.const

@@ -75,6 +75,7 @@ def _record(name: str) -> dict[str, Any]:
         ],
         "one_of": [list(group) for group in builtin.one_of],
         "needs": [list(pair) for pair in builtin.needs],
+        "bound": builtin.bound,
     }
 
 
@@ -121,6 +122,8 @@ def _text(record: dict[str, Any]) -> list[str]:
             f"{a['description']}{choices}"
         )
     lines += [f"  {rule}" for rule in _rules(record)]
+    if record.get("bound"):
+        lines.append(f"  bound: {record['bound']}")
     return lines
 
 
@@ -150,6 +153,8 @@ def markdown_section(record: dict[str, Any]) -> list[str]:
     rules = _rules(record)
     if rules:
         lines += ["", *(f"- {rule.capitalize()}." for rule in rules)]
+    if record.get("bound"):
+        lines += ["", f"**Bound:** {_cell(record['bound'])}"]
     return [*lines, ""]
 
 

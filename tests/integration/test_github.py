@@ -12,8 +12,9 @@ import pytest
 from fakes import hook_context, serving
 from fakes.github_server import FakeGitHub, fake_sha
 
+from goap_engine.executor.context import NoVerdict
 from goap_engine.executor.hooks import call_python, resolve_callable
-from goap_engine.integrations import IntegrationError
+from goap_engine.integrations import IntegrationError, ServiceUnreadable
 from goap_engine.integrations import github as gh
 
 pytest.importorskip("github")
@@ -40,7 +41,7 @@ def make(server: FakeGitHub, tmp_path: Path):
     """Build a context for the fake repository; ``env`` defaults to the token."""
 
     def _make(env: dict[str, str] | None = None, **args: Any) -> Any:
-        base = {"repo": server.full_name, "base_url": server.url, "branch": "feature"}
+        base = {"repo": server.full_name, "base_url": server.url, "sha": server.head()}
         base.update(args)
         return hook_context(
             tmp_path, base, {"GITHUB_TOKEN": TOKEN} if env is None else env
@@ -56,10 +57,8 @@ def test_ci_goes_queued_running_failed_then_passes_after_a_push(
     assert seen == ["queued", "running", "failed", "failed"]
 
     server.push(fake_sha("fix"))
-    seen = [gh.ci_status(make()) for _ in range(3)]
+    seen = [gh.ci_status(make(sha=fake_sha("fix"))) for _ in range(3)]
     assert seen == ["queued", "running", "passed"]
-    # The pushed head is read by branch, then by its sha.
-    assert server.calls("GET", "/commits/feature")
     assert server.calls("GET", f"/commits/{fake_sha('fix')}/status")
 
 
@@ -95,7 +94,7 @@ def test_wait_ci_polls_until_the_pipeline_passes(
     server: FakeGitHub, make, sleeps: list[float]
 ) -> None:
     server.push(fake_sha("fix"))
-    ctx = make(interval=7)
+    ctx = make(interval=7, sha=fake_sha("fix"))
     assert gh.wait_ci(ctx).startswith("CI passed on")
     assert sleeps == [7, 7]
     assert [line.split(" on ")[0] for line in ctx.lines] == [
@@ -110,6 +109,8 @@ def test_wait_ci_fails_naming_the_failing_check(
 ) -> None:
     with pytest.raises(IntegrationError) as info:
         gh.wait_ci(make(interval=1))
+    # A red CI is a verdict: the action's on_failure applies.
+    assert not isinstance(info.value, NoVerdict)
     assert "CI failed on" in str(info.value)
     assert "tests (failure)" in str(info.value)
     assert "lint" not in str(info.value)
@@ -120,7 +121,7 @@ def test_wait_ci_gives_up_after_its_timeout(
     server: FakeGitHub, make, sleeps: list[float]
 ) -> None:
     server.set_script(server.head(), ["queued"])
-    with pytest.raises(IntegrationError, match=r"still queued .* after 0 s: tests"):
+    with pytest.raises(ServiceUnreadable, match=r"still queued .* after 0 s: tests"):
         gh.wait_ci(make(interval=1, timeout=0))
 
 
@@ -128,8 +129,9 @@ def test_wait_ci_without_any_check_fails_after_the_grace_period(
     server: FakeGitHub, make, sleeps: list[float]
 ) -> None:
     server.set_script(server.head(), ["none"])
-    with pytest.raises(IntegrationError, match="no CI checks reported"):
+    with pytest.raises(ServiceUnreadable, match="no CI checks reported") as info:
         gh.wait_ci(make(interval=1, none_timeout=0))
+    assert "needs an open pull request" in str(info.value)
 
 
 def test_rerun_failed_reruns_the_failed_workflow_runs(server: FakeGitHub, make) -> None:
@@ -153,7 +155,7 @@ def test_open_pull_request_is_idempotent(server: FakeGitHub, make) -> None:
     assert "opened pull request #1" in first.lines[0]
     again = make(**args)
     assert gh.open_pull_request(again) == 1
-    assert "already open" in again.lines[0]
+    assert "is open and up to date" in again.lines[0]
     assert len(server.pulls) == 1
     assert len(server.calls("POST", "/pulls")) == 1
     assert server.pulls[0]["title"] == "Ship it"
@@ -170,30 +172,40 @@ def test_a_rate_limit_is_waited_out_and_logged(
     ctx = make()
     assert gh.ci_status(ctx) == "queued"
     assert len(sleeps) == 1 and 4 <= sleeps[0] <= 7
-    assert ctx.lines == [f"rate limited, waiting {sleeps[0]:.0f} s"]
+    assert ctx.lines == [
+        f"GitHub: 403 rate limit exceeded; reading CI of acme/widget@"
+        f"{server.head()[:10]} again in {sleeps[0]:.0f} s (retry 1 of 3)"
+    ]
 
 
 def test_a_rate_limit_beyond_max_wait_fails_clearly(
     server: FakeGitHub, make, sleeps: list[float]
 ) -> None:
     server.rate_limit_once(reset_in=3600)
-    with pytest.raises(IntegrationError, match=r"rate limit .* more than max_wait"):
+    with pytest.raises(
+        ServiceUnreadable,
+        match=r"rate limit exceeded; .* more than is left of max_wait",
+    ):
         gh.ci_status(make(max_wait=30))
     assert sleeps == []
 
 
 def test_a_missing_token_is_an_error(make, server: FakeGitHub) -> None:
-    with pytest.raises(IntegrationError, match="GITHUB_TOKEN is not set"):
+    with pytest.raises(ServiceUnreadable, match="GITHUB_TOKEN is not set"):
         gh.ci_status(make(env={}))
     with pytest.raises(IntegrationError, match="CI_TOKEN is not set"):
         gh.wait_ci(make(env={"GITHUB_TOKEN": TOKEN}, token_env="CI_TOKEN"))
     assert server.requests == []
 
 
-def test_a_wrong_token_is_reported_without_echoing_it(make) -> None:
+def test_a_wrong_token_is_reported_without_echoing_it(make, server: FakeGitHub) -> None:
     secret = "not-the-right-token"
-    with pytest.raises(IntegrationError, match="bad credentials") as info:
+    with pytest.raises(ServiceUnreadable) as info:
         gh.ci_status(make(env={"GITHUB_TOKEN": secret}))
+    assert str(info.value) == (
+        f"GitHub, reading CI of acme/widget@{server.head()[:10]}: "
+        "401 bad credentials: the token is wrong or expired"
+    )
     assert secret not in str(info.value)
 
 
@@ -241,7 +253,7 @@ def test_without_a_git_repository_the_head_must_be_given(
     plain = tmp_path / "plain"
     plain.mkdir()
     for workdir in (plain, tmp_path / "nowhere"):
-        with pytest.raises(IntegrationError, match="pass 'sha' or 'branch'"):
+        with pytest.raises(IntegrationError, match="pass 'sha'"):
             gh.ci_status(hook_context(workdir, args, env))
     with pytest.raises(IntegrationError, match="'repo' as 'owner/name'"):
         gh.ci_status(hook_context(plain, {"sha": "abc"}, env))
@@ -255,7 +267,7 @@ def test_the_builtin_name_resolves_and_reports_an_outcome(
     outcome = call_python(fn, make())
     assert outcome.ok and outcome.value == "queued"
     failed = call_python(resolve_callable("builtin", "github.wait_ci"), make(env={}))
-    assert not failed.ok
+    assert not failed.ok and not failed.verdict
     assert "GITHUB_TOKEN is not set" in failed.message
 
 
@@ -295,10 +307,10 @@ def test_without_repo_the_remote_names_the_repository(
     git("init", "-q")
     git("remote", "add", "origin", f"git@github.com:{server.full_name}.git")
     git("remote", "add", "mirror", "https://user:s3cr3t-t0ken@example.org/solo")
-    args = {"base_url": server.url, "branch": "feature"}
+    args = {"base_url": server.url, "sha": server.head()}
     env = {"GITHUB_TOKEN": TOKEN}
     assert gh.ci_status(hook_context(tmp_path, args, env)) == "queued"
-    assert server.calls("GET", "/commits/feature")
+    assert server.calls("GET", f"/commits/{server.head()}")
     # A remote that names no owner/name: said so, with the URL but never
     # its credentials.
     with pytest.raises(IntegrationError) as info:
@@ -344,3 +356,184 @@ def test_a_repo_that_is_not_owner_slash_name_is_refused_before_any_request(
     with pytest.raises(IntegrationError, match="'repo' must be 'owner/name'"):
         gh.ci_status(context)
     assert not server.requests
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        [
+            "git",
+            *("-c", "user.name=t", "-c", "user.email=t@example.org"),
+            *("-c", "commit.gpgsign=false"),
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_every_page_of_check_runs_and_statuses_is_read(
+    server: FakeGitHub, make
+) -> None:
+    head = server.head()
+    server.set_script(head, ["success"])
+    passing = [(f"job-{i}", "completed", "success") for i in range(150)]
+    server.add_check_runs(head, [*passing, ("job-last", "completed", "failure")])
+    assert gh.ci_status(make()) == "failed"
+    pages = server.calls("GET", f"/commits/{head}/check-runs")
+    assert [r.query.get("page", ["1"])[0] for r in pages] == ["1", "2"]
+
+    server.add_check_runs(head, passing)
+    statuses = [(f"ctx-{i}", "success") for i in range(130)]
+    server.set_statuses(head, [*statuses, ("late/deploy", "error")])
+    report = gh.ci_report(make())
+    assert report.status == "failed"
+    assert report.failing == ["late/deploy (error)"]
+    assert len(report.passed) == 2 + 150 + 130
+    status_pages = server.calls("GET", f"/commits/{head}/status")
+    assert [r.query.get("page", ["1"])[0] for r in status_pages[-2:]] == ["1", "2"]
+
+
+def test_the_combined_state_is_respected_beyond_the_listed_statuses() -> None:
+    from goap_engine.integrations.github_checks import classify
+
+    listed = [{"context": "ci/coverage", "state": "success"}]
+    red = classify("a" * 40, [], "failure", listed, status_count=2)
+    assert (red.status, red.failing) == (
+        "failed",
+        ["commit statuses (combined state failure)"],
+    )
+    waiting = classify("a" * 40, [], "pending", listed, status_count=2)
+    assert waiting.status == "running"
+    # No status at all reads "pending" on GitHub: it says nothing.
+    assert classify("a" * 40, [], "pending", [], status_count=0).status == "none"
+
+
+def test_the_verdict_is_for_the_pushed_commit_not_the_branch_on_github(
+    server: FakeGitHub, tmp_path: Path
+) -> None:
+    _git(tmp_path, "init", "-q", "-b", "feature")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "ours")
+    pushed = _git(tmp_path, "rev-parse", "HEAD")
+    server.push(pushed, script=("success",))
+    # Someone else pushes a red commit to the branch afterwards.
+    server.push(fake_sha("theirs"), script=("failure",))
+    args = {"repo": server.full_name, "base_url": server.url, "branch": "feature"}
+    ctx = hook_context(tmp_path, args, {"GITHUB_TOKEN": TOKEN})
+    assert gh.wait_ci(ctx) == f"CI passed on {pushed[:10]} (3 checks)"
+    assert not server.calls("GET", "/commits/feature")
+    assert not server.calls("GET", fake_sha("theirs"))
+
+
+def test_a_branch_without_a_local_head_is_refused_not_looked_up(
+    server: FakeGitHub, tmp_path: Path
+) -> None:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "first")
+    args = {"repo": server.full_name, "base_url": server.url, "branch": "--help"}
+    with pytest.raises(IntegrationError) as info:
+        gh.ci_status(hook_context(tmp_path, args, {"GITHUB_TOKEN": TOKEN}))
+    assert "branch '--help' has no local head" in str(info.value)
+    assert server.requests == []
+
+
+def test_a_refused_rerun_reports_githubs_reason_and_runs_nothing_else(
+    server: FakeGitHub, make
+) -> None:
+    for _ in range(3):
+        gh.ci_status(make())
+    server.rerun_refusal = "Unable to retry this workflow run: it is over a month old"
+    with pytest.raises(IntegrationError) as info:
+        gh.rerun_failed(make())
+    run_id = server.ci[server.head()].run_id
+    assert str(info.value) == (
+        f"GitHub refused to rerun the failed jobs of 'CI' (run {run_id}): 403 "
+        "Unable to retry this workflow run: it is over a month old"
+    )
+    assert server.reruns == []
+    assert [r.path.rsplit("/", 1)[-1] for r in server.calls("POST")] == [
+        "rerun-failed-jobs"
+    ]
+
+
+def test_a_missing_workflow_scope_names_the_scope(server: FakeGitHub, make) -> None:
+    for _ in range(3):
+        gh.ci_status(make())
+    server.scopes = ("repo",)
+    with pytest.raises(ServiceUnreadable) as info:
+        gh.rerun_failed(make())
+    assert str(info.value).endswith(
+        "403 forbidden: Resource not accessible by personal access token "
+        "(the token's scopes: 'repo'; this call needs: 'workflow')"
+    )
+
+
+GOAL = """\
+version: 1
+state:
+  built: bool
+actions:
+  build: {id: B1, effects: {built: true}, run: "true"}
+goal:
+  Build: [built]
+"""
+
+
+def test_the_pull_request_body_is_the_plan_and_is_updated_with_labels(
+    server: FakeGitHub, make, tmp_path: Path
+) -> None:
+    (tmp_path / "goals.d").mkdir()
+    (tmp_path / "goals.d" / "g.yaml").write_text(GOAL)
+    (tmp_path / "gates.json").write_text('{"accuracy": 0.93}\n')
+    args = {"branch": "feature", "goal": "goals.d/g.yaml", "include": ["gates.json"]}
+    first = make(**args, labels="release, model")
+    assert gh.open_pull_request(first) == 1
+    body = server.pulls[0]["body"]
+    assert "| 1 | B1 | build | pending |" in body
+    assert '### gates.json\n\n```json\n{"accuracy": 0.93}\n```' in body
+    assert server.pulls[0]["labels"] == ["release", "model"]
+    assert first.lines[0].startswith("opened pull request #1")
+
+    (tmp_path / "gates.json").write_text('{"accuracy": 0.95}\n')
+    again = make(**args, title="Release", labels=["release"])
+    assert gh.open_pull_request(again) == 1
+    assert again.lines[0].startswith("updated pull request #1")
+    assert server.pulls[0]["title"] == "Release"
+    assert '{"accuracy": 0.95}' in server.pulls[0]["body"]
+    assert len(server.calls("POST", "/pulls")) == 1
+    assert len(server.calls("PATCH", "/pulls/1")) == 1
+    assert server.pulls[0]["labels"] == ["release", "model"]
+
+
+def test_body_file_and_a_missing_include_are_said(
+    server: FakeGitHub, make, tmp_path: Path
+) -> None:
+    (tmp_path / "body.md").write_text("Ship the model.\n")
+    ctx = make(branch="feature", body_file="body.md", include="gates.md")
+    gh.open_pull_request(ctx)
+    assert server.pulls[0]["body"] == (
+        "Ship the model.\n\n\n### gates.md\n\nnot written yet\n"
+    )
+    with pytest.raises(IntegrationError, match="outside the project"):
+        gh.open_pull_request(make(branch="feature", body_file="../../etc/passwd"))
+
+
+def test_the_run_summary_is_one_comment_kept_current(
+    server: FakeGitHub, make, tmp_path: Path
+) -> None:
+    with pytest.raises(IntegrationError, match="no open pull request"):
+        gh.comment(make(branch="feature", body="first"))
+    gh.open_pull_request(make(branch="feature"))
+    # Another person's comment stays as it is.
+    server.comments.append({"id": 1, "issue": 1, "body": "LGTM"})
+    first = gh.comment(make(branch="feature", body="run 1: 3 steps"))
+    second = gh.comment(make(branch="feature", body="run 2: 5 steps"))
+    assert first == second
+    assert [c["body"] for c in server.comments] == [
+        "LGTM",
+        f"{gh.SUMMARY_MARK}\nrun 2: 5 steps",
+    ]
+    assert len(server.calls("POST", "/comments")) == 1
+    assert len(server.calls("PATCH", "/issues/comments/")) == 1

@@ -30,6 +30,9 @@ class Outcome:
     timed_out: bool = False
     interrupted: bool = False
     oversize: bool = False
+    # False when the hook could not learn how things stand (see NoVerdict):
+    # the step failed, but not in the way ``on_failure`` describes.
+    verdict: bool = True
 
 
 class Hidden(Mapping[str, Any]):
@@ -97,6 +100,15 @@ class HookError(Exception):
     """A hook could not be prepared (template, import); reported as a failure."""
 
 
+class NoVerdict(HookError):
+    """The hook could not learn the outcome: a service could not be read.
+
+    A bad token, a missing permission, an outage or a timeout says nothing
+    about the work the action judges (a red CI is a verdict; an unreadable
+    one is not), so the step fails without its ``on_failure`` effects.
+    """
+
+
 EXTRAS = {
     "git": "git",
     "github": "github",
@@ -158,6 +170,7 @@ def call_python(fn: Callable[[HookContext], Any], context: HookContext) -> Outco
             None,
             message=f"{type(exc).__name__}: {exc}",
             seconds=time.monotonic() - began,
+            verdict=not isinstance(exc, NoVerdict),
         )
     ok = value is not False
     return Outcome(

@@ -514,14 +514,19 @@ class StepRunner:
                 self.records.append(StepRecord(label, "ok", action.duration, seconds))
                 return
         failed = list(state)
-        for effect in action.on_failure:
+        # on_failure says what a failed attempt means for the world; a hook
+        # that could not read the world (no verdict) means nothing of it.
+        on_failure = action.on_failure if outcome.verdict else ()
+        if action.on_failure and not outcome.verdict:
+            message += " (no verdict: on_failure not applied)"
+        for effect in on_failure:
             failed[ruleset.var(effect.var).index] = reference_eval(
                 ruleset, effect.expr, progress.state
             )
         remember_facts(
             self.origins,
             ruleset,
-            [e.var for e in action.on_failure],
+            [e.var for e in on_failure],
             by=f"{label} (on failure)",
             run_id=self.lineage,
             at=now(),

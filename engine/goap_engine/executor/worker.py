@@ -31,7 +31,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from .context import HookContext, HookError, Outcome, resolve_callable
+from .context import HookContext, HookError, NoVerdict, Outcome, resolve_callable
 from .output import Output
 from .processes import STEP_VAR, end_marked, finish, pump, spawn
 
@@ -190,6 +190,7 @@ class WorkerPool:
                     value=reply.get("value"),
                     message=str(reply.get("message", "")),
                     seconds=seconds,
+                    verdict=reply.get("verdict") is not False,
                 )
             if how == "timeout":
                 return Outcome(
@@ -295,7 +296,8 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
     except HookError as exc:
         # A failure the hook explains itself (a built-in refusing a path):
         # its message says it all, a traceback would only hide it.
-        return {"ok": False, "message": str(exc)}
+        verdict = not isinstance(exc, NoVerdict)
+        return {"ok": False, "message": str(exc), "verdict": verdict}
     except Exception as exc:  # noqa: BLE001 - a hook's failure is an outcome
         # The whole traceback goes to the step's output and log; the
         # message stays one line.

@@ -13,7 +13,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from ..executor.context import HookContext, HookError
+from ..executor.context import HookContext, HookError, NoVerdict
 
 EXTRA_OF = {
     "git": "git",
@@ -26,6 +26,14 @@ EXTRA_OF = {
 
 class IntegrationError(HookError):
     """A built-in hook failed; the message says why and what to do."""
+
+
+class ServiceUnreadable(IntegrationError, NoVerdict):
+    """A service could not be reached or read: the step fails without a verdict.
+
+    A bad token, a missing permission, an outage, a timeout or a rate limit
+    beyond the call's bound: the action's ``on_failure`` does not apply.
+    """
 
 
 def require(module: str) -> ModuleType:

@@ -1,14 +1,21 @@
-"""GitHub built-ins: the CI verdict of the pushed head, reruns, pull requests.
+"""GitHub built-ins: the CI verdict of the pushed commit, reruns, pull requests.
 
 Common arguments (``with:``): ``repo`` ("owner/name"; default: read from the
 URL of the git remote ``remote``, default ``origin``), ``token_env`` (the
 environment variable holding the token, default ``GITHUB_TOKEN``), ``base_url``
-(default ``https://api.github.com``), and ``sha`` or ``branch`` naming the
-pushed head (default: ``git rev-parse HEAD`` in the working directory).
+(default ``https://api.github.com``).
 
-Rate limits are never waited out silently: a limited request is logged with the
-wait, retried once the limit resets, and refused when the reset is further away
-than ``max_wait`` seconds.
+Every call is bounded: each request waits at most ``http_timeout`` seconds; a
+429, a secondary rate limit (403 with ``Retry-After``), a 5xx, a timeout or a
+refused connection is retried at most ``retries`` times, waiting what
+``Retry-After`` (or the rate limit's reset) asks, else 1, 2, 4 ... s, and at
+most ``max_wait`` seconds in all (see ``retry``).  What still fails raises
+``ServiceUnreadable``: the step fails without a verdict, so ``on_failure``
+(which describes a red CI) does not apply.
+
+The commit judged is ``sha``, else the local head of ``branch``, else HEAD:
+what ``git.push`` pushed, never the branch's head on GitHub, which a later
+push by someone else may have moved.
 """
 
 from __future__ import annotations
@@ -17,59 +24,37 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from itertools import islice
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..executor.hooks import HookContext
-from . import IntegrationError, require
+from . import IntegrationError, ServiceUnreadable, check_inside, require
+from .github_checks import FAILED_CONCLUSIONS as FAILED
+from .github_checks import CiReport, classify, judge, next_page
+from .retry import Budget, header
 
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.github.com"
+DEFAULT_HTTP_TIMEOUT = 30
+DEFAULT_RETRIES = 3
 DEFAULT_MAX_WAIT = 60.0
 DEFAULT_INTERVAL = 10.0
 DEFAULT_TIMEOUT = 30 * 60.0
 # Right after a push GitHub has not created any check yet; "none" is only a
 # verdict once it has lasted this long.
 DEFAULT_NONE_TIMEOUT = 120.0
-RATE_LIMIT_RETRIES = 3
-
-FAILED_CONCLUSIONS = frozenset(
-    {"failure", "cancelled", "timed_out", "action_required", "startup_failure", "stale"}
-)
-IGNORED_CONCLUSIONS = frozenset({"neutral", "skipped"})
-FAILED_STATES = frozenset({"failure", "error"})
+# A server whose Link headers never end must not keep a call going.
+MAX_ITEMS = 3000
+# GitHub refuses bodies and comments over 65,536 characters.
+MAX_BODY = 60_000
+SUMMARY_MARK = "<!-- goap-engine run summary -->"
 
 # Indirections so tests can observe waits without spending them.
 _sleep: Callable[[float], None] = time.sleep
 _now: Callable[[], float] = time.time
-
-
-class TransientError(IntegrationError):
-    """GitHub was unreachable or answered 5xx: worth asking again later."""
-
-
-@dataclass
-class CiReport:
-    """The CI verdict of one commit and the checks behind it."""
-
-    sha: str
-    status: str
-    failing: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
-    passed: list[str] = field(default_factory=list)
-
-    def describe(self) -> str:
-        """Return a one-line summary naming the failing or pending checks."""
-        short = self.sha[:10]
-        if self.status == "failed":
-            return f"CI failed on {short}: {', '.join(self.failing)}"
-        if self.status in ("queued", "running"):
-            return f"CI {self.status} on {short}: waiting for {', '.join(self.pending)}"
-        if self.status == "passed":
-            return f"CI passed on {short} ({len(self.passed)} checks)"
-        return f"no CI checks reported for {short}"
 
 
 # -- connection ------------------------------------------------------------
@@ -86,22 +71,56 @@ def _client(ctx: HookContext) -> Any:
     token_env = str(_arg(ctx, "token_env", "GITHUB_TOKEN"))
     token = ctx.env.get(token_env)
     if not token:
-        raise IntegrationError(
+        raise ServiceUnreadable(
             f"{token_env} is not set: export a GitHub token with 'repo' and "
             "'actions' access (or set 'token_env' to the variable holding it)"
         )
     return github.Github(
         auth=github.Auth.Token(token),
         base_url=str(_arg(ctx, "base_url", DEFAULT_BASE_URL)).rstrip("/"),
-        timeout=int(_arg(ctx, "http_timeout", 30)),
+        timeout=int(_arg(ctx, "http_timeout", DEFAULT_HTTP_TIMEOUT)),
         per_page=100,
-        # Rate limits are handled here, visibly, instead of by a silent sleep.
+        # Objects are fetched when read: a commit or a repository by name
+        # costs no request of its own.
+        lazy=True,
+        # Retries are done here (``_call``), bounded and logged, not by a
+        # silent sleep in the library.
         retry=None,
         # The calls here are few and serial; GitHub only asks for spacing
         # between content-creating requests.
         seconds_between_requests=None,
         seconds_between_writes=1.0,
     )
+
+
+def call_bound(ctx: HookContext) -> float:
+    """Return the most seconds one request of a call can take, retries included."""
+    retries = int(_arg(ctx, "retries", DEFAULT_RETRIES))
+    http_timeout = float(_arg(ctx, "http_timeout", DEFAULT_HTTP_TIMEOUT))
+    return (retries + 1) * http_timeout + float(_arg(ctx, "max_wait", DEFAULT_MAX_WAIT))
+
+
+def _call(ctx: HookContext, what: str, fn: Callable[[], T]) -> T:
+    """Run ``fn`` (GitHub requests) within the call's retries and waits."""
+    github = require("github")
+    budget = Budget(
+        "GitHub",
+        int(_arg(ctx, "retries", DEFAULT_RETRIES)),
+        float(_arg(ctx, "max_wait", DEFAULT_MAX_WAIT)),
+        ctx.log,
+        sleep=lambda seconds: _sleep(seconds),
+    )
+    http_timeout = float(_arg(ctx, "http_timeout", DEFAULT_HTTP_TIMEOUT))
+    while True:
+        try:
+            return fn()
+        except IntegrationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - judged and explained below
+            judged = judge(exc, github, http_timeout, _now())
+            if not judged.retry:
+                raise ServiceUnreadable(f"GitHub, {what}: {judged.cause}") from None
+            budget.wait(what, judged.cause, judged.wait)
 
 
 def _repo_name(ctx: HookContext) -> str:
@@ -113,6 +132,19 @@ def _repo_name(ctx: HookContext) -> str:
         shown = _shorten(str(repo))
         raise IntegrationError(f"'repo' must be 'owner/name', found '{shown}'")
     return str(repo)
+
+
+def _git(ctx: HookContext, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args],
+        cwd=ctx.workdir,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        # The hook's environment (GIT_DIR and the like) on top of ours.
+        env={**os.environ, **ctx.env},
+    )
 
 
 # scp-like "git@host:owner/name.git" (a host, then a colon, no slash before it)
@@ -182,15 +214,7 @@ def repo_of_remote(ctx: HookContext, remote: str) -> str:
     so a shared pack needs no repository name written into it.
     """
     try:
-        done = subprocess.run(
-            ["git", "remote", "get-url", "--", remote],
-            cwd=ctx.workdir,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={**os.environ, **ctx.env},
-        )
+        done = _git(ctx, "remote", "get-url", "--", remote)
     except (OSError, subprocess.TimeoutExpired) as exc:
         message = f"no 'repo' given and no git remote to read: {exc}"
         raise IntegrationError(message) from None
@@ -206,172 +230,64 @@ def repo_of_remote(ctx: HookContext, remote: str) -> str:
     return repo
 
 
-def _head_ref(ctx: HookContext) -> str:
-    """Return the commit to look at: ``sha``, ``branch``, or the local HEAD."""
-    ref = _arg(ctx, "sha") or _arg(ctx, "branch")
-    if ref:
-        return str(ref)
+def _head_sha(ctx: HookContext) -> str:
+    """Return the commit to judge: ``sha``, else the local head of ``branch``/HEAD."""
+    sha = _arg(ctx, "sha")
+    if sha:
+        return str(sha)
+    branch = _arg(ctx, "branch")
+    # refs/heads/ keeps a branch name from being read as an option.
+    ref = f"refs/heads/{branch}" if branch else "HEAD"
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=ctx.workdir,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            # The hook's environment (GIT_DIR and the like) on top of ours.
-            env={**os.environ, **ctx.env},
-        )
+        done = _git(ctx, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise IntegrationError(
-            f"cannot find the head commit: pass 'sha' or 'branch' ({exc})"
+            f"cannot find the pushed commit: pass 'sha' ({exc})"
         ) from None
     if done.returncode != 0:
+        what = f"branch '{branch}' has no local head" if branch else "no HEAD"
         raise IntegrationError(
-            "cannot find the head commit: pass 'sha' or 'branch' "
-            f"(git rev-parse HEAD: {done.stderr.strip() or done.returncode})"
+            f"cannot find the pushed commit: {what} in {ctx.workdir} "
+            f"({done.stderr.strip() or 'git rev-parse found nothing'}); "
+            "pass 'sha', or run where the branch was pushed from"
         )
     return done.stdout.strip()
-
-
-def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
-    for key, value in (headers or {}).items():
-        if key.lower() == name.lower():
-            return str(value)
-    return None
-
-
-def _rate_limit_wait(exc: Exception) -> float | None:
-    """Return the seconds to wait if ``exc`` is a rate-limit refusal, else None."""
-    github = require("github")
-    if not isinstance(exc, github.GithubException):
-        return None
-    headers = exc.headers
-    limited = isinstance(exc, github.RateLimitExceededException) or (
-        exc.status in (403, 429)
-        and (
-            _header(headers, "X-RateLimit-Remaining") == "0"
-            or _header(headers, "Retry-After") is not None
-        )
-    )
-    if not limited:
-        return None
-    retry_after = _header(headers, "Retry-After")
-    if retry_after and retry_after.isdigit():
-        return float(retry_after)
-    reset = _header(headers, "X-RateLimit-Reset")
-    if reset and reset.isdigit():
-        # The reset is a whole second; one more avoids retrying just before it.
-        return max(float(reset) - _now(), 0.0) + 1.0
-    # A secondary limit without a hint: GitHub asks for at least a minute.
-    return 60.0
-
-
-def _call(ctx: HookContext, what: str, fn: Callable[[], T]) -> T:
-    """Run ``fn`` (GitHub requests), waiting out rate limits and explaining errors."""
-    github = require("github")
-    max_wait = float(_arg(ctx, "max_wait", DEFAULT_MAX_WAIT))
-    for attempt in range(RATE_LIMIT_RETRIES + 1):
-        try:
-            return fn()
-        except IntegrationError:
-            raise
-        except Exception as exc:
-            wait = _rate_limit_wait(exc)
-            if wait is None:
-                transient = not isinstance(exc, github.GithubException) or (
-                    exc.status >= 500
-                )
-                error = TransientError if transient else IntegrationError
-                raise error(_explain(what, exc, github)) from None
-            if wait > max_wait:
-                raise IntegrationError(
-                    f"GitHub rate limit exceeded while {what}; it resets in "
-                    f"{wait:.0f} s, more than max_wait ({max_wait:g} s)"
-                ) from None
-            if attempt == RATE_LIMIT_RETRIES:
-                break
-            ctx.log(f"rate limited, waiting {wait:.0f} s")
-            _sleep(wait)
-    raise IntegrationError(
-        f"GitHub rate limit still exceeded while {what} after "
-        f"{RATE_LIMIT_RETRIES} waits"
-    )
-
-
-def _explain(what: str, exc: Exception, github: Any) -> str:
-    if isinstance(exc, github.BadCredentialsException):
-        return f"GitHub refused the token while {what} (bad credentials)"
-    if isinstance(exc, github.UnknownObjectException):
-        return f"not found on GitHub while {what} (wrong repo or ref, or no access)"
-    if isinstance(exc, github.GithubException):
-        data = exc.data if isinstance(exc.data, dict) else {}
-        message = data.get("message") or exc.data
-        return f"GitHub error {exc.status} while {what}: {message}"
-    return f"cannot reach GitHub while {what}: {type(exc).__name__}: {exc}"
 
 
 # -- CI verdict ------------------------------------------------------------
 
 
-def _classify(check_runs: list[Any], combined: Any) -> tuple[str, CiReport]:
-    """Combine check runs and commit statuses into one verdict."""
-    report = CiReport(sha="", status="none")
-    started = False
-    running = False
-    for run in check_runs:
-        name = str(run.name)
-        if run.status != "completed":
-            report.pending.append(name)
-            if run.status == "in_progress":
-                running = True
-            continue
-        started = True
-        conclusion = run.conclusion or ""
-        if conclusion in FAILED_CONCLUSIONS:
-            report.failing.append(f"{name} ({conclusion})")
-        elif conclusion not in IGNORED_CONCLUSIONS:
-            report.passed.append(name)
-    # A combined status without any status reads "pending": only the listed
-    # statuses say something.
-    for status in combined.statuses if combined.total_count else []:
-        name = str(status.context)
-        if status.state in FAILED_STATES:
-            report.failing.append(f"{name} ({status.state})")
-            started = True
-        elif status.state == "pending":
-            report.pending.append(name)
-        else:
-            report.passed.append(name)
-            started = True
-    if report.failing:
-        verdict = "failed"
-    elif report.pending:
-        verdict = "running" if running or started else "queued"
-    elif report.passed or check_runs or combined.total_count:
-        verdict = "passed"
-    else:
-        verdict = "none"
-    return verdict, report
+def _statuses(commit: Any) -> tuple[str, list[dict[str, Any]], int]:
+    """Return the combined state, every page of statuses, and their count."""
+    url: str | None = f"{commit.url}/status"
+    params: dict[str, Any] | None = {"per_page": 100}
+    state, count = "pending", 0
+    statuses: list[dict[str, Any]] = []
+    while url and len(statuses) < MAX_ITEMS:
+        headers, data = commit.requester.requestJsonAndCheck("GET", url, params)
+        if url.endswith("/status"):
+            state = str(data.get("state", "pending"))
+            count = int(data.get("total_count") or 0)
+        page = data.get("statuses") or []
+        statuses.extend(page)
+        url, params = (next_page(headers), None) if page else (None, None)
+    return state, statuses, count
 
 
 def ci_report(ctx: HookContext) -> CiReport:
-    """Return the CI verdict of the head commit with the checks behind it."""
-    gh = _client(ctx)
+    """Return the CI verdict of the pushed commit with the checks behind it."""
     name = _repo_name(ctx)
-    ref = _head_ref(ctx)
+    sha = _head_sha(ctx)
+    gh = _client(ctx)
 
     def fetch() -> CiReport:
-        commit = gh.get_repo(name).get_commit(ref)
-        runs = list(commit.get_check_runs())
-        combined = commit.get_combined_status()
-        verdict, report = _classify(runs, combined)
-        report.sha = str(commit.sha)
-        report.status = verdict
-        return report
+        commit = gh.get_repo(name).get_commit(sha)
+        runs = list(islice(commit.get_check_runs(), MAX_ITEMS))
+        state, statuses, count = _statuses(commit)
+        return classify(str(commit.sha), runs, state, statuses, count)
 
     try:
-        return _call(ctx, f"reading CI of {name}@{ref[:12]}", fetch)
+        return _call(ctx, f"reading CI of {name}@{sha[:10]}", fetch)
     finally:
         gh.close()
 
@@ -382,27 +298,30 @@ def ci_status(ctx: HookContext) -> str:
 
 
 def wait_ci(ctx: HookContext) -> str:
-    """Wait for the CI verdict of the head commit; fail unless it passes.
+    """Wait for the CI verdict of the pushed commit; fail unless it passes.
 
-    Polls every ``interval`` seconds (default 10) for up to ``timeout`` seconds
-    (default 30 minutes, or the action's timeout).
+    Only a red CI (a failed check run or commit status) is a verdict; a CI
+    that cannot be read, that reports no check, or that is still running at
+    ``timeout`` raises ``ServiceUnreadable``.  Polls every ``interval`` s.
     """
     interval = float(_arg(ctx, "interval", DEFAULT_INTERVAL))
-    timeout = float(_arg(ctx, "timeout", ctx.timeout or DEFAULT_TIMEOUT))
+    # Ends before the action's own timeout kills the hook, which would read
+    # as a failure: the last request may take the whole bound of a call.
+    limit = DEFAULT_TIMEOUT
+    if ctx.timeout:
+        limit = max(min(limit, ctx.timeout - call_bound(ctx)), 0.0)
+    timeout = float(_arg(ctx, "timeout", limit))
     none_timeout = float(_arg(ctx, "none_timeout", min(DEFAULT_NONE_TIMEOUT, timeout)))
     began = time.monotonic()
     last = ""
     while True:
         try:
             report = ci_report(ctx)
-        except TransientError as exc:
-            # One bad answer in a long wait is not a CI verdict.
-            elapsed = time.monotonic() - began
-            if elapsed >= timeout:
-                raise
-            ctx.log(f"{exc}; asking again in {interval:g} s")
-            _sleep(max(min(interval, timeout - elapsed), 0.0))
-            continue
+        except ServiceUnreadable:
+            raise
+        except IntegrationError as exc:
+            # No commit or repository to look at: the CI was not read either.
+            raise ServiceUnreadable(str(exc)) from None
         elapsed = time.monotonic() - began
         line = report.describe()
         if line != last:
@@ -413,10 +332,14 @@ def wait_ci(ctx: HookContext) -> str:
         if report.status == "failed":
             raise IntegrationError(line)
         if report.status == "none" and elapsed >= none_timeout:
-            raise IntegrationError(f"{line} after {elapsed:.0f} s")
+            raise ServiceUnreadable(
+                f"GitHub: {line} after {elapsed:.0f} s: no workflow ran for this "
+                "commit (one that runs only on pull_request needs an open pull "
+                "request)"
+            )
         if elapsed >= timeout:
-            raise IntegrationError(
-                f"CI still {report.status} on {report.sha[:10]} after "
+            raise ServiceUnreadable(
+                f"GitHub: CI still {report.status} on {report.sha[:10]} after "
                 f"{timeout:g} s: {', '.join(report.pending) or 'no checks'}"
             )
         _sleep(max(min(interval, timeout - elapsed), 0.0))
@@ -426,25 +349,36 @@ def wait_ci(ctx: HookContext) -> str:
 
 
 def rerun_failed(ctx: HookContext) -> int:
-    """Rerun the failed workflow runs of the head commit; return how many."""
-    gh = _client(ctx)
+    """Rerun the failed jobs of the pushed commit's failed workflow runs.
+
+    Only the failed jobs: a run GitHub refuses that for fails the step with
+    GitHub's reason, rather than rerunning every job behind the caller's back.
+    """
     name = _repo_name(ctx)
-    ref = _head_ref(ctx)
+    sha = _head_sha(ctx)
+    gh = _client(ctx)
+    github = require("github")
 
     def rerun() -> int:
         repo = gh.get_repo(name)
-        sha = str(repo.get_commit(ref).sha)
         count = 0
-        for run in repo.get_workflow_runs(head_sha=sha):
-            if run.status != "completed" or run.conclusion not in FAILED_CONCLUSIONS:
+        for run in islice(repo.get_workflow_runs(head_sha=sha), MAX_ITEMS):
+            if run.status != "completed" or run.conclusion not in FAILED:
                 continue
-            # Rerunning only the failed jobs keeps the passed ones; a run
-            # without job-level retry (e.g. a startup failure) reruns whole.
-            accepted = run.rerun_failed_jobs() or run.rerun()
-            if not accepted:
-                raise IntegrationError(
-                    f"GitHub did not accept a rerun of workflow run {run.id}"
+            try:
+                run.requester.requestJsonAndCheck(
+                    "POST", f"{run.url}/rerun-failed-jobs"
                 )
+            except github.GithubException as exc:
+                scoped = header(exc.headers, "X-Accepted-OAuth-Scopes")
+                if exc.status == 401 or scoped or judge(exc, github, 0, 0).retry:
+                    raise  # the token, or a limit or an outage: not a refusal
+                data = exc.data if isinstance(exc.data, dict) else {}
+                raise IntegrationError(
+                    f"GitHub refused to rerun the failed jobs of '{run.name}' "
+                    f"(run {run.id}): {exc.status} "
+                    f"{data.get('message') or exc.data}"
+                ) from None
             ctx.log(f"rerunning failed jobs of '{run.name}' (run {run.id})")
             count += 1
         if not count:
@@ -452,39 +386,144 @@ def rerun_failed(ctx: HookContext) -> int:
         return count
 
     try:
-        return _call(ctx, f"rerunning failed workflows of {name}@{ref[:12]}", rerun)
+        return _call(ctx, f"rerunning failed workflows of {name}@{sha[:10]}", rerun)
     finally:
         gh.close()
 
 
-def open_pull_request(ctx: HookContext) -> int:
-    """Open a pull request for ``head`` into ``base``; reuse an open one.
+def _names(value: Any) -> list[str]:
+    """Return a list argument's items; a string is comma-separated."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [str(item).strip() for item in items if str(item).strip()]
 
-    Arguments: ``head`` (branch, default the ``branch`` argument), ``base``
-    (default ``main``), ``title``, ``body``.  Returns the pull request number.
-    """
-    gh = _client(ctx)
-    name = _repo_name(ctx)
+
+def _read(ctx: HookContext, name: str, what: str) -> str:
+    path = ctx.workdir / name
+    check_inside(ctx, path, what, "files are read")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return file.read(MAX_BODY + 1)
+    except OSError as exc:
+        raise IntegrationError(f"cannot read {what} {name}: {exc.strerror}") from None
+
+
+def _text(ctx: HookContext, template: str) -> str:
+    """Return the text to post: ``body``/``body_file``/rendered goal + ``include``."""
+    from ..errors import InputError
+    from ..loader import load
+    from ..progress import render_document
+
+    body_file, goal = _arg(ctx, "body_file"), _arg(ctx, "goal")
+    if body_file:
+        text = _read(ctx, str(body_file), "body_file")
+    elif goal:
+        source = _arg(ctx, "template")
+        chosen: str | Path = ctx.workdir / str(source) if source else template
+        try:
+            text = render_document(load(ctx.workdir / str(goal)), chosen)
+        except InputError as exc:
+            raise IntegrationError(f"cannot render {goal}: {exc}") from None
+    else:
+        text = str(_arg(ctx, "body", ""))
+    for name in _names(_arg(ctx, "include", [])):
+        fence = "json" if name.endswith(".json") else ""
+        if (ctx.workdir / name).is_file():
+            content = _read(ctx, name, "include")
+            text += f"\n\n### {name}\n\n```{fence}\n{content.rstrip()}\n```\n"
+        else:
+            text += f"\n\n### {name}\n\nnot written yet\n"
+    if len(text) > MAX_BODY:
+        text = text[:MAX_BODY] + "\n\n(cut: GitHub takes at most 65,536 characters)\n"
+    return text
+
+
+def _head_branch(ctx: HookContext) -> str:
     head = _arg(ctx, "head") or _arg(ctx, "branch")
-    if not head:
-        raise IntegrationError("open_pull_request needs 'head': the branch to merge")
-    head = str(head)
+    if head:
+        return str(head)
+    done = _git(ctx, "symbolic-ref", "--quiet", "--short", "HEAD")
+    if done.returncode != 0 or not done.stdout.strip():
+        raise IntegrationError(
+            "no 'head' or 'branch' given and HEAD is no branch: name the branch"
+        )
+    return done.stdout.strip()
+
+
+def _find_pull(repo: Any, owner: str, head: str, base: str) -> Any:
+    # GitHub filters pull requests by "owner:branch".
+    qualified = head if ":" in head else f"{owner}:{head}"
+    for pull in repo.get_pulls(state="open", head=qualified, base=base):
+        return pull
+    return None
+
+
+def open_pull_request(ctx: HookContext) -> int:
+    """Open the pull request of a branch, or update the open one; return its number.
+
+    The body is ``body``, ``body_file``, or the progress of ``goal`` (the plan,
+    its steps and the state), followed by the ``include`` files (a gate
+    report); ``labels`` are added.
+    """
+    name = _repo_name(ctx)
+    head = _head_branch(ctx)
     base = str(_arg(ctx, "base", "main"))
     title = str(_arg(ctx, "title", head))
-    body = str(_arg(ctx, "body", ""))
-    # GitHub filters pull requests by "owner:branch".
-    qualified = head if ":" in head else f"{name.split('/')[0]}:{head}"
+    labels = _names(_arg(ctx, "labels", []))
+    body = _text(ctx, "pull_request.md.j2")
+    gh = _client(ctx)
 
-    def open_or_reuse() -> int:
+    def open_or_update() -> int:
         repo = gh.get_repo(name)
-        for pull in repo.get_pulls(state="open", head=qualified, base=base):
-            ctx.log(f"pull request #{pull.number} is already open for {head}")
-            return int(pull.number)
-        pull = repo.create_pull(base=base, head=head, title=title, body=body)
-        ctx.log(f"opened pull request #{pull.number}: {pull.html_url}")
+        pull = _find_pull(repo, name.split("/")[0], head, base)
+        if pull is None:
+            pull = repo.create_pull(base=base, head=head, title=title, body=body)
+            ctx.log(f"opened pull request #{pull.number}: {pull.html_url}")
+        elif pull.title != title or (pull.body or "") != body:
+            pull.edit(title=title, body=body)
+            ctx.log(f"updated pull request #{pull.number}: {pull.html_url}")
+        else:
+            ctx.log(f"pull request #{pull.number} is open and up to date")
+        if labels:
+            pull.as_issue().add_to_labels(*labels)
+            ctx.log(f"labels: {', '.join(labels)}")
         return int(pull.number)
 
     try:
-        return _call(ctx, f"opening a pull request {head} -> {base}", open_or_reuse)
+        return _call(ctx, f"opening a pull request {head} -> {base}", open_or_update)
+    finally:
+        gh.close()
+
+
+def comment(ctx: HookContext) -> int:
+    """Post the run summary on the open pull request of a branch; return its id.
+
+    The comment the engine posted before is edited instead of adding another,
+    so a pull request carries one summary, the latest.
+    """
+    name = _repo_name(ctx)
+    head = _head_branch(ctx)
+    base = str(_arg(ctx, "base", "main"))
+    text = f"{SUMMARY_MARK}\n{_text(ctx, 'run_summary.md.j2')}"
+    gh = _client(ctx)
+
+    def post() -> int:
+        repo = gh.get_repo(name)
+        pull = _find_pull(repo, name.split("/")[0], head, base)
+        if pull is None:
+            raise IntegrationError(
+                f"no open pull request for {head} -> {base} in {name} to comment on"
+            )
+        issue = pull.as_issue()
+        for old in islice(issue.get_comments(), MAX_ITEMS):
+            if (old.body or "").startswith(SUMMARY_MARK):
+                old.edit(text)
+                ctx.log(f"updated the run summary on #{pull.number}")
+                return int(old.id)
+        new = issue.create_comment(text)
+        ctx.log(f"commented the run summary on #{pull.number}: {new.html_url}")
+        return int(new.id)
+
+    try:
+        return _call(ctx, f"commenting on the pull request of {head}", post)
     finally:
         gh.close()

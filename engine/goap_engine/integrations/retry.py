@@ -8,15 +8,23 @@ reset when it gives one, else 1 s, 2 s, 4 s...; the waits of one call add up
 to at most ``max_wait``, and a service asking for more fails the step at once.
 So a failing service costs at most ``(retries + 1) × http_timeout + max_wait``
 seconds, the bound each built-in documents.
+
+``RetryBudget`` is the budget itself (the Hub's transport asks it for each
+wait); ``Budget`` spends one the way the GitHub calls do: it logs each wait,
+sleeps, and ends the call with ``ServiceUnreadable`` -- a step without a
+verdict -- once nothing is left.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
+
+from . import ServiceUnreadable
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRIES = 2
@@ -68,25 +76,79 @@ class RetryBudget:
         return wait
 
 
-def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+def sleep(seconds: float) -> None:
+    """Wait ``seconds`` (a function of its own so that tests can count waits)."""
+    time.sleep(seconds)
+
+
+def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    """Return a header's value, whatever the case of its name."""
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def retry_after(
+    headers: Mapping[str, Any] | None, now: float | None = None
+) -> float | None:
     """Return the seconds a response asks to wait before retrying, if it says.
 
-    ``headers`` must be case-insensitive (as httpx's are).
+    ``Retry-After`` in seconds or as an HTTP date, else the reset of a
+    ``RateLimit`` header that has no request left.
     """
-    value = (headers.get("retry-after") or "").strip()
+    value = (header(headers, "Retry-After") or "").strip()
     if value.isdigit():
         return float(value)
     if value:
         try:
             when = parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             when = None
         if when is not None:
             return max(when - (time.time() if now is None else now), 0.0)
-    match = _RATELIMIT_RESET.search(headers.get("ratelimit") or "")
+    match = _RATELIMIT_RESET.search(header(headers, "RateLimit") or "")
     return float(match.group(1)) if match else None
 
 
-def sleep(seconds: float) -> None:
-    """Wait ``seconds`` (a function of its own so that tests can count waits)."""
-    time.sleep(seconds)
+BACKOFF_CAP = 30.0
+
+
+@dataclass
+class Budget:
+    """What is left of one call's retries and waiting time."""
+
+    service: str
+    retries: int
+    max_wait: float
+    log: Callable[[str], None]
+    sleep: Callable[[float], None] = time.sleep
+    attempt: int = 0
+    waited: float = 0.0
+
+    def wait(self, what: str, cause: str, seconds: float | None) -> None:
+        """Wait before ``what`` is tried again; raise when the budget is spent.
+
+        ``seconds`` is the server's hint (None: back off).
+        """
+        if seconds is None:
+            seconds = min(2.0**self.attempt, BACKOFF_CAP)
+        tries = f"{self.attempt + 1} attempt" + ("s" if self.attempt else "")
+        if self.attempt >= self.retries:
+            raise ServiceUnreadable(
+                f"{self.service}, {what}: {cause} (gave up after {tries}; "
+                f"retries: {self.retries})"
+            )
+        left = self.max_wait - self.waited
+        if seconds > left:
+            raise ServiceUnreadable(
+                f"{self.service}, {what}: {cause}; it asks to wait {seconds:.0f} s, "
+                f"more than is left of max_wait ({left:g} of {self.max_wait:g} s)"
+            )
+        self.log(
+            f"{self.service}: {cause}; {what} again in {seconds:.0f} s "
+            f"(retry {self.attempt + 1} of {self.retries})"
+        )
+        self.sleep(seconds)
+        self.waited += seconds
+        self.attempt += 1

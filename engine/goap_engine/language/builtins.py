@@ -46,7 +46,8 @@ class Builtin:
     """A built-in hook: where its function is and the arguments it reads.
 
     ``one_of`` lists groups of which at least one argument must be given;
-    ``needs`` maps an argument to another that must come with it.
+    ``needs`` maps an argument to another that must come with it; ``bound``
+    says how long a call to a service can take, and what ends it.
     """
 
     name: str
@@ -56,6 +57,7 @@ class Builtin:
     arguments: tuple[Argument, ...] = ()
     one_of: tuple[tuple[str, ...], ...] = ()
     needs: tuple[tuple[str, str], ...] = ()
+    bound: str = ""
 
     def argument(self, name: str) -> Argument | None:
         """Return the argument called ``name``, or None."""
@@ -101,15 +103,64 @@ _GITHUB = (
     _arg("base_url", "str", "The API's address.", default="https://api.github.com"),
     _arg("http_timeout", "int", "Seconds one request may take.", default=30),
     _arg(
+        "retries",
+        "int",
+        "More attempts after a 429, a secondary rate limit, a 5xx, a timeout "
+        "or a refused connection.",
+        default=3,
+    ),
+    _arg(
         "max_wait",
         "float",
-        "Most seconds to wait for a rate limit to reset before failing.",
+        "Most seconds a call waits in all between attempts (Retry-After, a "
+        "rate limit's reset, or 1, 2, 4 ... s); a longer wait fails at once.",
         default=60.0,
     ),
 )
 _GITHUB_HEAD = (
-    _arg("sha", "str", "The commit to look at (default: 'branch', else HEAD)."),
-    _arg("branch", "str", "The branch whose head to look at (when 'sha' is unset)."),
+    _arg(
+        "sha",
+        "str",
+        "The commit to judge (default: the local head of 'branch', else HEAD: "
+        "what was pushed, not the branch's head on GitHub).",
+    ),
+    _arg("branch", "str", "The local branch whose head was pushed (when no 'sha')."),
+)
+_GITHUB_BOUND = (
+    "each request waits at most http_timeout s; a call makes at most "
+    "retries + 1 attempts and waits at most max_wait s between them, so a "
+    "service that never answers fails it within (retries + 1) x http_timeout "
+    "+ max_wait s (180 s by default). What still fails, fails the step "
+    "without a verdict (on_failure does not apply)."
+)
+_GITHUB_PULL = (
+    _arg("head", "str", "The branch of the pull request (default: 'branch')."),
+    _arg(
+        "branch",
+        "str",
+        "The branch of the pull request, when 'head' is unset (default: the "
+        "checked-out branch).",
+    ),
+    _arg("base", "str", "The branch it merges into.", default="main"),
+)
+_GITHUB_TEXT = (
+    _arg(
+        "body", "str", "The text, when neither body_file nor goal is given.", default=""
+    ),
+    _arg("body_file", "path", "A file whose content is the text."),
+    _arg(
+        "goal",
+        "path",
+        "Render the text from this goal's progress: its plan, steps and state.",
+    ),
+    _arg("template", "path", "The template that renders 'goal' (a file)."),
+    _arg(
+        "include",
+        "list[str]",
+        "Files appended under their names, e.g. a gate report "
+        "(a missing one is noted).",
+        default=[],
+    ),
 )
 
 _HF_REPO = (
@@ -233,13 +284,14 @@ def _b(
     *arguments: Argument,
     one_of: tuple[tuple[str, ...], ...] = (),
     needs: tuple[tuple[str, str], ...] = (),
+    bound: str = "",
 ) -> Builtin:
     module = name.split(".")[0]
     module = {"hf": "huggingface", "env": "environment", "file": "environment"}.get(
         module, module
     )
     target = f"goap_engine.integrations.{module}:{function}"
-    return Builtin(name, target, kind, summary, arguments, one_of, needs)
+    return Builtin(name, target, kind, summary, arguments, one_of, needs, bound)
 
 
 _TABLE = (
@@ -332,50 +384,77 @@ _TABLE = (
         "github.ci_status",
         "ci_status",
         "sensor",
-        "The CI verdict of the head commit: none, queued, running, passed, failed.",
+        "The CI verdict of the pushed commit: none, queued, running, passed, failed.",
         *_GITHUB,
         *_GITHUB_HEAD,
+        bound=_GITHUB_BOUND,
     ),
     _b(
         "github.wait_ci",
         "wait_ci",
         "action",
-        "Wait for the CI verdict of the head commit; fail unless it passes.",
+        "Wait for the CI verdict of the pushed commit; only a red CI is a "
+        "failure with a verdict.",
         *_GITHUB,
         *_GITHUB_HEAD,
         _arg("interval", "float", "Seconds between polls.", default=10.0),
         _arg(
             "timeout",
             "float",
-            "Most seconds to wait (default: the action's timeout, else 1800).",
+            "Most seconds to wait for a verdict (default: 1800, or less so "
+            "that it ends before the action's timeout).",
         ),
         _arg(
             "none_timeout",
             "float",
-            "Seconds without any check before 'none' is the verdict "
+            "Seconds without any check before waiting stops "
             "(default: 120, or 'timeout' if shorter).",
         ),
+        bound="timeout + one call's bound: each poll is a call, whose requests "
+        "each wait at most http_timeout s, with at most retries + 1 attempts "
+        "and max_wait s of waiting. A red CI fails the step with a verdict; "
+        "an unreadable CI (bad token, missing scope, outage, timeout, no "
+        "checks, still running at timeout) fails it without one "
+        "(on_failure does not apply).",
     ),
     _b(
         "github.rerun_failed",
         "rerun_failed",
         "action",
-        "Rerun the failed workflow runs of the head commit.",
+        "Rerun the failed jobs of the pushed commit's failed workflow runs "
+        "(a refusal fails, with GitHub's reason; no full rerun).",
         *_GITHUB,
         *_GITHUB_HEAD,
+        bound=_GITHUB_BOUND,
     ),
     _b(
         "github.open_pull_request",
         "open_pull_request",
         "action",
-        "Open a pull request (or reuse the open one); return its number.",
+        "Open the pull request of a branch, or update the open one (title, "
+        "body, labels); return its number.",
         *_GITHUB,
-        _arg("head", "str", "The branch to merge (default: 'branch')."),
-        _arg("branch", "str", "The branch to merge, when 'head' is unset."),
-        _arg("base", "str", "The branch to merge into.", default="main"),
+        *_GITHUB_PULL,
         _arg("title", "str", "The title (default: the head branch)."),
-        _arg("body", "str", "The description.", default=""),
-        one_of=(("head", "branch"),),
+        *_GITHUB_TEXT,
+        _arg(
+            "labels",
+            "list[str]",
+            "Labels to add (a string is comma-separated).",
+            default=[],
+        ),
+        bound=_GITHUB_BOUND,
+    ),
+    _b(
+        "github.comment",
+        "comment",
+        "action",
+        "Post the run summary on the open pull request of a branch (editing "
+        "the one posted before); return the comment's id.",
+        *_GITHUB,
+        *_GITHUB_PULL,
+        *_GITHUB_TEXT,
+        bound=_GITHUB_BOUND,
     ),
     _b(
         "quality.ruff",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ class Response:
     raw: bytes | None = None
     # Accept the request and never answer (until the server stops).
     silent: bool = False
+    # Seconds to wait before answering (a slow service), outside the lock.
+    delay: float = 0.0
 
 
 class FakeServer:
@@ -74,6 +77,8 @@ class FakeServer:
                 if response.silent:
                     fake.stopping.wait()
                     return
+                if response.delay:
+                    time.sleep(response.delay)
                 if response.raw is not None:
                     data = response.raw
                     ctype = "application/octet-stream"
