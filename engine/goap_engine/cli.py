@@ -157,6 +157,17 @@ def complete(name: str) -> Callable[..., Any]:
     return completer
 
 
+def goal_argument(fn: F) -> F:
+    """Add the optional GOAL argument (found as ``validate`` finds it when left out)."""
+    argument = click.argument(
+        "goal",
+        required=False,
+        type=click.Path(path_type=Path),
+        shell_complete=complete("goal_files"),
+    )
+    return argument(fn)
+
+
 def no_cache_option(fn: F) -> F:
     """Add ``--no-cache`` to a command that loads a goal."""
     option = click.option(
@@ -308,12 +319,7 @@ def _start_state(
 
 
 @main.command()
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
+@goal_argument
 @click.option(
     "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
 )
@@ -481,12 +487,7 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
 
 
 @main.command()
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
+@goal_argument
 @click.option(
     "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
 )

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import click
 
-from .cli import _guard, _stderr, complete, main, no_cache_option, var_options
+from .cli import (
+    _guard,
+    _stderr,
+    goal_argument,
+    main,
+    no_cache_option,
+    var_options,
+)
 from .goal_files import find_goal
 
 
@@ -47,12 +54,7 @@ def import_pddl(domain: Path, problem: Path, out: Path) -> None:
 
 
 @main.command()
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
+@goal_argument
 @click.option(
     "-o",
     "--output",

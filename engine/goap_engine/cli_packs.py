@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from .cli import _guard, _stderr, complete, main, no_cache_option, var_options
+from .cli import (
+    _guard,
+    _stderr,
+    complete,
+    goal_argument,
+    main,
+    no_cache_option,
+    var_options,
+)
 from .goal_files import find_goal, goal_and_rest
 
 
@@ -18,12 +26,7 @@ def packs() -> None:
 
 
 @packs.command("list")
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
+@goal_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard

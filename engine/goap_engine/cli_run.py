@@ -17,6 +17,7 @@ from .cli import (
     _require_values,
     _stderr,
     complete,
+    goal_argument,
     main,
     no_cache_option,
     var_options,
@@ -28,12 +29,7 @@ from .goal_files import find_goal
 
 
 @main.command("run")
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
+@goal_argument
 @click.option(
     "--dry-run", is_flag=True, help="Sense and plan, print every command, run nothing."
 )

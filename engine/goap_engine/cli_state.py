@@ -11,7 +11,15 @@ from typing import Any
 import click
 
 from .assignments import parse_assignments
-from .cli import _guard, _stderr, complete, main, no_cache_option, var_options
+from .cli import (
+    _guard,
+    _stderr,
+    complete,
+    goal_argument,
+    main,
+    no_cache_option,
+    var_options,
+)
 from .cli_lock import lock_timeout_option
 from .errors import InputError
 from .goal_files import find_goal, goal_and_rest
@@ -141,12 +149,7 @@ def state_mv(goal: str | None, names: Sequence[str]) -> None:
 
 
 @state.command("reset")
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
+@goal_argument
 @lock_timeout_option
 @no_cache_option
 @_guard
@@ -160,12 +163,7 @@ def state_reset(goal: Path | None) -> None:
 
 
 @main.command()
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
+@goal_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @no_cache_option
 @_guard
@@ -200,12 +198,7 @@ def _focus_text(item: dict[str, Any]) -> str:
 
 
 @main.command()
-@click.argument(
-    "goal",
-    required=False,
-    type=click.Path(path_type=Path),
-    shell_complete=complete("goal_files"),
-)
+@goal_argument
 @click.option(
     "--force",
     is_flag=True,
