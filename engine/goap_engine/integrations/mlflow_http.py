@@ -244,15 +244,17 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _status(exc: BaseException) -> int | None:
-    for link in _chain(exc):
-        code = getattr(link, "get_http_status_code", None)
-        if callable(code):
-            value = code()
-            if isinstance(value, int) and value >= 400:
-                return value
+    links = list(_chain(exc))
+    for link in links:
         match = _STATUS.search(str(link))
         if match:
             return int(next(g for g in match.groups() if g))
+    for link in links:
+        # A JSON error body: MLflow keeps its error code, not the status.
+        if type(link).__name__ == "RestException":
+            value = link.get_http_status_code()  # type: ignore[attr-defined]
+            if isinstance(value, int) and value >= 400:
+                return value
     return None
 
 
