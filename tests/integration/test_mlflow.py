@@ -373,7 +373,11 @@ def test_a_champion_without_the_metric_fails_the_gate(make, project: Path) -> No
     ("champion", "condition", "message"),
     [
         (None, ">= champion", "a gate compares with the champion: add 'champion: "),
-        ({"model": "m", "aliass": "x"}, ">= champion", "champion: unknown key 'aliass'"),
+        (
+            {"model": "m", "aliass": "x"},
+            ">= champion",
+            "champion: unknown key 'aliass'",
+        ),
         ({"model": "m", "if_missing": "maybe"}, ">= champion", "if_missing must be"),
         ({"model": "m"}, ">= champion ** 2", "is not 'champion', 'champion + N'"),
     ],

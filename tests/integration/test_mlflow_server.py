@@ -29,9 +29,8 @@ from fakes.mlflow_server import (
     silent,
 )
 
-from goap_engine.integrations import IntegrationError
+from goap_engine.integrations import IntegrationError, mlflow_http
 from goap_engine.integrations import mlflow as ml
-from goap_engine.integrations import mlflow_http
 
 pytestmark = pytest.mark.skipif(
     not server_available(),
@@ -188,7 +187,9 @@ def test_a_silent_server_fails_within_its_timeouts(
     project: Path, waits: list[float]
 ) -> None:
     with silent() as url, pytest.raises(IntegrationError) as caught:
-        ml.log_run(_context(project, url, experiment="quiet", http_timeout=1, retries=1))
+        ml.log_run(
+            _context(project, url, experiment="quiet", http_timeout=1, retries=1)
+        )
     assert str(caught.value) == (
         f"MLflow error while starting a run in 'quiet' ({url}): no answer within "
         "http_timeout (1 s); tried 2 times"

@@ -29,8 +29,15 @@ from typing import Any
 from ..executor.hooks import HookContext
 from . import IntegrationError
 
-KEYS = ("model", "alias", "tracking_uri", "if_missing", "http_timeout", "retries")
-KEYS += ("max_wait",)
+KEYS = (
+    "model",
+    "alias",
+    "tracking_uri",
+    "if_missing",
+    "http_timeout",
+    "retries",
+    "max_wait",
+)
 DEFAULT_ALIAS = "champion"
 _RELATIVE = re.compile(
     r"^champion\s*(?:([-+*])\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+))?$", re.I
@@ -137,5 +144,7 @@ class Champion:
         except IntegrationError:
             raise
         except Exception as exc:  # noqa: BLE001 - reported with its cause
-            raise error(f"reading the champion {self.named}", exc, bounds, uri) from None
+            raise error(
+                f"reading the champion {self.named}", exc, bounds, uri
+            ) from None
         return Found(f"{self.named} is version {version}", metrics)

@@ -371,9 +371,7 @@ def _log_files(
         )
 
 
-def _register(
-    ctx: HookContext, client: Any, run_id: str, aliases: list[str]
-) -> str:
+def _register(ctx: HookContext, client: Any, run_id: str, aliases: list[str]) -> str:
     """Add the run's model as a new version; point ``aliases`` at it."""
     name = str(_arg(ctx, "register"))
     try:
@@ -422,7 +420,7 @@ def _end(client: Any, run_id: str, status: str) -> None:
 
 
 def log_run(ctx: HookContext) -> str:
-    """Record an MLflow run with params, metrics, artifacts and a model; return its id."""
+    """Record an MLflow run (params, metrics, artifacts, a model); return its id."""
     entities = require("mlflow.entities")
     bounds = bounds_of(ctx.args)
     params = _params(ctx)

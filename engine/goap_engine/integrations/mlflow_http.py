@@ -110,7 +110,7 @@ def pause(seconds: float) -> None:
 def _retry_class(max_wait: float) -> type[Any]:
     from urllib3.util import Retry
 
-    class BoundedRetry(Retry):  # type: ignore[misc]
+    class BoundedRetry(Retry):
         """urllib3's retry with ``Retry-After`` honoured up to ``max_wait``."""
 
         def sleep_for_retry(self, response: Any) -> bool:
@@ -269,9 +269,7 @@ def cause(exc: BaseException, bounds: Bounds, *, remote: bool) -> str:
     if remote and ("Connection refused" in text or "NewConnectionError" in text):
         return f"cannot connect: connection refused (is the server up?); {tried}"
     if remote and re.search(r"timed out|Timeout", text):
-        return (
-            f"no answer within http_timeout ({bounds.http_timeout} s); {tried}"
-        )
+        return f"no answer within http_timeout ({bounds.http_timeout} s); {tried}"
     status = _status(exc)
     if status == 401:
         return (
