@@ -9,7 +9,8 @@
         gates: {metrics.accuracy: ">= 0.9", latency_ms.p95: "<= 12", passed: "== true"}
         files: {model.onnx: "<= 15MB"}
 
-Keys are dotted paths into the JSON report (``layers.0.size`` indexes a list;
+A key may take a list of conditions, all of which must hold.  Keys are
+dotted paths into the JSON report (``layers.0.size`` indexes a list;
 a key that itself contains dots is found too).  Sizes take B, KB, MB, GB or TB,
 in powers of 1024 like ``du`` and ``ls -h`` (KiB, MiB, ... mean the same); a
 folder's size is the total of the files in it.
@@ -243,7 +244,12 @@ def gates(ctx: HookContext) -> bool:
     if not key_gates and not file_gates:
         raise IntegrationError("validation.gates needs 'gates' or 'files' to check")
     against = None
-    if any(champion.mentions(c) for c in key_gates.values()):
+    conditions = [
+        c
+        for given in key_gates.values()
+        for c in (given if isinstance(given, list) else [given])
+    ]
+    if any(champion.mentions(c) for c in conditions):
         against = champion.Champion(ctx, ctx.args.get("champion"))
     failures: list[str] = []
     passes = 0
@@ -266,8 +272,13 @@ def gates(ctx: HookContext) -> bool:
             failures.append(str(exc))
             ctx.log(f"FAIL {exc}")
         else:
-            for name, condition in key_gates.items():
-                record(_check_key, data, str(name), condition, against)
+            for name, given in key_gates.items():
+                # A list: every condition must hold; an empty one (a template
+                # var left unset) is no condition.
+                listed = given if isinstance(given, list) else [given]
+                for condition in listed:
+                    if condition != "" or len(listed) == 1:
+                        record(_check_key, data, str(name), condition, against)
     for name, condition in file_gates.items():
         record(_check_file, ctx, str(name), condition)
     if not failures:
