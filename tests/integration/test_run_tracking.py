@@ -9,7 +9,6 @@ import pytest
 from goap_engine import load
 from goap_engine.executor.runner import Runner, RunOptions
 
-
 pytest.importorskip("mlflow")
 pytest.importorskip("sqlalchemy")
 

@@ -68,6 +68,17 @@ def _arg(ctx: HookContext, name: str, default: Any = None) -> Any:
     return default if value is None or value == "" else value
 
 
+def _bounds(ctx: HookContext) -> Bounds:
+    """Return the bounds of this call's requests (see ``mlflow_http.Bounds``)."""
+    return bounds_of(
+        {
+            "http_timeout": _arg(ctx, "http_timeout", 10),
+            "retries": _arg(ctx, "retries", 2),
+            "max_wait": _arg(ctx, "max_wait", 30.0),
+        }
+    )
+
+
 def tracking_uri(ctx: HookContext) -> str:
     """Return the tracking URI the hook writes to."""
     uri = _arg(ctx, "tracking_uri") or ctx.env.get("MLFLOW_TRACKING_URI")
@@ -422,7 +433,7 @@ def _end(client: Any, run_id: str, status: str) -> None:
 def log_run(ctx: HookContext) -> str:
     """Record an MLflow run (params, metrics, artifacts, a model); return its id."""
     entities = require("mlflow.entities")
-    bounds = bounds_of(ctx.args)
+    bounds = _bounds(ctx)
     params = _params(ctx)
     metrics = _metrics(ctx)
     artifacts = _artifacts(ctx)
@@ -531,7 +542,7 @@ def logged(ctx: HookContext) -> bool:
         wanted.append(("attributes.run_name", str(_arg(ctx, "run_name"))))
     if not wanted:
         return False
-    bounds = bounds_of(ctx.args)
+    bounds = _bounds(ctx)
     name = str(_arg(ctx, "experiment", DEFAULT_EXPERIMENT))
     uri = tracking_uri(ctx)
     try:
