@@ -374,3 +374,31 @@ def test_ctrl_c_ends_the_run_killed(proxy: FaultyProxy, project: Path) -> None:
     assert engine.returncode == 130, stderr
     (run,) = _runs(proxy.url, "interrupted")
     assert run.info.status == "KILLED"
+
+
+def test_a_step_timing_out_ends_the_run_killed(
+    proxy: FaultyProxy, project: Path
+) -> None:
+    proxy.faults.append(Fault("runs/log-batch", 0))
+    text = GOAL.replace("URL", proxy.url).replace("EXPERIMENT", "timed-out")
+    goal = write_goal(
+        project,
+        text.replace(
+            "    effects: {tracked: true}\n",
+            "    effects: {tracked: true}\n    timeout: 5s\n",
+            1,
+        ),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "goap_engine", "run", str(goal), "--yes"],
+        cwd=project,
+        env=engine_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "timed out after 5 s" in done.stderr
+    (run,) = _runs(proxy.url, "timed-out")
+    assert run.info.status == "KILLED"

@@ -455,7 +455,10 @@ def log_run(ctx: HookContext) -> str:
             run = client.create_run(experiment_id, tags=tags, run_name=run_name)
         except IntegrationError:
             raise
-        except (Exception, Stopped) as exc:
+        except Stopped:
+            stopped = f"stopped while starting a run in '{name}'"
+            raise IntegrationError(stopped) from None
+        except Exception as exc:  # noqa: BLE001 - reported with its cause
             raise error(f"starting a run in '{name}'", exc, bounds, uri) from None
         run_id = str(run.info.run_id)
         ctx.log(f"MLflow run {run_id} started in '{name}' ({shown(uri)})")
