@@ -297,12 +297,31 @@ def test_a_report_that_is_not_a_plain_file_fails_at_once(tmp_path: Path) -> None
         assert message in str(caught.value)
 
 
+def test_a_key_may_take_several_conditions(tmp_path: Path, report: Path) -> None:
+    log: list[str] = []
+    # An empty condition (a template var left unset) is no condition.
+    gates = {"metrics.accuracy": [">= 0.9", "", "< 1"]}
+    assert validation.gates(gates_ctx(tmp_path, log, gates=gates)) is True
+    assert log == [
+        "pass metrics.accuracy = 0.93 (>= 0.9)",
+        "pass metrics.accuracy = 0.93 (< 1)",
+        "all 2 gate(s) passed",
+    ]
+    with pytest.raises(IntegrationError) as caught:
+        validation.gates(
+            gates_ctx(tmp_path, gates={"metrics.accuracy": [">= 0.9", "> 0.95"]})
+        )
+    assert str(caught.value) == (
+        "1 validation gate(s) failed:\n  - metrics.accuracy: expected > 0.95, got 0.93"
+    )
+
+
 @pytest.mark.parametrize(
     ("gates", "message"),
     [
         ({"metrics.accuracy": ">= high"}, "needs a number"),
         ({"metrics.accuracy": ">="}, "has no value"),
-        ({"metrics.accuracy": ["> 1"]}, "condition must be a string"),
+        ({"metrics.accuracy": [["> 1"]]}, "condition must be a string"),
         ({}, "needs 'gates' or 'files'"),
     ],
 )

@@ -19,7 +19,7 @@ from .errors import Diagnostic, InputError, Location
 from .expressions import Symbol, literal
 from .files import cache_enabled
 from .language.actions import ActionReading
-from .language.goal import GoalReading, relative, tracking
+from .language.goal import GoalReading, relative, tracking, tracking_bounds
 from .language.overrides import OverrideReading
 from .language.scope import parse_duration
 from .language.state import StateReading
@@ -207,6 +207,7 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
             heuristic=str(policy_data.get("heuristic", "lmcut")),
             ordered=bool(policy_data.get("ordered", False)),
             mlflow=tracking(policy_data.get("mlflow")),
+            mlflow_bounds=tracking_bounds(policy_data.get("mlflow")),
             hook_timeout=self.timeout(
                 self.root,
                 ("policy", "hook_timeout"),

@@ -228,6 +228,8 @@ class Policy:
     ordered: bool = False
     mlflow: str | None = None
     """Log every run to MLflow at this tracking URI ('' = the local default)."""
+    mlflow_bounds: tuple[tuple[str, float], ...] = ()
+    """``http_timeout``, ``retries``, ``max_wait`` of that logging, where set."""
     hook_timeout: float = 3600.0
     """The timeout of hooks that set none."""
     sensor_timeout: float = 60.0

@@ -1,10 +1,13 @@
-"""The ``mlflow.*`` built-ins against a real MLflow file store in tmp_path."""
+"""The ``mlflow.*`` built-ins and champion gates against a local store in tmp_path."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -14,8 +17,12 @@ from fakes import hook_context
 
 from goap_engine.integrations import IntegrationError
 from goap_engine.integrations import mlflow as ml
+from goap_engine.integrations.validation import gates
 
 pytest.importorskip("mlflow")
+# The default store is SQLite: the 'mlflow' extra brings both.
+pytest.importorskip("sqlalchemy")
+pytest.importorskip("alembic")
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +34,20 @@ def file_store(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a SQLite store with MLflow's tables, made once: creating them takes
+    seconds, copying them none."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path, empty_store: Path) -> Path:
+    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "evaluation.json").write_text(
         json.dumps({"accuracy": 0.93, "loss": 0.2, "per_class": {"cat": 0.95}})
@@ -67,7 +86,7 @@ def make(project: Path):
 def _client(project: Path) -> Any:
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=(project / "mlruns").as_uri())
+    return MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
 
 
 def test_log_run_records_params_metrics_artifacts_and_tags(make, project: Path) -> None:
@@ -141,7 +160,7 @@ def test_nothing_holding_a_secret_is_logged(make, project: Path) -> None:
         "goap",
     }
     assert [a.path for a in client.list_artifacts(run_id, "plots")] == ["plots/roc.txt"]
-    assert ctx.lines[:-1] == [
+    assert [line for line in ctx.lines if not line.startswith("MLflow run")] == [
         "param 'auth' looks like a secret: not logged",
         "param 'url' looks like a secret: not logged",
         "a param named with a secret: not logged",
@@ -152,9 +171,9 @@ def test_nothing_holding_a_secret_is_logged(make, project: Path) -> None:
         "artifact 'plots/creds.txt' holds a secret: not logged",
     ]
     stored = "".join(
-        p.read_text(errors="replace")
-        for p in (project / "mlruns").rglob("*")
-        if p.is_file()
+        p.read_bytes().decode(errors="replace")
+        for p in project.rglob("*")
+        if p.is_file() and (p.name == "mlflow.db" or "mlartifacts" in p.parts)
     )
     for form in (secret, quote_plus(secret), secret.encode().hex(), encoded):
         assert form not in stored
@@ -189,16 +208,202 @@ def test_secrets_are_never_logged_as_params(make, project: Path) -> None:
     assert not any("hf_abcdefghijklmnop" in line for line in ctx.lines)
 
 
+@pytest.mark.parametrize(
+    ("given", "store"),
+    [
+        ("tracking/runs.db", "sqlite:///{project}/tracking/runs.db"),
+        ("sqlite:///tracking/runs.db", "sqlite:///{project}/tracking/runs.db"),
+        ("tracking/store", "file://{project}/tracking/store"),
+    ],
+)
 def test_an_explicit_tracking_path_is_relative_to_the_workdir(
-    make, project: Path
+    make, project: Path, monkeypatch: pytest.MonkeyPatch, given: str, store: str
 ) -> None:
-    run_id = ml.log_run(make(tracking_uri="tracking/store", log_journal=False))
+    run_id = ml.log_run(make(tracking_uri=given, log_journal=False))
+    # The hook opted in to the file store for its own call only.
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=(project / "tracking" / "store").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=store.format(project=project))
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
     assert client.list_artifacts(run_id) == []
+
+
+def test_the_default_store_is_sqlite_in_the_workdir(make, project: Path) -> None:
+    (project / "mlflow.db").unlink()
+    run_id = ml.log_run(make(model="model.txt", log_journal=False))
+    assert (project / "mlflow.db").is_file()
+    assert not (project / "mlruns").exists()
+    artifacts = _client(project).list_artifacts(run_id)
+    assert [a.path for a in artifacts] == ["model"]
+    # Beside the database, not in whatever folder the engine runs from.
+    assert list((project / "mlartifacts").rglob("model.txt"))
+
+
+def test_a_run_is_tagged_with_the_git_commit_of_the_workdir(
+    make, project: Path
+) -> None:
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "HOME": str(project)}
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True, env=env)
+    subprocess.run([*git, "add", "."], cwd=project, check=True, env=env)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=project, check=True, env=env)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True
+    ).stdout.strip()
+    tags = _client(project).get_run(ml.log_run(make())).data.tags
+    assert (tags["git.commit"], tags["mlflow.source.git.commit"]) == (head, head)
+    given = _client(project).get_run(ml.log_run(make(git_commit="abc"))).data.tags
+    assert given["git.commit"] == "abc"
+
+
+def test_no_git_repository_means_no_commit_tag(make, project: Path) -> None:
+    tags = _client(project).get_run(ml.log_run(make())).data.tags
+    assert "git.commit" not in tags
+
+
+def test_registration_needs_a_model_and_aliases_need_registration(make) -> None:
+    with pytest.raises(IntegrationError, match="'register' needs 'model'"):
+        ml.log_run(make(register="cats"))
+    with pytest.raises(IntegrationError, match="'alias' needs 'register'"):
+        ml.log_run(make(model="model.txt", alias="champion"))
+    with pytest.raises(IntegrationError, match="model 'nope' does not exist"):
+        ml.log_run(make(model="nope"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"http_timeout": 0}, "'http_timeout' must be a number of at least 1, not 0"),
+        ({"retries": -1}, "'retries' must be a number of at least 0, not -1"),
+        ({"max_wait": "soon"}, "'max_wait' must be a number of at least 0, not 'soon'"),
+    ],
+)
+def test_bad_bounds_are_refused(make, args: dict[str, Any], message: str) -> None:
+    with pytest.raises(IntegrationError) as caught:
+        ml.log_run(make(**args))
+    assert str(caught.value) == message
+
+
+# -- gates against the champion ---------------------------------------------
+
+
+def _gates(project: Path, accuracy: float, *, action: str = "gate", **champion: Any):
+    (project / "report.json").write_text(json.dumps({"accuracy": accuracy}))
+    return hook_context(
+        project,
+        {
+            "report": "report.json",
+            "gates": {"accuracy": ">= champion - 0.01"},
+            "champion": {"model": "cats", **champion},
+        },
+        {},
+        action=action,
+    )
+
+
+def _crown(make, accuracy: float) -> None:
+    ml.log_run(
+        make(
+            metrics={"accuracy": accuracy},
+            model="model.txt",
+            register="cats",
+            alias="champion",
+        )
+    )
+
+
+def test_the_first_release_passes_without_a_champion(project: Path) -> None:
+    ctx = _gates(project, 0.5)
+    assert gates(ctx) is True
+    assert ctx.lines == [
+        "pass accuracy = 0.5 (no champion ('cats'@champion is not set): passes, "
+        "first release)",
+        "all 1 gate(s) passed",
+    ]
+
+
+def test_without_a_champion_the_gate_can_fail_instead(project: Path) -> None:
+    with pytest.raises(IntegrationError) as caught:
+        gates(_gates(project, 0.5, if_missing="fail"))
+    assert str(caught.value) == (
+        "1 validation gate(s) failed:\n  - accuracy: expected >= champion - 0.01, "
+        "no champion ('cats'@champion is not set)"
+    )
+
+
+def test_a_gate_compares_with_the_champion_and_shows_both(make, project: Path) -> None:
+    _crown(make, 0.92)
+    ctx = _gates(project, 0.915)
+    assert gates(ctx) is True
+    assert ctx.lines[0] == (
+        "pass accuracy = 0.915 (>= champion - 0.01 = 0.91; champion accuracy = "
+        "0.92, 'cats'@champion is version 1)"
+    )
+    with pytest.raises(IntegrationError) as caught:
+        gates(_gates(project, 0.9))
+    assert str(caught.value) == (
+        "1 validation gate(s) failed:\n  - accuracy: expected >= champion - 0.01 "
+        "= 0.91; champion accuracy = 0.92, 'cats'@champion is version 1, got 0.9"
+    )
+    # As a sensor: just the answer.
+    assert gates(_gates(project, 0.9, action="")) is False
+
+
+def test_the_new_champion_is_the_one_compared_with(make, project: Path) -> None:
+    _crown(make, 0.92)
+    _crown(make, 0.95)
+    ctx = _gates(project, 0.945)
+    assert gates(ctx) is True
+    assert "champion accuracy = 0.95, 'cats'@champion is version 2" in ctx.lines[0]
+
+
+def test_a_champion_without_the_metric_fails_the_gate(make, project: Path) -> None:
+    _crown(make, 0.92)
+    ctx = _gates(project, 0.9)
+    ctx.args = {**ctx.args, "gates": {"recall": ">= champion"}}
+    (project / "report.json").write_text('{"recall": 0.9}')
+    with pytest.raises(IntegrationError, match="the champion's run has no metric "):
+        gates(ctx)
+
+
+@pytest.mark.parametrize(
+    ("champion", "condition", "message"),
+    [
+        (None, ">= champion", "a gate compares with the champion: add 'champion: "),
+        (
+            {"model": "m", "aliass": "x"},
+            ">= champion",
+            "champion: unknown key 'aliass'",
+        ),
+        ({"model": "m", "if_missing": "maybe"}, ">= champion", "if_missing must be"),
+        ({"model": "m"}, ">= champion ** 2", "is not 'champion', 'champion + N'"),
+    ],
+)
+def test_a_champion_gate_written_wrong_is_an_error(
+    project: Path, champion: Any, condition: str, message: str
+) -> None:
+    (project / "report.json").write_text('{"accuracy": 1}')
+    args = {"report": "report.json", "gates": {"accuracy": condition}}
+    if champion is not None:
+        args["champion"] = champion
+    with pytest.raises(IntegrationError, match=re.escape(message)):
+        gates(hook_context(project, args, {}, action="gate"))
+
+
+def test_an_unreachable_champion_store_says_so(project: Path) -> None:
+    from fakes.mlflow_server import refused_url
+
+    url = refused_url()
+    ctx = _gates(project, 0.9, tracking_uri=url, retries=0)
+    with pytest.raises(IntegrationError) as caught:
+        gates(ctx)
+    assert str(caught.value) == (
+        f"MLflow error while reading the champion 'cats'@champion ({url}): "
+        "cannot connect: connection refused (is the server up?); tried 1 time"
+    )
 
 
 def test_missing_inputs_fail_before_any_run_is_created(make, project: Path) -> None:

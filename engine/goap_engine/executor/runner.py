@@ -75,6 +75,7 @@ __all__ = [
 ]
 
 TRACK_TIMEOUT = 300.0
+TRACK_BOUNDS = {"http_timeout": 10, "retries": 1, "max_wait": 10.0}
 
 RunStatus = Literal["reached", "failed", "needs_approval", "planned"]
 
@@ -336,6 +337,9 @@ class Runner(StepRunner):
         ok = sum(1 for s in result.steps if s.status == "ok")
         context = HookContext(
             args={
+                # Bounded tighter than a step: it runs after every run.
+                **TRACK_BOUNDS,
+                **dict(ruleset.policy.mlflow_bounds),
                 "tracking_uri": ruleset.policy.mlflow or "",
                 "experiment": "goap-engine runs",
                 "run_name": f"{ruleset.path.name} {self.run_id}",

@@ -9,10 +9,16 @@
         gates: {metrics.accuracy: ">= 0.9", latency_ms.p95: "<= 12", passed: "== true"}
         files: {model.onnx: "<= 15MB"}
 
-Keys are dotted paths into the JSON report (``layers.0.size`` indexes a list;
+A key may take a list of conditions, all of which must hold.  Keys are
+dotted paths into the JSON report (``layers.0.size`` indexes a list;
 a key that itself contains dots is found too).  Sizes take B, KB, MB, GB or TB,
 in powers of 1024 like ``du`` and ``ls -h`` (KiB, MiB, ... mean the same); a
 folder's size is the total of the files in it.
+
+A condition may compare with the champion instead of a fixed value:
+``accuracy: ">= champion - 0.01"`` with ``champion: {model: cats}`` reads the
+metric from the run behind the registered model's ``champion`` alias in MLflow
+(see ``champion``); the report shows both values.
 
 Called by an action, any failing gate raises one error listing every failing
 gate with what was expected and what was found; called by a sensor, the
@@ -32,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..executor.hooks import HookContext
-from . import IntegrationError
+from . import IntegrationError, champion
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
@@ -185,9 +191,32 @@ def _format_size(size: int, unit: str) -> str:
     return f"{size / UNITS[unit]:.2f}{unit} ({size} B)"
 
 
-def _check_key(data: Any, name: str, condition: Any) -> str:
+def _check_key(
+    data: Any, name: str, condition: Any, against: champion.Champion | None
+) -> str:
     op, shown, expected = _condition(name, condition)
     actual = _lookup(data, name)
+    how = champion.relative(shown) if against is not None else None
+    if against is not None and how is None and champion.mentions(shown):
+        raise IntegrationError(
+            f"gate '{name}': '{shown}' is not 'champion', 'champion + N', "
+            "'champion - N' or 'champion * N'"
+        )
+    if against is not None and how is not None:
+        found = against.find()
+        if found is None:
+            missing = f"no champion ({against.named} is not set)"
+            if against.if_missing == "fail":
+                raise GateFailure(f"{name}: expected {op} {shown}, {missing}")
+            return f"{name} = {_show(actual)} ({missing}: passes, first release)"
+        if name not in found.metrics:
+            raise GateFailure(
+                f"{name}: expected {op} {shown}, but the champion's run has no "
+                f"metric '{name}' ({found.label})"
+            )
+        best = found.metrics[name]
+        expected = champion.apply(how, best)
+        shown = f"{shown} = {expected:g}; champion {name} = {best:g}, {found.label}"
     _compare(name, op, actual, expected, shown)
     return f"{name} = {_show(actual)} ({op} {shown})"
 
@@ -214,6 +243,14 @@ def gates(ctx: HookContext) -> bool:
         raise IntegrationError("'gates' and 'files' must be mappings")
     if not key_gates and not file_gates:
         raise IntegrationError("validation.gates needs 'gates' or 'files' to check")
+    against = None
+    conditions = [
+        c
+        for given in key_gates.values()
+        for c in (given if isinstance(given, list) else [given])
+    ]
+    if any(champion.mentions(c) for c in conditions):
+        against = champion.Champion(ctx, ctx.args.get("champion"))
     failures: list[str] = []
     passes = 0
 
@@ -235,8 +272,13 @@ def gates(ctx: HookContext) -> bool:
             failures.append(str(exc))
             ctx.log(f"FAIL {exc}")
         else:
-            for name, condition in key_gates.items():
-                record(_check_key, data, str(name), condition)
+            for name, given in key_gates.items():
+                # A list: every condition must hold; an empty one (a template
+                # var left unset) is no condition.
+                listed = given if isinstance(given, list) else [given]
+                for condition in listed:
+                    if condition != "" or len(listed) == 1:
+                        record(_check_key, data, str(name), condition, against)
     for name, condition in file_gates.items():
         record(_check_file, ctx, str(name), condition)
     if not failures:

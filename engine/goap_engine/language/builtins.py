@@ -249,11 +249,28 @@ _MLFLOW = (
     _arg(
         "tracking_uri",
         "str",
-        "Where runs are stored: a URI, or a path relative to workdir "
-        "(default: $MLFLOW_TRACKING_URI, else <workdir>/mlruns).",
+        "Where runs are stored: a URI, or a path relative to workdir (*.db: "
+        "SQLite) (default: $MLFLOW_TRACKING_URI, else sqlite:///<workdir>/mlflow.db).",
     ),
     _arg("experiment", "str", "The experiment's name.", default="goap-engine"),
     _arg("run_name", "str", "The run's name."),
+)
+# A request fails after (retries + 1) x http_timeout s of tries and at most
+# retries x max_wait s of waits; a step stops at its first failed request.
+_MLFLOW_BOUNDS = (
+    _arg("http_timeout", "int", "Seconds one try of a request may take.", default=10),
+    _arg(
+        "retries",
+        "int",
+        "Tries after the first on no answer, 429 or 5xx (MLflow: 7).",
+        default=2,
+    ),
+    _arg(
+        "max_wait",
+        "float",
+        "Most seconds between tries; a longer Retry-After fails at once.",
+        default=30.0,
+    ),
 )
 _MODAL_CHECK = _arg(
     "check_timeout",
@@ -509,6 +526,12 @@ _TABLE = (
             "Path -> size condition, e.g. {model.onnx: '<= 15MB'}.",
             default={},
         ),
+        _arg(
+            "champion",
+            "mapping",
+            "The MLflow model version gates compare with ('>= champion - 0.01'): "
+            "model, alias, tracking_uri, if_missing (pass/fail), bounds.",
+        ),
         one_of=(("gates", "files"),),
         needs=(("gates", "report"),),
     ),
@@ -586,8 +609,15 @@ _TABLE = (
         "mlflow.log_run",
         "log_run",
         "action",
-        "Record an MLflow run with params, metrics and artifacts (no secrets).",
+        "Record an MLflow run (params, metrics, artifacts, model; no secrets); "
+        "register the model. Bound: see http_timeout; ends FAILED/KILLED on failure.",
         *_MLFLOW,
+        *_MLFLOW_BOUNDS,
+        _arg("model", "path", "A model folder or file, logged under 'model/'."),
+        _arg("register", "str", "The registered model to add it to as a version."),
+        _arg("alias", "list[str]", "Aliases to point at that version.", default=[]),
+        _arg("git_commit", "str", "The commit to tag (default: HEAD of workdir)."),
+        _arg("hub_commit", "str", "The Hub commit to tag ('hub.commit')."),
         _arg("params", "mapping", "Parameters to log.", default={}),
         _arg("metrics", "mapping", "Metrics to log (numbers).", default={}),
         _arg(
@@ -611,6 +641,7 @@ _TABLE = (
         "sensor",
         "Whether a finished run of this engine run (or named 'run_name') exists.",
         *_MLFLOW,
+        *_MLFLOW_BOUNDS,
     ),
     _b(
         "modal.configured",

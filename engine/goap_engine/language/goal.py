@@ -86,7 +86,20 @@ class GoalReading(Scope):
 def tracking(value: Any) -> str | None:
     if value is None or value is False:
         return None
+    if isinstance(value, Mapping):
+        return str(value.get("tracking_uri") or "")
     return "" if value is True else str(value)
+
+
+def tracking_bounds(value: Any) -> tuple[tuple[str, float], ...]:
+    """Return the bounds of ``policy.mlflow`` given as a mapping, else none."""
+    if not isinstance(value, Mapping):
+        return ()
+    return tuple(
+        (name, float(value[name]))
+        for name in ("http_timeout", "retries", "max_wait")
+        if name in value
+    )
 
 
 def relative(path: Path, base: Path) -> str:
