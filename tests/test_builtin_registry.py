@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from goap_engine.language.builtin_checks import check_arguments, type_problem
-from goap_engine.language.builtins import BUILTINS, Argument, unknown_name
+from goap_engine.language.builtin_types import Argument
+from goap_engine.language.builtins import BUILTINS, unknown_name
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine" / "goap_engine"
 NO_DEFAULT = object()

@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .builtins import ArgType, Argument, Builtin, clip
+from .builtin_types import ArgType, Argument, Builtin
+from .builtins import clip
 
 
 def is_template(value: Any) -> bool:
