@@ -216,6 +216,24 @@ _MODAL = (
 )
 
 
+_HUB_BOUND = (
+    "each request waits at most http_timeout s for the network; a call retries "
+    "429, 5xx and lost connections twice in all, its waits (Retry-After, the "
+    "RateLimit reset, else 1 and 2 s) adding up to at most max_wait s: "
+    "3 x http_timeout + max_wait (150 s by default). An upload is one commit, "
+    "never sent twice."
+)
+_MLFLOW_BOUND = (
+    "each request: (retries + 1) x http_timeout + retries x max_wait s "
+    "(3 x 10 + 2 x 30 = 90 s by default); a step stops at its first failed "
+    "request, and its MLflow run ends FAILED (KILLED when the step is stopped)."
+)
+_MODAL_BOUND = (
+    "one ClientHello call to check the token, at most check_timeout s (a refused "
+    "connection at once), before anything else"
+)
+
+
 GITHUB: tuple[Builtin, ...] = (
     builtin(
         "github.ci_status",
@@ -303,6 +321,7 @@ HUB: tuple[Builtin, ...] = (
         "Whether the repository exists on the Hugging Face Hub.",
         *_HF_REPO,
         *_HF_HUB,
+        bound=_HUB_BOUND,
     ),
     builtin(
         "hf.upload",
@@ -336,6 +355,7 @@ HUB: tuple[Builtin, ...] = (
             "str",
             "The commit message (default: 'Upload N files with goap-engine').",
         ),
+        bound=_HUB_BOUND,
     ),
     builtin(
         "hf.uploaded",
@@ -347,6 +367,7 @@ HUB: tuple[Builtin, ...] = (
         *_HF_HUB,
         _HF_DELETE,
         arg("revision", "str", "The branch to compare with (default: main)."),
+        bound=_HUB_BOUND,
     ),
     builtin(
         "hf.publish_local",
@@ -374,7 +395,7 @@ MLFLOW: tuple[Builtin, ...] = (
         "log_run",
         "action",
         "Record an MLflow run (params, metrics, artifacts, model; no secrets); "
-        "register the model. Bound: see http_timeout; ends FAILED/KILLED on failure.",
+        "register the model.",
         *_MLFLOW,
         *_MLFLOW_BOUNDS,
         arg("model", "path", "A model folder or file, logged under 'model/'."),
@@ -398,6 +419,7 @@ MLFLOW: tuple[Builtin, ...] = (
             default=True,
         ),
         arg("step", "int", "The step the metrics are logged at.", default=0),
+        bound=_MLFLOW_BOUND,
     ),
     builtin(
         "mlflow.logged",
@@ -406,6 +428,7 @@ MLFLOW: tuple[Builtin, ...] = (
         "Whether a finished run of this engine run (or named 'run_name') exists.",
         *_MLFLOW,
         *_MLFLOW_BOUNDS,
+        bound=_MLFLOW_BOUND,
     ),
 )
 
@@ -416,6 +439,7 @@ MODAL: tuple[Builtin, ...] = (
         "sensor",
         "Whether Modal is usable here: credentials exist and Modal accepts them.",
         _MODAL_CHECK,
+        bound=_MODAL_BOUND + "; unusable is false",
     ),
     builtin(
         "modal.deploy",
@@ -428,6 +452,7 @@ MODAL: tuple[Builtin, ...] = (
         arg("tag", "str", "The deployment's tag."),
         arg("version", "str", "The deployment's tag, when 'tag' is unset."),
         *_MODAL,
+        bound=_MODAL_BOUND + ", then the command's timeout",
     ),
     builtin(
         "modal.run",
@@ -448,5 +473,6 @@ MODAL: tuple[Builtin, ...] = (
             default=False,
         ),
         *_MODAL,
+        bound=_MODAL_BOUND + ", then the command's timeout",
     ),
 )
