@@ -116,39 +116,52 @@ BACKOFF_CAP = 30.0
 
 @dataclass
 class Budget:
-    """What is left of one call's retries and waiting time."""
+    """A ``RetryBudget`` spent with a log line and a sleep for each wait.
+
+    Unlike the Hub's transport, a backoff that does not fit in what is left
+    of ``max_wait`` is not shortened: the call ends at once, since a shorter
+    wait would only try a service that is failing sooner.
+    """
 
     service: str
     retries: int
     max_wait: float
     log: Callable[[str], None]
     sleep: Callable[[float], None] = time.sleep
-    attempt: int = 0
-    waited: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._left = RetryBudget(0.0, self.max_wait, self.retries)
+
+    @property
+    def attempt(self) -> int:
+        """Return how many retries were made so far."""
+        return self._left.retried
 
     def wait(self, what: str, cause: str, seconds: float | None) -> None:
         """Wait before ``what`` is tried again; raise when the budget is spent.
 
-        ``seconds`` is the server's hint (None: back off).
+        ``seconds`` is the server's hint (None: back off 1, 2, 4 ... s).
         """
+        attempt = self._left.retried
         if seconds is None:
-            seconds = min(2.0**self.attempt, BACKOFF_CAP)
-        tries = f"{self.attempt + 1} attempt" + ("s" if self.attempt else "")
-        if self.attempt >= self.retries:
-            raise ServiceUnreadable(
-                f"{self.service}, {what}: {cause} (gave up after {tries}; "
-                f"retries: {self.retries})"
-            )
-        left = self.max_wait - self.waited
-        if seconds > left:
+            seconds = min(2.0**attempt, BACKOFF_CAP)
+        tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
+        left = self.max_wait - self._left.waited
+        try:
+            # Given as a hint, so that a wait that does not fit ends the call.
+            seconds = self._left.next_wait(seconds)
+        except OutOfRetries:
+            if attempt >= self.retries:
+                raise ServiceUnreadable(
+                    f"{self.service}, {what}: {cause} (gave up after {tries}; "
+                    f"retries: {self.retries})"
+                ) from None
             raise ServiceUnreadable(
                 f"{self.service}, {what}: {cause}; it asks to wait {seconds:.0f} s, "
                 f"more than is left of max_wait ({left:g} of {self.max_wait:g} s)"
-            )
+            ) from None
         self.log(
             f"{self.service}: {cause}; {what} again in {seconds:.0f} s "
-            f"(retry {self.attempt + 1} of {self.retries})"
+            f"(retry {attempt + 1} of {self.retries})"
         )
         self.sleep(seconds)
-        self.waited += seconds
-        self.attempt += 1
