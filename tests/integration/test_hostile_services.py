@@ -14,9 +14,13 @@ from typing import Any
 
 import pytest
 from fakes import FakeServer, Request, Response, hook_context, serving
+from fakes.github_server import FakeGitHub
 from fakes.hf_server import FakeHub
 
-from goap_engine.integrations import IntegrationError, huggingface_http
+from goap_engine.executor.context import NoVerdict
+from goap_engine.integrations import IntegrationError, ServiceUnreadable
+from goap_engine.integrations import github as gh
+from goap_engine.integrations import huggingface_http
 from goap_engine.integrations import huggingface as hf
 from goap_engine.integrations.retry import retry_after
 
@@ -124,3 +128,56 @@ def test_the_token_never_follows_a_redirect_to_another_host(
             hf.upload(_context(tmp_path, hub.url))
     assert elsewhere.requests
     assert all(TOKEN not in str(r.headers) for r in elsewhere.requests)
+
+
+class EndlessChecks(FakeGitHub):
+    """A GitHub whose check runs come one a page, with a next page forever."""
+
+    def _check_runs(self, request: Request, ref: str) -> Response:
+        page = int(request.query.get("page", ["1"])[0])
+        run = {"id": page, "name": f"job-{page}", "status": "completed"}
+        run["conclusion"] = "success"
+        url = f"{self.url}{request.path}?per_page=1&page={page + 1}"
+        return Response(
+            200,
+            {"total_count": 10**6, "check_runs": [run]},
+            {"Link": f'<{url}>; rel="next"'},
+        )
+
+
+class GarbageChecks(FakeGitHub):
+    """A GitHub answering 200 with JSON that is no listing of check runs."""
+
+    def _check_runs(self, request: Request, ref: str) -> Response:
+        return Response(200, {"check_runs": "all green"})
+
+
+def _ci_status(tmp_path: Path, server: FakeGitHub) -> str:
+    ctx = hook_context(
+        tmp_path,
+        {"repo": "acme/widget", "base_url": server.url, "sha": server.head()},
+        {"GITHUB_TOKEN": "gh-test-token"},
+    )
+    with pytest.raises(ServiceUnreadable) as info:
+        gh.ci_status(ctx)
+    assert isinstance(info.value, NoVerdict)
+    return str(info.value)
+
+
+def test_check_runs_paged_without_end_give_no_verdict_after_30_pages(
+    tmp_path: Path,
+) -> None:
+    with serving(EndlessChecks()) as server:
+        message = _ci_status(tmp_path, server)
+        pages = server.calls("GET", "/check-runs")
+    assert message == (
+        f"GitHub: the check-runs of {server.head()[:10]} go on beyond 30 pages "
+        "(30 read): no verdict from part of them"
+    )
+    assert len(pages) == 30
+
+
+def test_a_listing_that_is_no_list_gives_no_verdict(tmp_path: Path) -> None:
+    with serving(GarbageChecks()) as server:
+        message = _ci_status(tmp_path, server)
+    assert message == "GitHub answered GET check-runs with no list of 'check_runs'"
