@@ -18,9 +18,12 @@ from fakes.github_server import FakeGitHub
 from fakes.hf_server import FakeHub
 
 from goap_engine.executor.context import NoVerdict
-from goap_engine.integrations import IntegrationError, ServiceUnreadable
+from goap_engine.integrations import (
+    IntegrationError,
+    ServiceUnreadable,
+    huggingface_http,
+)
 from goap_engine.integrations import github as gh
-from goap_engine.integrations import huggingface_http
 from goap_engine.integrations import huggingface as hf
 from goap_engine.integrations.retry import retry_after
 
@@ -123,9 +126,11 @@ def test_the_token_never_goes_to_an_lfs_verify_href_on_another_host(
 def test_the_token_never_follows_a_redirect_to_another_host(
     tmp_path: Path, elsewhere: Elsewhere, waits: list[float]
 ) -> None:
-    with serving(Redirecting(elsewhere.url)) as hub:
-        with pytest.raises(IntegrationError):
-            hf.upload(_context(tmp_path, hub.url))
+    with (
+        serving(Redirecting(elsewhere.url)) as hub,
+        pytest.raises(IntegrationError),
+    ):
+        hf.upload(_context(tmp_path, hub.url))
     assert elsewhere.requests
     assert all(TOKEN not in str(r.headers) for r in elsewhere.requests)
 
