@@ -268,6 +268,27 @@ def test_missing_required_arguments_and_groups() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("max_wait", float("inf"), "expected a finite number, found float Infinity"),
+        ("max_wait", float("nan"), "expected a finite number, found float NaN"),
+        ("max_wait", -1, "expected a number of 0 or more, found int -1"),
+        ("http_timeout", -1, "expected a number of seconds above 0, found int -1"),
+        ("http_timeout", 0, "expected a number of seconds above 0, found int 0"),
+        ("retries", 1_000_000_000, "expected at most 100, found int 1000000000"),
+        ("retries", 100, None),
+        ("max_wait", 0, None),
+        ("http_timeout", 0.5, None),
+    ],
+)
+def test_bounds_must_be_numbers_a_call_can_keep_to(
+    name: str, value: Any, expected: str | None
+) -> None:
+    kind = "int" if isinstance(value, int) else "float"
+    assert type_problem(Argument(name, kind, ""), value) == expected
+
+
+@pytest.mark.parametrize(
     ("argument", "value", "expected"),
     [
         (Argument("a", "bool", ""), "yes", 'expected true or false, found str "yes"'),

@@ -127,6 +127,7 @@ ONLY_VALIDATE: dict[str, str] = {
             "builtin_argument_missing",
             "builtin_argument_typo",
             "builtin_argument_wrong_type",
+            "builtin_bound_negative",
         ],
         _NAMES,
     ),

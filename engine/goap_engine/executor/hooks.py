@@ -104,10 +104,43 @@ def prepare(hook: Hook, context: Mapping[str, Any]) -> str | list[str] | dict[st
             return render(hook.target, context, shell_quote=hook.quote)
         if hook.kind == "argv":
             return [render(part, context) for part in hook.target]
-        return dict(_render_args(dict(hook.args), context))
+        args = dict(_render_args(dict(hook.args), context))
     except ValueError as exc:
         # Located at the hook: the step's failure says where to fix it.
         raise HookError(f"{hook.location}: template error: {exc}") from None
+    if hook.kind == "builtin":
+        _check_rendered_numbers(hook, args)
+    return args
+
+
+def _check_rendered_numbers(hook: Hook, args: Mapping[str, Any]) -> None:
+    """Refuse a templated bound that renders to no number a call can keep to.
+
+    ``validate`` checks literal numbers; one read from a var is known only
+    now, and "inf", "nan" or "-1" must not reach the service call.
+    """
+    from ..language.builtin_checks import number_problem
+    from ..language.builtins import BUILTINS
+
+    builtin = BUILTINS.get(str(hook.target))
+    for argument in builtin.arguments if builtin is not None else ():
+        value = args.get(argument.name)
+        if argument.type not in ("int", "float") or not isinstance(value, str):
+            continue
+        if value == "":
+            continue  # an unset var: the built-in's default applies
+        try:
+            number = int(value) if argument.type == "int" else float(value)
+        except ValueError:
+            wanted = "an integer" if argument.type == "int" else "a number"
+            problem: str | None = f"expected {wanted}, found '{value[:40]}'"
+        else:
+            problem = number_problem(argument.name, number)
+        if problem:
+            raise HookError(
+                f"{hook.location}: argument '{argument.name}' of {hook.target}: "
+                f"{problem}"
+            )
 
 
 def describe(hook: Hook, prepared: str | list[str] | dict[str, Any]) -> str:

@@ -48,6 +48,10 @@ DEFAULT_TIMEOUT = 30 * 60.0
 DEFAULT_NONE_TIMEOUT = 120.0
 # A server whose Link headers never end must not keep a call going.
 MAX_ITEMS = 3000
+# Nor one that answers a page of one item at a time: a CI verdict reads at
+# most this many pages of check runs and of statuses (3000 of each at 100 a
+# page), each page a request within the call's bound.
+MAX_PAGES = 30
 # GitHub refuses bodies and comments over 65,536 characters.
 MAX_BODY = 60_000
 SUMMARY_MARK = "<!-- goap-engine run summary -->"
@@ -257,21 +261,58 @@ def _head_sha(ctx: HookContext) -> str:
 # -- CI verdict ------------------------------------------------------------
 
 
+def _listing(commit: Any, path: str, key: str) -> tuple[dict[str, Any], list[Any]]:
+    """Return the first page's answer and the ``key`` items of every page.
+
+    A listing longer than ``MAX_PAGES`` pages gives no verdict: judging CI on
+    part of it could call a commit green whose failing check is on a later page.
+    """
+    url: str | None = f"{commit.url}/{path}"
+    params: dict[str, Any] | None = {"per_page": 100}
+    first: dict[str, Any] | None = None
+    items: list[Any] = []
+    for _ in range(MAX_PAGES):
+        headers, data = commit.requester.requestJsonAndCheck("GET", url, params)
+        page = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
+            raise ServiceUnreadable(
+                f"GitHub answered GET {path} with no list of '{key}'"
+            )
+        first = data if first is None else first
+        items.extend(page)
+        url, params = (next_page(headers), None) if page else (None, None)
+        if not url:
+            return first, items
+    raise ServiceUnreadable(
+        f"GitHub: the {path} of {str(commit.sha)[:10]} go on beyond {MAX_PAGES} "
+        f"pages ({len(items)} read): no verdict from part of them"
+    )
+
+
+def _check_runs(commit: Any) -> list[Any]:
+    """Return every check run of ``commit`` (name, status and conclusion)."""
+    from types import SimpleNamespace
+
+    _, runs = _listing(commit, "check-runs", "check_runs")
+    return [
+        SimpleNamespace(
+            name=run.get("name"),
+            status=run.get("status"),
+            conclusion=run.get("conclusion"),
+        )
+        for run in runs
+    ]
+
+
 def _statuses(commit: Any) -> tuple[str, list[dict[str, Any]], int]:
     """Return the combined state, every page of statuses, and their count."""
-    url: str | None = f"{commit.url}/status"
-    params: dict[str, Any] | None = {"per_page": 100}
-    state, count = "pending", 0
-    statuses: list[dict[str, Any]] = []
-    while url and len(statuses) < MAX_ITEMS:
-        headers, data = commit.requester.requestJsonAndCheck("GET", url, params)
-        if url.endswith("/status"):
-            state = str(data.get("state", "pending"))
-            count = int(data.get("total_count") or 0)
-        page = data.get("statuses") or []
-        statuses.extend(page)
-        url, params = (next_page(headers), None) if page else (None, None)
-    return state, statuses, count
+    first, statuses = _listing(commit, "status", "statuses")
+    count = first.get("total_count")
+    return (
+        str(first.get("state", "pending")),
+        statuses,
+        count if isinstance(count, int) else len(statuses),
+    )
 
 
 def ci_report(ctx: HookContext) -> CiReport:
@@ -282,7 +323,7 @@ def ci_report(ctx: HookContext) -> CiReport:
 
     def fetch() -> CiReport:
         commit = gh.get_repo(name).get_commit(sha)
-        runs = list(islice(commit.get_check_runs(), MAX_ITEMS))
+        runs = _check_runs(commit)
         state, statuses, count = _statuses(commit)
         return classify(str(commit.sha), runs, state, statuses, count)
 

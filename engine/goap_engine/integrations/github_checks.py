@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .retry import header, retry_after
+from .retry import header, is_seconds, retry_after
 
 FAILED_CONCLUSIONS = frozenset(
     {"failure", "cancelled", "timed_out", "action_required", "startup_failure", "stale"}
@@ -137,7 +137,7 @@ def _judge_status(exc: Any, now: float) -> Judged:
     message = str(data.get("message") or exc.data or "").strip()[:300]
     hint = retry_after(headers, now)
     reset = header(headers, "X-RateLimit-Reset")
-    if hint is None and reset and reset.isdigit():
+    if hint is None and reset and is_seconds(reset):
         # The reset is a whole second; one more avoids asking just before it.
         hint = max(float(reset) - now, 0.0) + 1.0
     exhausted = header(headers, "X-RateLimit-Remaining") == "0"

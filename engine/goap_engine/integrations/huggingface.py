@@ -233,7 +233,8 @@ def _bounded(ctx: HookContext) -> Iterator[RetryBudget]:
         ),
         max_wait=_seconds("max_wait", _arg(ctx, "max_wait", DEFAULT_MAX_WAIT)),
     )
-    with bounded_hub(budget, ctx.log):
+    endpoint = _arg(ctx, "endpoint") or ctx.env.get("HF_ENDPOINT") or None
+    with bounded_hub(budget, ctx.log, endpoint):
         yield budget
 
 

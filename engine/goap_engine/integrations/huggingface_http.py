@@ -83,10 +83,16 @@ def transport_class(httpx: Any) -> type:
     """Return the bounded transport class for the ``httpx2`` module given."""
 
     class BoundedTransport(httpx.BaseTransport):  # type: ignore[misc]
-        def __init__(self, budget: RetryBudget, log: Callable[[str], None]) -> None:
+        def __init__(
+            self,
+            budget: RetryBudget,
+            log: Callable[[str], None],
+            endpoint: str | None = None,
+        ) -> None:
             self.inner = httpx.HTTPTransport()
             self.budget = budget
             self.log = log
+            self.origin = _origin(httpx.URL(endpoint)) if endpoint else None
             self.lock = threading.Lock()
 
         def handle_request(self, request: Any) -> Any:
@@ -97,6 +103,11 @@ def transport_class(httpx: Any) -> type:
                 key: min(timeouts.get(key) or limit, limit)
                 for key in ("connect", "read", "write", "pool")
             }
+            if self.origin is not None and _origin(request.url) != self.origin:
+                # The LFS batch answer names where to upload and verify; the
+                # library sends its token to the verify href wherever that
+                # is.  Only the Hub itself gets it (storage URLs are signed).
+                request.headers.pop("Authorization", None)
             call = f"{request.method} {request.url.path}"
             commit = request.method == "POST" and _COMMIT in request.url.path
             rewind = _rewinder(request)
@@ -145,6 +156,12 @@ def transport_class(httpx: Any) -> type:
     return BoundedTransport
 
 
+def _origin(url: Any) -> tuple[str, str, int | None]:
+    """Return the scheme, host and port of an ``httpx2.URL``."""
+    defaults = {"http": 80, "https": 443}
+    return (url.scheme, url.host, url.port or defaults.get(url.scheme))
+
+
 def _message(response: Any) -> str:
     """Return ': <the Hub's message>' of an error response, or ''."""
     message = response.headers.get("x-error-message")
@@ -159,17 +176,23 @@ def _message(response: Any) -> str:
 
 
 @contextmanager
-def bounded_hub(budget: RetryBudget, log: Callable[[str], None]) -> Iterator[None]:
-    """Make huggingface_hub's requests bounded by ``budget`` within the block."""
+def bounded_hub(
+    budget: RetryBudget, log: Callable[[str], None], endpoint: str | None = None
+) -> Iterator[None]:
+    """Make huggingface_hub's requests bounded by ``budget`` within the block.
+
+    The token goes only to ``endpoint`` (default: the library's).
+    """
     hub = require("huggingface_hub")
     httpx = require("httpx2")
     http = require("huggingface_hub.utils._http")
     constants: Any = require("huggingface_hub.constants")
     transport = transport_class(httpx)
+    hub_url = endpoint or constants.ENDPOINT
 
     def factory() -> Any:
         return httpx.Client(
-            transport=transport(budget, log),
+            transport=transport(budget, log, hub_url),
             event_hooks={"request": [http.hf_request_event_hook]},
             follow_redirects=True,
             timeout=budget.http_timeout,

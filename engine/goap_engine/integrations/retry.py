@@ -89,6 +89,15 @@ def header(headers: Mapping[str, Any] | None, name: str) -> str | None:
     return None
 
 
+def is_seconds(value: str) -> bool:
+    """Whether a header's value is a whole number of seconds.
+
+    Only ASCII digits: ``str.isdigit`` also accepts "²" or "①", which a
+    server can send (headers are Latin-1) and ``float`` refuses.
+    """
+    return value.isascii() and value.isdigit()
+
+
 def retry_after(
     headers: Mapping[str, Any] | None, now: float | None = None
 ) -> float | None:
@@ -98,7 +107,7 @@ def retry_after(
     ``RateLimit`` header that has no request left.
     """
     value = (header(headers, "Retry-After") or "").strip()
-    if value.isdigit():
+    if is_seconds(value):
         return float(value)
     if value:
         try:

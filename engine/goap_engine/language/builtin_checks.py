@@ -7,6 +7,7 @@ wrongly typed argument, at ``with:`` for a missing one.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -113,10 +114,32 @@ def type_problem(argument: Argument, value: Any) -> str | None:
             odd = next(v for v in value if not isinstance(v, str))
             found = f"a list holding {_found(odd)}"
         return f"expected {_expected(wanted)}, found {found}"
+    if wanted in ("int", "float"):
+        return number_problem(argument.name, value)
     if argument.choices and value not in argument.choices:
         close = difflib.get_close_matches(str(value), argument.choices, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"expected one of {', '.join(argument.choices)}, found '{value}'{hint}"
+    return None
+
+
+# Every number a built-in takes is a count or a duration that bounds a call:
+# none may be negative, infinite or NaN (a wait of inf or NaN never ends), a
+# timeout of 0 would fail every request, and retries beyond this many against
+# a service answering "Retry-After: 0" would hammer it without end.
+MAX_RETRIES = 100
+
+
+def number_problem(name: str, value: int | float) -> str | None:
+    """Return why a number is no bound a call can keep to, or None."""
+    if not math.isfinite(value):
+        return f"expected a finite number, found {_found(value)}"
+    if name.endswith("timeout") and value <= 0:
+        return f"expected a number of seconds above 0, found {_found(value)}"
+    if value < 0:
+        return f"expected a number of 0 or more, found {_found(value)}"
+    if name == "retries" and value > MAX_RETRIES:
+        return f"expected at most {MAX_RETRIES}, found {_found(value)}"
     return None
 
 
