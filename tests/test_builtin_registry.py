@@ -279,6 +279,8 @@ def test_missing_required_arguments_and_groups() -> None:
         ("retries", 100, None),
         ("max_wait", 0, None),
         ("http_timeout", 0.5, None),
+        ("interval", 0, "expected a number of seconds above 0, found int 0"),
+        ("interval", 0.5, None),
     ],
 )
 def test_bounds_must_be_numbers_a_call_can_keep_to(

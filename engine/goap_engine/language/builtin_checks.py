@@ -134,7 +134,8 @@ def number_problem(name: str, value: int | float) -> str | None:
     """Return why a number is no bound a call can keep to, or None."""
     if not math.isfinite(value):
         return f"expected a finite number, found {_found(value)}"
-    if name.endswith("timeout") and value <= 0:
+    # A poll every 0 s would ask the service as fast as it answers.
+    if (name.endswith("timeout") or name == "interval") and value <= 0:
         return f"expected a number of seconds above 0, found {_found(value)}"
     if value < 0:
         return f"expected a number of 0 or more, found {_found(value)}"

@@ -57,8 +57,10 @@ _GITHUB_BOUND = (
     "each request waits at most http_timeout s; a call makes at most "
     "retries + 1 attempts and waits at most max_wait s between them, so a "
     "service that never answers fails it within (retries + 1) x http_timeout "
-    "+ max_wait s (180 s by default). What still fails, fails the step "
-    "without a verdict (on_failure does not apply)."
+    "+ max_wait s (180 s by default). Reading a commit's CI takes at most 30 "
+    "pages each of check runs and statuses (3000 entries), each page a call so "
+    "bounded; a longer listing gives no verdict. What still fails, fails the "
+    "step without a verdict (on_failure does not apply)."
 )
 _GITHUB_PULL = (
     arg("head", "str", "The branch of the pull request (default: 'branch')."),
