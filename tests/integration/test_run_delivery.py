@@ -107,7 +107,7 @@ def _interrupt_publish(tmp_path: Path, h, engines) -> Path:
     engines.append(proc)
     h.wait_for(lambda: (tmp_path / "publishing").exists(), message="publish started")
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     return goal
 

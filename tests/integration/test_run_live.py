@@ -86,7 +86,7 @@ def test_output_is_kept_after_ctrl_c(tmp_path: Path, h, engines) -> None:
 
     log = h.wait_for(log_with_lines, message="five lines in the step log")
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     kept = log.read_text().splitlines()
     assert kept[:5] == [f"line {i}" for i in range(1, 6)]

@@ -325,7 +325,7 @@ def test_irreversible_action_asks_on_a_terminal(
             assert ready, f"no prompt: {seen!r}"
             seen += os.read(leader, 4096)
         os.write(leader, answer.encode() + b"\n")
-        proc.wait(timeout=20)
+        proc.wait(timeout=60)
         while select.select([leader], [], [], 0)[0]:
             seen += os.read(leader, 4096)
     except OSError:  # EIO: the terminal's other end closed
@@ -338,10 +338,10 @@ def test_irreversible_action_asks_on_a_terminal(
         "Run them?"
     ) in text
     if answer == "y":
-        assert proc.wait(timeout=20) == 0, text
+        assert proc.wait(timeout=60) == 0, text
         assert (tmp_path / "published").exists()
     else:
-        assert proc.wait(timeout=20) == 1, text
+        assert proc.wait(timeout=60) == 1, text
         assert not (tmp_path / "published").exists()
         assert not (tmp_path / "built").exists()  # asked before anything ran
         assert "not approved" in text

@@ -126,7 +126,7 @@ def test_history_lists_runs_with_their_status(tmp_path: Path, h, engines) -> Non
         message="the third run's test step",
     )
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=15)
+    proc.communicate(timeout=60)
     assert proc.returncode == 130
 
     listed = h.cli("history", goal)

@@ -153,7 +153,7 @@ def test_unlock_force_clears_the_lock_of_a_killed_run(
     h.wait_for(lambda: _started(tmp_path, "ci"), message="the ci step")
     reaper.extend(h.pids(tmp_path / "pids"))
     proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=15)
+    proc.communicate(timeout=60)
     lock = lock_path(load(goal))
     assert lock.exists()
 
