@@ -32,10 +32,14 @@ from fakes.mlflow_server import (
 from goap_engine.integrations import IntegrationError, mlflow_http
 from goap_engine.integrations import mlflow as ml
 
-pytestmark = pytest.mark.skipif(
-    not server_available(),
-    reason="the mlflow server package is not installed (pip install -e '.[dev]')",
-)
+# A real mlflow server takes 10-20 s to start: run by 'make test-all' and CI.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not server_available(),
+        reason="the mlflow server package is not installed (pip install -e '.[dev]')",
+    ),
+]
 
 
 @pytest.fixture(scope="session")

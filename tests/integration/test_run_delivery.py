@@ -7,6 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
+
 REPLAN_INTO_APPROVAL = """
 version: 1
 state:
@@ -112,6 +114,7 @@ def _interrupt_publish(tmp_path: Path, h, engines) -> Path:
     return goal
 
 
+@pytest.mark.slow
 def test_resume_does_not_silently_rerun_an_interrupted_irreversible_step(
     tmp_path: Path, h, engines
 ) -> None:
