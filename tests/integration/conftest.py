@@ -78,7 +78,13 @@ def start_engine(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
-    """Start ``python -m goap_engine ARGS`` in the background."""
+    """Start ``python -m goap_engine ARGS`` in the background.
+
+    Its SIGINT is reset to the default, as for a command typed on a
+    terminal: a test suite started in the background (``make test &``)
+    ignores SIGINT, its children would inherit that, and the Ctrl-C the
+    tests send would then be ignored, as Unix means it to be.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "goap_engine", *map(str, args)],
         cwd=cwd,
@@ -87,7 +93,12 @@ def start_engine(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write_goal(folder: Path, text: str, name: str = "goal.yaml") -> Path:
