@@ -14,6 +14,8 @@ default), so steps wait for room on the cluster as Ray jobs would.
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -49,6 +51,11 @@ class RayExecutor:
                         f"the cluster at '{self.address}' (one per run)"
                     )
                 return
+            problem = _unreachable(address)
+            if problem:
+                raise ExecutorError(
+                    f"cannot reach the Ray cluster at '{address}': {problem}"
+                )
             ray = self.ray
             from . import ray_step
 
@@ -146,6 +153,26 @@ class RayJob:
         # It may be gone already, and Ray raises many kinds of errors.
         with contextlib.suppress(Exception):
             self.ray.kill(self.actor, no_restart=True)
+
+
+def _unreachable(address: str) -> str:
+    """Return why the cluster at ``address`` cannot be reached, or '' if it can.
+
+    Ray itself retries an unreachable address for minutes, writing warnings
+    to the engine's stderr; one plain connection says it at once.
+    """
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "")
+    if address in ("", "local", "auto") or "://" in address:
+        return ""  # Ray finds the cluster itself, or a client address
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except ValueError:
+        return "expected HOST:PORT"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
 
 
 def _first_line(exc: BaseException) -> str:
