@@ -255,3 +255,36 @@ def test_resume_after_sigkill_reconnects_to_the_same_job(
     assert len(submitted) == 2
     assert submitted[0][0] == submitted[1][0]
     assert [r for _, r in submitted] == [False, True]
+
+
+@pytest.mark.slow
+def test_a_retried_remote_step_is_submitted_again(
+    tmp_path: Path, h: SimpleNamespace, cluster: str
+) -> None:
+    # The first attempt fails; the second finds the mark the first left in
+    # tmp_path (the cluster runs on this machine) and succeeds.
+    goal = h.goal(
+        tmp_path,
+        f"""\
+        version: 1
+        state:
+          trained: {{type: bool, sense: "test -f model.txt"}}
+        actions:
+          train:
+            effects: {{trained: true}}
+            retries: 1
+            run: >-
+              if [ -f {tmp_path}/tried ]; then echo ok > model.txt;
+              else touch {tmp_path}/tried; exit 1; fi
+            runs_on: {{ray: {{address: auto}}}}
+            outputs: [model.txt]
+        goal: [trained]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, env=_env(h, cluster))
+    assert result.returncode == 0, result.stdout + result.stderr
+    handles = [
+        e["handle"] for e in h.events(tmp_path) if e["event"] == "remote_submitted"
+    ]
+    assert len(set(handles)) == 2, handles
+    assert (tmp_path / "model.txt").read_text() == "ok\n"

@@ -5,7 +5,7 @@ Why an actor and not Ray's job submission API: the Jobs API needs
 often run without, and that ``ray start --include-dashboard=false`` leaves
 out), while an actor needs only the core ``ray`` package and the cluster's
 own port.  A *detached* actor is not owned by the engine's driver, so it
-survives a crash of the engine; its name (``goap-<step marker>``) is the
+survives a crash of the engine; its name (``goap-<step marker>-<attempt>``) is the
 durable handle the journal keeps, and ``ray.get_actor`` finds it again.
 The actor reserves the step's ``num_cpus``/``num_gpus`` (one CPU by
 default), so steps wait for room on the cluster as Ray jobs would.
@@ -17,6 +17,7 @@ import contextlib
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,7 +89,9 @@ class RayExecutor:
         }
         if options.get("runtime_env"):
             resources["runtime_env"] = dict(options["runtime_env"])
-        name = f"goap-{spec.name}"
+        # A retry of the step submits again while Ray may still be removing
+        # the last attempt's actor: each attempt has a name of its own.
+        name = f"goap-{spec.name}-{uuid.uuid4().hex[:8]}"
         try:
             actor = self.actor_class.options(
                 name=name, namespace=NAMESPACE, lifetime="detached", **resources

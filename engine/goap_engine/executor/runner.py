@@ -170,6 +170,7 @@ class Runner(StepRunner):
         self.origins: dict[str, dict[str, Any]] = {}
         self.unknown: dict[str, SensorFailure] = {}
         self.source_prints: dict[str, dict[str, Any]] = {}
+        self.remote_handles: dict[str, str] = {}
         self.reads_cache: dict[str, frozenset[str]] = {}
         # Steps started in this run: numbers their logs, unique across replans.
         self.started = 0

@@ -90,8 +90,8 @@ class StepRunner:
     reads_cache: dict[str, frozenset[str]]
     started: int
     source_prints: dict[str, dict[str, Any]]
-    remote_handles: dict[str, str] = {}
-    """Action name -> the remote job an interrupted run left (read-only here)."""
+    remote_handles: dict[str, str]
+    """Action name -> the remote job an interrupted run left running."""
 
     def event(self, kind: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -463,7 +463,8 @@ class StepRunner:
             output=output,
             timeout=timeout,
             stop=self.stopping,
-            handle=self.remote_handles.get(action.name),
+            # Once: a retry after the reconnected job failed submits anew.
+            handle=self.remote_handles.pop(action.name, None),
             on_handle=journalled,
         )
 
