@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -98,6 +97,9 @@ def executor(name: str) -> Executor:
 
 
 def _load(name: str) -> Callable[[], Executor]:
+    from importlib import import_module
+    from importlib.metadata import entry_points
+
     path = BUILT_IN.get(name)
     if path is None:
         points = [e for e in entry_points(group=ENTRY_POINTS) if e.name == name]
@@ -111,8 +113,6 @@ def _load(name: str) -> Callable[[], Executor]:
             ) from None
         return loaded
     module, _, attribute = path.partition(":")
-    from importlib import import_module
-
     cls: Callable[[], Executor] = getattr(import_module(module), attribute)
     return cls
 

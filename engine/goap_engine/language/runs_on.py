@@ -7,7 +7,6 @@ check a file); running a step elsewhere is the executor layer's business.
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
 from ..documents import Document, PathKey
@@ -26,6 +25,10 @@ EXTRAS: dict[str, tuple[str, str]] = {
 
 def executor_names() -> frozenset[str]:
     """Return every executor a step may name: built in, or from a package."""
+    # Imported here: only a file with a remote step pays for reading the
+    # installed packages' metadata.
+    from importlib.metadata import entry_points
+
     found = {e.name for e in entry_points(group=ENTRY_POINTS)}
     return frozenset({"local", *EXTRAS, *found})
 
