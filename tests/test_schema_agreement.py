@@ -151,6 +151,7 @@ ONLY_VALIDATE: dict[str, str] = {
     # A schema could tie runs_on to the hook's kind, but the rule is the
     # executor layer's (a command can move, the engine's worker cannot).
     "runs_on_python_hook": "which hooks can run elsewhere is the executors' rule",
+    "runs_on_with_cwd": "which hooks can run elsewhere is the executors' rule",
     **dict.fromkeys(
         ["import_cycle", "missing_import", "uses_folder_without_yaml"], _FILES
     ),

@@ -79,6 +79,14 @@ def read_placement(
             entity,
         )
         return None
+    if "cwd" in spec:
+        error(
+            doc.where((*keys, "cwd"), key=True),
+            f"cwd: a step that runs on {name} runs in a folder of its own "
+            "holding its inputs; leave cwd out and name paths from the workdir",
+            entity,
+        )
+        return None
     return Placement(name, options, inputs, outputs, where)
 
 
