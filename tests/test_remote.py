@@ -7,6 +7,7 @@ stream, bound, cancel, reconnect, bring outputs back -- is the driver's.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -241,3 +242,14 @@ def test_only_jobs_of_steps_left_unfinished_are_reconnected() -> None:
          "handle": "h-c"},
     ]  # fmt: skip
     assert remote_handles(events, "r1") == {"b": "h-b"}
+
+
+def test_ray_not_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from goap_engine.executor.ray_executor import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import fails
+    with pytest.raises(ExecutorError) as caught:
+        RayExecutor()
+    assert str(caught.value) == (
+        "runs_on: ray needs the 'ray' package: pip install 'goap-engine[ray]'"
+    )
