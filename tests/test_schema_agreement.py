@@ -146,6 +146,12 @@ ONLY_VALIDATE: dict[str, str] = {
     # and how the glob is matched; the schemas describe a source as a glob.
     "sources_bad_glob": "what a glob may hold is the matcher's rule",
     "sources_outside_workdir": "what a glob may hold is the matcher's rule",
+    "runs_on_output_leaves_workdir": "what a glob may hold is the matcher's rule",
+    "runs_on_unknown_executor": "executors come from installed packages",
+    # A schema could tie runs_on to the hook's kind, but the rule is the
+    # executor layer's (a command can move, the engine's worker cannot).
+    "runs_on_python_hook": "which hooks can run elsewhere is the executors' rule",
+    "runs_on_with_cwd": "which hooks can run elsewhere is the executors' rule",
     **dict.fromkeys(
         ["import_cycle", "missing_import", "uses_folder_without_yaml"], _FILES
     ),

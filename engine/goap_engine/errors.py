@@ -78,6 +78,8 @@ WARNING_CODES: dict[str, str] = {
     "value-run-as-code": "a template value handed to eval or sh -c",
     "shadowed-name": "a state variable of the project with the name of one in "
     "a pack from outside it: both become qualified",
+    "executor-not-installed": "a step runs_on an executor whose package is not "
+    "installed here",
 }
 
 

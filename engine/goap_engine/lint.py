@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import PurePosixPath
 
 from .errors import Diagnostic, FileError, display_path
 from .files import is_inside, project_root
+from .language.runs_on import EXTRAS
 from .model import Hook, Ruleset
 from .planner.task import (
     compile_task,
@@ -63,6 +65,7 @@ def _lint(ruleset: Ruleset) -> list[Diagnostic]:
     found += _unquoted(ruleset)
     found += _run_as_code(ruleset)
     found += _shadowing(ruleset)
+    found += _missing_extras(ruleset)
     for var in ruleset.variables:
         entity = f"state variable '{var.name}'"
         if var.name not in read:
@@ -303,4 +306,31 @@ def _shadowing(ruleset: Ruleset) -> list[Diagnostic]:
                     "shadowed-name",
                 )
             )
+    return found
+
+
+def _missing_extras(ruleset: Ruleset) -> list[Diagnostic]:
+    """Warn about each step whose executor needs a package not installed here.
+
+    A warning, not an error: the file is right, and the machine that runs it
+    may have the package (or the planner may choose a local fallback).
+    """
+    found = []
+    for action in ruleset.actions:
+        placement = action.runs_on
+        if placement is None or placement.executor not in EXTRAS:
+            continue
+        module, extra = EXTRAS[placement.executor]
+        if importlib.util.find_spec(module) is not None:
+            continue
+        found.append(
+            Diagnostic(
+                placement.location,
+                f"runs on {placement.executor}, which needs the '{module}' "
+                f"package: pip install 'goap-engine[{extra}]'",
+                f"action '{action.name}'",
+                "warning",
+                "executor-not-installed",
+            )
+        )
     return found

@@ -143,6 +143,23 @@ class Wait:
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an action's hook runs: an executor other than this machine.
+
+    ``executor`` names it (``ray``, ``modal`` or one an installed package
+    registers); ``options`` are its ``runs_on`` settings as written.  ``inputs``
+    are globs of workspace files shipped to the remote side, ``outputs`` globs
+    of the files brought back into the workspace when the step succeeds.
+    """
+
+    executor: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    location: Location = Location("<builtin>")
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     """An action: when it applies, what it changes, what it costs, what runs it."""
 
@@ -170,6 +187,8 @@ class Action:
     disabled: bool = False
     sources: tuple[str, ...] = ()
     """Globs (relative to the workdir) whose change makes this action's facts stale."""
+    runs_on: Placement | None = None
+    """None: the hook runs on this machine (``runs_on: local``)."""
     writes: frozenset[str] = field(init=False, repr=False, compare=False)
     """The variables its effects assign (derived)."""
     reads: frozenset[str] = field(init=False, repr=False, compare=False)

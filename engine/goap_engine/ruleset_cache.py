@@ -76,6 +76,7 @@ _CLASSES: tuple[type, ...] = (
     model.StateVar,
     model.Effect,
     model.Wait,
+    model.Placement,
     model.Action,
     model.Condition,
     model.SubGoal,

@@ -619,3 +619,28 @@ def test_state_reset_with_no_cache_neither_reads_nor_writes(
     result = CliRunner().invoke(main, ["state", "reset", str(project)])
     assert result.exit_code == 0, result.output
     assert len(entries(ruleset_cache_dir)) == 1
+
+
+def test_a_step_that_runs_elsewhere_is_served_from_the_cache(
+    project: Path, ruleset_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = project.parent.parent / "packs" / "build.yaml"
+    pack.write_text(
+        PACK.replace(
+            "run: echo build",
+            "run: echo build\n    runs_on: {ray: {address: auto, num_cpus: 2}}\n"
+            "    inputs: [src/*.py]\n    outputs: [dist/*.whl]",
+        )
+    )
+    first = load(project)
+    monkeypatch.setattr(uses, "read_document", lambda path: pytest.fail("parsed"))
+    again = load(project)
+    assert again is not first
+    assert again.action("build").runs_on == first.action("build").runs_on
+    placement = again.action("build").runs_on
+    assert placement is not None
+    assert (placement.executor, dict(placement.options), placement.outputs) == (
+        "ray",
+        {"address": "auto", "num_cpus": 2},
+        ("dist/*.whl",),
+    )

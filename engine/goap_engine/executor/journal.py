@@ -41,6 +41,9 @@ SYNCED = frozenset(
         "run_end",
         "state_set",
         "state_reset",
+        # A remote job's handle must be on disk before the engine waits for
+        # the job: a resume after a crash reconnects to it by that handle.
+        "remote_submitted",
     }
 )
 

@@ -47,6 +47,7 @@ from .hooks import hook_env
 from .journal import Journal, Redactor, last_run, now, read_events
 from .output import Output
 from .processes import end_marked_everywhere, process_scope
+from .remote import remote_handles
 from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
 from .statefile import StateWriter
@@ -169,6 +170,7 @@ class Runner(StepRunner):
         self.origins: dict[str, dict[str, Any]] = {}
         self.unknown: dict[str, SensorFailure] = {}
         self.source_prints: dict[str, dict[str, Any]] = {}
+        self.remote_handles: dict[str, str] = {}
         self.reads_cache: dict[str, frozenset[str]] = {}
         # Steps started in this run: numbers their logs, unique across replans.
         self.started = 0
@@ -246,6 +248,7 @@ class Runner(StepRunner):
             if self.options.resume:
                 resume_of = previous.get("run")
                 self.lineage = str(previous.get("lineage") or resume_of)
+                self.remote_handles = remote_handles(events, str(resume_of))
                 self.check_resume(left, str(resume_of))
             elif not self.options.fresh:
                 raise InputError(

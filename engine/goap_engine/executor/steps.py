@@ -90,6 +90,8 @@ class StepRunner:
     reads_cache: dict[str, frozenset[str]]
     started: int
     source_prints: dict[str, dict[str, Any]]
+    remote_handles: dict[str, str]
+    """Action name -> the remote job an interrupted run left running."""
 
     def event(self, kind: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -374,12 +376,15 @@ class StepRunner:
             if action.cwd:
                 cwd = cwd / _render_field(action, "cwd", action.cwd, context)
             prepared = prepare(action.hook, context)
-            env = hook_env(
-                {
-                    k: _render_field(action, f"env '{k}'", v, context)
-                    for k, v in action.env.items()
-                }
-            )
+            declared = {
+                k: _render_field(action, f"env '{k}'", v, context)
+                for k, v in action.env.items()
+            }
+            if isinstance(prepared, str | list) and action.runs_on is not None:
+                return self.run_elsewhere(
+                    action, prepared, declared, output, timeout, marker
+                )
+            env = hook_env(declared)
             if isinstance(prepared, str | list):
                 return run_command(
                     prepared,
@@ -414,6 +419,54 @@ class StepRunner:
             )
         except HookError as exc:
             return Outcome(False, message=str(exc))
+
+    def run_elsewhere(
+        self,
+        action: Action,
+        command: str | list[str],
+        declared: dict[str, str],
+        output: Output,
+        timeout: float,
+        marker: str,
+    ) -> Outcome:
+        """Run ``command`` where ``action.runs_on`` says; see ``remote``."""
+        from .remote import ExecutorError, JobSpec, gather_inputs, run_remote
+
+        placement = action.runs_on
+        assert placement is not None
+        workdir = self.ruleset.workdir
+        # Only what the step declares goes: its env: and the secrets, never
+        # the engine's whole environment (it may hold anything).
+        env = {n: os.environ[n] for n in self.ruleset.secrets if n in os.environ}
+        env.update(declared)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        try:
+            files = gather_inputs(workdir, placement.inputs)
+        except ExecutorError as exc:
+            return Outcome(False, message=str(exc))
+        spec = JobSpec(marker, command, env, files, placement.options)
+
+        def journalled(handle: str, reconnected: bool) -> None:
+            self.event(
+                "remote_submitted",
+                step=action.label,
+                action=action.name,
+                executor=placement.executor,
+                handle=handle,
+                reconnected=reconnected,
+            )
+
+        return run_remote(
+            placement,
+            spec,
+            workdir=workdir,
+            output=output,
+            timeout=timeout,
+            stop=self.stopping,
+            # Once: a retry after the reconnected job failed submits anew.
+            handle=self.remote_handles.pop(action.name, None),
+            on_handle=journalled,
+        )
 
     def poll(self, action: Action, state: State) -> Outcome:
         wait_spec = action.wait

@@ -13,6 +13,7 @@ from ..documents import Document, PathKey, yaml_type
 from ..expressions import Expr, literal
 from ..model import Action, Effect, StateVar, Wait
 from .hooks import HookReading
+from .runs_on import read_placement
 from .scope import clip, parse_duration, plain_value
 
 
@@ -106,6 +107,7 @@ class ActionReading(HookReading):
             sources=self.source_globs(
                 doc, (*keys, "sources"), spec.get("sources"), entity
             ),
+            runs_on=read_placement(doc, keys, spec, hook, entity, self.error),
         )
 
     def effects(

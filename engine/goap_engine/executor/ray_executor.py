@@ -1,0 +1,183 @@
+"""Run steps on a Ray cluster: each one a command in a detached, named actor.
+
+Why an actor and not Ray's job submission API: the Jobs API needs
+``ray[default]`` and the cluster's dashboard (an HTTP server that clusters
+often run without, and that ``ray start --include-dashboard=false`` leaves
+out), while an actor needs only the core ``ray`` package and the cluster's
+own port.  A *detached* actor is not owned by the engine's driver, so it
+survives a crash of the engine; its name (``goap-<step marker>-<attempt>``) is the
+durable handle the journal keeps, and ``ray.get_actor`` finds it again.
+The actor reserves the step's ``num_cpus``/``num_gpus`` (one CPU by
+default), so steps wait for room on the cluster as Ray jobs would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from .remote import ExecutorError, JobSpec
+
+NAMESPACE = "goap_engine"
+
+
+class RayExecutor:
+    """Submit steps to the cluster ``runs_on: {ray: {address}}`` names."""
+
+    def __init__(self) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ExecutorError(
+                "runs_on: ray needs the 'ray' package: pip install 'goap-engine[ray]'"
+            ) from None
+        self.ray: Any = ray
+        self.address: str | None = None
+        self.actor_class: Any = None
+        self.lock = threading.Lock()
+
+    def connect(self, options: Mapping[str, Any]) -> None:
+        """Connect this process to the cluster, once (Ray allows one per process)."""
+        address = str(options.get("address") or "local")
+        with self.lock:
+            if self.address is not None:
+                if address != self.address:
+                    raise ExecutorError(
+                        f"runs_on: ray address '{address}': this run already uses "
+                        f"the cluster at '{self.address}' (one per run)"
+                    )
+                return
+            problem = _unreachable(address)
+            if problem:
+                raise ExecutorError(
+                    f"cannot reach the Ray cluster at '{address}': {problem}"
+                )
+            ray = self.ray
+            from . import ray_step
+
+            # By value: the cluster's nodes need not have goap-engine.
+            ray.cloudpickle.register_pickle_by_value(ray_step)
+            try:
+                # 'local' joins the cluster 'ray start' runs on this machine,
+                # or starts one that lives as long as this run.
+                ray.init(
+                    address=None if address == "local" else address,
+                    namespace=NAMESPACE,
+                    log_to_driver=False,
+                    configure_logging=False,
+                    include_dashboard=False if address == "local" else None,
+                )
+            except Exception as exc:  # noqa: BLE001 - Ray raises many kinds
+                raise ExecutorError(
+                    f"cannot reach the Ray cluster at '{address}': "
+                    f"{type(exc).__name__}: {_first_line(exc)}"
+                ) from None
+            self.actor_class = ray.remote(ray_step.StepProcess)
+            self.address = address
+
+    def submit(self, spec: JobSpec) -> RayJob:
+        self.connect(spec.options)
+        options = spec.options
+        resources: dict[str, Any] = {
+            "num_cpus": options.get("num_cpus", 1),
+            "num_gpus": options.get("num_gpus", 0),
+        }
+        if options.get("runtime_env"):
+            resources["runtime_env"] = dict(options["runtime_env"])
+        # A retry of the step submits again while Ray may still be removing
+        # the last attempt's actor: each attempt has a name of its own.
+        name = f"goap-{spec.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            actor = self.actor_class.options(
+                name=name, namespace=NAMESPACE, lifetime="detached", **resources
+            ).remote(spec.command, dict(spec.env), dict(spec.files))
+        except Exception as exc:  # noqa: BLE001
+            raise ExecutorError(
+                f"Ray refused the step: {type(exc).__name__}: {_first_line(exc)}"
+            ) from None
+        return RayJob(self.ray, actor, name)
+
+    def reconnect(self, handle: str, options: Mapping[str, Any]) -> RayJob | None:
+        self.connect(options)
+        try:
+            actor = self.ray.get_actor(handle, namespace=NAMESPACE)
+        except ValueError:
+            return None  # gone: it ended and was released, or the cluster restarted
+        return RayJob(self.ray, actor, handle)
+
+
+class RayJob:
+    """A step's actor on the cluster, read from the engine."""
+
+    def __init__(self, ray: Any, actor: Any, handle: str) -> None:
+        self.ray = ray
+        self.actor = actor
+        self.handle = handle
+        self.offset = 0
+        self.code: int | None = None
+
+    def call(self, method: str, *args: Any) -> Any:
+        try:
+            return self.ray.get(getattr(self.actor, method).remote(*args))
+        except self.ray.exceptions.RayActorError as exc:
+            raise ExecutorError(
+                f"the Ray actor running the step died: {_first_line(exc)}"
+            ) from None
+        except self.ray.exceptions.RayTaskError as exc:
+            # The command could not start (no such program, a bad folder).
+            raise ExecutorError(f"on Ray: {_first_line(exc.cause or exc)}") from None
+
+    def read(self) -> bytes:
+        data, self.code = self.call("read", self.offset)
+        self.offset += len(data)
+        chunk: bytes = data
+        return chunk
+
+    def exit_code(self) -> int | None:
+        return self.code
+
+    def cancel(self) -> None:
+        # Already gone: nothing left to stop.
+        with contextlib.suppress(ExecutorError):
+            self.call("cancel")
+
+    def outputs(self, globs: tuple[str, ...]) -> dict[str, bytes]:
+        found: dict[str, bytes] = self.call("outputs", list(globs))
+        return found
+
+    def release(self) -> None:
+        with contextlib.suppress(ExecutorError):
+            self.call("cleanup")
+        # It may be gone already, and Ray raises many kinds of errors.
+        with contextlib.suppress(Exception):
+            self.ray.kill(self.actor, no_restart=True)
+
+
+def _unreachable(address: str) -> str:
+    """Return why the cluster at ``address`` cannot be reached, or '' if it can.
+
+    Ray itself retries an unreachable address for minutes, writing warnings
+    to the engine's stderr; one plain connection says it at once.
+    """
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "")
+    if address in ("", "local", "auto") or "://" in address:
+        return ""  # Ray finds the cluster itself, or a client address
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except ValueError:
+        return "expected HOST:PORT"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
