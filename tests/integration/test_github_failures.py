@@ -79,6 +79,8 @@ def fails(name: str, *args: Any, **kwargs: Any) -> str:
     return message
 
 
+# Each waits out its http_timeout twice (2 s a case): run by make test-all.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BUILTINS)
 def test_a_silent_github_fails_after_retries_plus_one_timeouts(
     name: str, tmp_path: Path, sleeps: list[float]

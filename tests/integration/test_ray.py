@@ -129,6 +129,7 @@ def test_a_remote_step_gets_its_inputs_and_brings_its_outputs_back(
     assert submitted[0]["handle"].startswith("goap-")
 
 
+@pytest.mark.slow
 def test_a_failing_remote_step_replans_like_a_local_one(
     tmp_path: Path, h: SimpleNamespace, cluster: str
 ) -> None:

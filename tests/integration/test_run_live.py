@@ -41,6 +41,7 @@ def _read_lines(stream: subprocess.Popen[str], seen: list[tuple[float, str]]) ->
         seen.append((time.time(), line.rstrip("\n")))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["shell", "python"])
 def test_lines_arrive_while_the_hook_runs(
     tmp_path: Path, h, engines, kind: str
