@@ -325,6 +325,18 @@ def test_the_first_release_passes_without_a_champion(project: Path) -> None:
     ]
 
 
+def test_without_a_store_there_is_no_champion_and_none_is_created(
+    project: Path,
+) -> None:
+    """A sensor never creates the store: no store yet is no champion yet."""
+    (project / "mlflow.db").unlink()
+    ctx = _gates(project, 0.5)
+    assert gates(ctx) is True
+    assert ctx.lines[0].startswith("pass accuracy = 0.5 (no champion (")
+    assert not (project / "mlflow.db").exists()
+    assert not (project / "mlruns").exists()
+
+
 def test_without_a_champion_the_gate_can_fail_instead(project: Path) -> None:
     with pytest.raises(IntegrationError) as caught:
         gates(_gates(project, 0.5, if_missing="fail"))

@@ -24,6 +24,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..executor.hooks import HookContext
@@ -126,6 +127,10 @@ class Champion:
             log=self.ctx.log,
         )
         uri = tracking_uri(ctx)
+        if _no_local_store(uri):
+            # No store yet, so no champion: asking MLflow would create the
+            # store (seconds of migrations) in the project, from a sensor.
+            return None
         bounds = bounds_of(self.spec)
         try:
             with bounded({**self.ctx.env, **local_environment(uri)}, bounds):
@@ -148,3 +153,14 @@ class Champion:
                 f"reading the champion {self.named}", exc, bounds, uri
             ) from None
         return Found(f"{self.named} is version {version}", metrics)
+
+
+def _no_local_store(uri: str) -> bool:
+    """Return whether ``uri`` is a local store that does not exist yet."""
+    from urllib.parse import unquote, urlsplit
+
+    if uri.startswith("sqlite:///"):
+        return not Path(uri[len("sqlite:///") :]).exists()
+    if uri.startswith("file:"):
+        return not Path(unquote(urlsplit(uri).path)).exists()
+    return False
