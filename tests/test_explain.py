@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from goap_cli import goap
 
 from goap_engine import load
 from goap_engine.errors import EXIT_NO_PLAN
@@ -32,15 +31,7 @@ def test_a_sensed_number_no_action_changes_is_named_with_its_value(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "g.yaml").write_text(SENSED)
-    result = subprocess.run(
-        [sys.executable, "-m", "goap_engine", "explain", "g.yaml"],
-        cwd=tmp_path,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = goap(tmp_path, "explain", "g.yaml")
     assert result.returncode == EXIT_NO_PLAN
     assert (
         "goal condition 'accuracy >= min_accuracy' is false "
@@ -101,15 +92,7 @@ def test_a_bound_that_stops_a_counter_is_named(tmp_path: Path) -> None:
     ]
     # validate says it for the variable no sensor reads (a sensed one may
     # read anything, and is explained when the run has its value).
-    result = subprocess.run(
-        [sys.executable, "-m", "goap_engine", "validate", "g.yaml"],
-        cwd=tmp_path,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = goap(tmp_path, "validate", "g.yaml")
     assert result.returncode == 2
     assert (
         "g.yaml:10:8: error: goal 'goal': condition 'commits >= 5' cannot hold: "
