@@ -200,3 +200,24 @@ def test_a_tag_with_nothing_left_to_do_prints_an_empty_plan_plainly(
     again = goap(project, "run", "--tag", "docs", "--dry-run")
     assert again.returncode == 0, again.stderr
     assert "plan: 0 steps, cost 0\n" in again.stderr
+
+
+def test_a_tag_whose_action_computes_its_effect_runs_to_the_goals_condition(
+    tmp_path: Path,
+) -> None:
+    """``n + 1`` names no value that is "done": the goal's own ``n >= 2`` is."""
+    (tmp_path / "goals.d").mkdir()
+    (tmp_path / "goals.d" / "g.yaml").write_text(
+        "version: 1\n"
+        "state:\n  built: bool\n  n: {type: int, max: 3}\n"
+        "actions:\n"
+        "  build: {effects: {built: true}, tags: [b], run: 'true'}\n"
+        "  bump: {pre: built, effects: {n: n + 1}, tags: [c], run: 'true'}\n"
+        "goal:\n  Build: [built]\n  Count: [n >= 2]\n"
+    )
+    assert goap(tmp_path, "run", "--tag", "b").returncode == 0
+    done = goap(tmp_path, "run", "--tag", "c")
+    assert done.returncode == 0, done.stderr
+    assert "target: what actions tagged c do for the goal: n >= 2" in done.stderr
+    shown = goap(tmp_path, "state", "show", "n")
+    assert shown.stdout.split()[:2] == ["n", "2"]

@@ -311,25 +311,31 @@ def _tagged_part(
     """Return the goal of ``--tag`` without a target: the allowed actions' part.
 
     That is the effects of every allowed action that can serve the goal.
-    A variable two of them set to different values is left out (no single
-    value is "done"), and so are effects computed from the state.
+    Where no single value is "done" -- an effect computed from the state
+    (``n + 1``), or two actions setting different values -- the goal's own
+    conditions on that variable are its part instead.
     """
     goal = [c.expr for c in ruleset.conditions]
     serving = {a.name for a in relevant_actions(ruleset, goal)}
     values: dict[str, list[Any]] = {}
+    computed: set[str] = set()
     for action in allowed:
         if action.name not in serving:
             continue
         for effect in action.effects:
             if effect.expr.is_const:
                 values.setdefault(effect.var, []).append(effect.expr.const)
+            else:
+                computed.add(effect.var)
+    computed |= {n for n, found in values.items() if any(v != found[0] for v in found)}
     symbols = _symbols(ruleset)
     where = Location("--tag")
     conditions = [
         Condition(_equals(symbols, name, found[0]), where)
         for name, found in values.items()
-        if all(v == found[0] for v in found)
+        if name not in computed
     ]
+    conditions += [c for c in ruleset.conditions if c.expr.reads & computed]
     if not conditions:
         raise NoPlanError(
             f"no action {_filter_text(focus)} can serve the goal",
