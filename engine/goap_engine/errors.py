@@ -80,6 +80,8 @@ WARNING_CODES: dict[str, str] = {
     "a pack from outside it: both become qualified",
     "executor-not-installed": "a step runs_on an executor whose package is not "
     "installed here",
+    "executor-credentials": "a step runs_on an executor whose credentials are "
+    "not set here",
 }
 
 

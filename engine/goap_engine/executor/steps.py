@@ -444,7 +444,7 @@ class StepRunner:
             files = gather_inputs(workdir, placement.inputs)
         except ExecutorError as exc:
             return Outcome(False, message=str(exc))
-        spec = JobSpec(marker, command, env, files, placement.options)
+        spec = JobSpec(marker, command, env, files, placement.options, timeout, workdir)
 
         def journalled(handle: str, reconnected: bool) -> None:
             self.event(
