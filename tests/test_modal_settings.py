@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -113,3 +115,35 @@ def test_a_handle_that_is_no_sandbox_id_is_not_looked_up(
     assert executor.reconnect("goap-m1-0123abcd", {}) is None
     assert executor.reconnect("sb-../../etc", {}) is None
     assert not (tmp_path / "calls.jsonl").exists()
+
+
+def _finish(job: Any) -> tuple[int, bytes]:
+    printed = b""
+    deadline = time.monotonic() + 30
+    while (code := job.exit_code()) is None:
+        assert time.monotonic() < deadline, printed
+        printed += job.read()
+        time.sleep(0.05)
+    return code, printed + job.read()
+
+
+def test_a_job_journalled_but_never_started_is_started_by_the_reconnect(
+    sdk: ModuleType, tmp_path: Path
+) -> None:
+    executor = ModalExecutor(sdk)
+    executor.checked = True
+    spec = JobSpec("m1", ["sh", "-c", "echo it ran >> count; cat count"], {}, {})
+    # The engine that submitted it died before its first read started it.
+    first = executor.submit(spec)
+    assert not first.started
+    job = executor.reconnect(first.handle, {})
+    assert job is not None and not job.started
+    code, printed = _finish(job)
+    assert (code, printed) == (0, b"it ran\n")
+    # Reconnected once more, it follows the command that ran; nothing runs twice.
+    again = executor.reconnect(first.handle, {})
+    assert again is not None and again.started
+    assert _finish(again) == (0, b"it ran\n")
+    assert job.outputs(("count",)) == {"count": b"it ran\n"}
+    job.release()
+    assert executor.reconnect(first.handle, {}) is None  # ended: gone

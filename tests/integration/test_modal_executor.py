@@ -128,7 +128,10 @@ def test_a_step_runs_in_a_sandbox_with_its_inputs_and_brings_outputs_back(
     # The inputs were written before the command started; nothing on a
     # command line holds the token.
     writes = calls(modal_env, "filesystem.write_bytes")
-    assert [w["path"] for w in writes] == ["/tmp/goap/work/data/rows.csv"]
+    assert [w["path"] for w in writes] == [
+        "/tmp/goap/work/data/rows.csv",
+        "/tmp/goap/step.sh",
+    ]
     record = (Path(modal_env["FAKE_MODAL_ROOT"]) / "calls.jsonl").read_text()
     assert "tok-3141592653" not in record
     # The sandbox is ended once the outputs are back.
@@ -167,10 +170,10 @@ def test_a_failing_step_in_a_sandbox_replans_like_a_local_one(
         "replanning (1): train_on_modal failed: exit code 3 (on modal)" in result.stderr
     )
     assert (tmp_path / "model.txt").read_text() == "local\n"
-    # An argv hook reaches the sandbox as its words, not as one shell line.
-    execs = calls(modal_env, "Sandbox.exec")
-    [run] = [c for c in execs if c["args"][:2] == ["sh", "-c"]][:1]
-    assert run["args"][3:] == ["argv", "sh", "-c", "echo CUDA out of memory; exit 3"]
+    # An argv hook reaches the sandbox as its words, quoted one by one.
+    [sandbox] = sandboxes(modal_env)
+    step = sandbox / "root" / "tmp" / "goap" / "step.sh"
+    assert step.read_text() == "exec sh -c 'echo CUDA out of memory; exit 3'\n"
 
 
 LONG = """\

@@ -11,14 +11,19 @@ Inside the sandbox, under ``/tmp`` (writable whatever user the image runs
 as)::
 
     goap/work/     the step's working folder: its inputs, then its outputs
+    goap/step.sh   the command, written with the inputs
     goap/started   made when the command starts
     goap/out.log   everything it printed (what a reconnect reads)
     goap/exit      its exit code, once it ended
 
-The sandbox's own process only waits: it ends ``KEEP`` seconds after the
-command did (time for the engine to fetch the outputs; the engine ends it
-sooner), or ``START_WAIT`` seconds after it began if the engine never started
-the command (it died in between).  The step's environment (its ``env:`` and
+The command starts only once the engine has journalled the sandbox's id
+(on the job's first ``read``): an engine killed before that leaves a sandbox
+nobody started, which ends by itself; one killed after it leaves an id that
+``--resume`` follows -- starting the command if it had not started yet, so
+it never runs twice.  The sandbox's own process only waits: it ends ``KEEP``
+seconds after the command did (time for the engine to fetch the outputs; the
+engine ends it sooner), or ``START_WAIT`` seconds after it began if the
+command never started.  The step's environment (its ``env:`` and
 the goal's secrets) goes in an ephemeral Modal secret, never on a command
 line.
 """
@@ -29,6 +34,7 @@ import contextlib
 import math
 import os
 import re
+import shlex
 import threading
 import time
 from collections.abc import Mapping
@@ -58,15 +64,12 @@ IDLE = (
     "while [ ! -e goap/exit ]; do sleep 1; done; "
     f"sleep {KEEP}"
 )
-# $0 says how the command is given: 'shell' (one string, run by sh -c) or
-# 'argv' (the words themselves).  Everything goes to stdout, which the
-# engine reads; the command's exit code is kept in a file, since the
-# pipeline's own is tee's.
+# Everything goes to stdout, which the engine reads; the command's exit code
+# is kept in a file, since the pipeline's own is tee's.
 RUN = (
     "exec 2>&1\n"
     "mkdir -p goap/work && : > goap/started && cd goap/work || exit 127\n"
-    '{ if [ "$0" = shell ]; then sh -c "$1"; else "$@"; fi; '
-    "echo $? > ../exit.part; } 2>&1 | tee -a ../out.log\n"
+    "{ sh ../step.sh; echo $? > ../exit.part; } 2>&1 | tee -a ../out.log\n"
     "mv ../exit.part ../exit\n"
     'exit "$(cat ../exit)"\n'
 )
@@ -123,18 +126,14 @@ class ModalExecutor:
         try:
             for name, data in sorted(spec.files.items()):
                 sandbox.filesystem.write_bytes(data, f"{WORK}/{name}")
-            if isinstance(spec.command, str):
-                words = ["shell", spec.command]
-            else:
-                words = ["argv", *spec.command]
-            process = sandbox.exec("sh", "-c", RUN, *words, workdir=BASE, text=False)
+            sandbox.filesystem.write_bytes(script(spec.command), f"{BASE}/goap/step.sh")
         except Exception as exc:  # noqa: BLE001
             with contextlib.suppress(Exception):
                 sandbox.terminate()
             raise ExecutorError(
-                f"the Modal sandbox did not start the step: {_said(exc)}"
+                f"cannot ship the step's files to the Modal sandbox: {_said(exc)}"
             ) from None
-        return ModalJob(sandbox, process)
+        return ModalJob(sandbox, started=False)
 
     def settings(self, spec: JobSpec, options: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``Sandbox.create``'s keyword arguments for ``spec``."""
@@ -199,20 +198,24 @@ class ModalExecutor:
             ) from None
         if ended is not None:
             return None  # its files went with it: the step starts again
-        return ModalJob(sandbox, None)
+        job = ModalJob(sandbox, started=True)
+        if job._file("started") is None:
+            job.started = False  # journalled, never started: start it now
+        return job
 
 
 class ModalJob:
     """A step's sandbox, read from the engine.
 
-    Submitted by this engine, the command's output streams from the process
+    Started by this engine, the command's output streams from the process
     ``exec`` returned; reconnected to after a crash, it is read from the
     sandbox's ``out.log`` (the earlier part is shown again).
     """
 
-    def __init__(self, sandbox: Any, process: Any) -> None:
+    def __init__(self, sandbox: Any, *, started: bool) -> None:
         self.sandbox = sandbox
-        self.process = process
+        self.started = started
+        self.process: Any = None
         self.handle: str = str(sandbox.object_id)
         self.printed = bytearray()
         self.lock = threading.Lock()
@@ -222,8 +225,14 @@ class ModalJob:
         self.pumped = threading.Event()
         self.failure = ""
         self.listed: list[str] | None = None
-        if process is not None:
-            threading.Thread(target=self._pump, daemon=True).start()
+
+    def start(self) -> None:
+        """Start the command written in the sandbox; its output streams from here."""
+        self.started = True
+        self.process = self._ask(
+            lambda: self.sandbox.exec("sh", "-c", RUN, workdir=BASE, text=False)
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
         try:
@@ -238,6 +247,8 @@ class ModalJob:
             self.pumped.set()
 
     def read(self) -> bytes:
+        if not self.started:
+            self.start()
         if self.process is not None:
             with self.lock:
                 data = bytes(self.printed)
@@ -338,6 +349,14 @@ class ModalJob:
 
     def release(self) -> None:
         self.cancel()
+
+
+def script(command: str | list[str]) -> bytes:
+    """Return the shell script that runs ``command``: a shell line, or its words."""
+    if isinstance(command, str):
+        return f"{command}\n".encode()
+    # Quoted word by word: the words reach the program as they were given.
+    return ("exec " + " ".join(shlex.quote(word) for word in command) + "\n").encode()
 
 
 def _matches(name: str, pattern: str) -> bool:
