@@ -170,3 +170,20 @@ def test_approve_refuses_what_nothing_waits_for(
     assert "expected a name of 1 to 200 printable characters" in result.stderr
     assert not _events(h, tmp_path, "approval_given")
     assert "Traceback" not in result.stderr
+
+
+def test_the_python_api_waits_approves_and_resumes(
+    tmp_path: Path, h: SimpleNamespace, monkeypatch
+) -> None:
+    import goap_engine
+
+    goal = _project(tmp_path, h)
+    monkeypatch.chdir(tmp_path)
+    ruleset = goap_engine.load(goal)
+    result = goap_engine.run(ruleset, wait_for_approval=True)
+    assert result.status == "waiting"
+    assert result.waiting is not None
+    assert result.waiting["steps"] == ["P1: publish", "N1: announce"]
+    given = goap_engine.approve(ruleset, ["P1", "N1"], by="ci-bot")
+    assert (given["by"], given["actions"]) == ("ci-bot", ["publish", "announce"])
+    assert goap_engine.run(ruleset, resume=True).status == "reached"
