@@ -270,7 +270,7 @@ def propose_command(
     from .proposal import describe, propose
 
     goal = find_goal(goal)
-    text = sys.stdin.read() if file == "-" else read_text_limited(Path(file))
+    text = _stdin_text() if file == "-" else read_text_limited(Path(file))
     values = parse_assignments(load(goal), sets)
     result = propose(goal, text, replaces=replaces, sense=not no_sense, sets=values)
     if fmt == "json":
@@ -282,3 +282,16 @@ def propose_command(
         sys.exit(EXIT_INPUT)
     if not result["proposed"]["reachable"]:
         sys.exit(EXIT_NO_PLAN)
+
+
+def _stdin_text() -> str:
+    """Return standard input as text, refusing more than a goal file may hold."""
+    from .files import MAX_FILE_BYTES
+
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"-: the proposal is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"-: the proposal is not UTF-8 text ({exc.reason})") from None
