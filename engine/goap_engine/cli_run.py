@@ -34,7 +34,6 @@ from .errors import (
     display_path,
 )
 from .goal_files import find_goal
-from .language.var_inputs import arguments
 
 
 @main.command("run")
@@ -216,6 +215,7 @@ def approve_command(
     """
     from .executor.waiting import approve
     from .goal_files import goal_and_rest
+    from .language.var_inputs import arguments
     from .loader import load
 
     path, keys = goal_and_rest(goal, tuple(steps))
