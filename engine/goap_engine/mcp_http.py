@@ -55,6 +55,9 @@ def listen(host: str, port: int) -> socket.socket:
         raise InputError(
             f"--port {port}: cannot listen on {host}: {exc.strerror}"
         ) from None
+    # Listening from now on: a client told the address may connect at once
+    # and waits in the backlog until the server accepts.
+    sock.listen(128)
     return sock
 
 

@@ -434,7 +434,8 @@ class Project:
             for v in ruleset.variables
         ]
         actions = [
-            f"- {a.id}: {a.name}"
+            f"- {a.name}"
+            + (f" (id {a.id})" if a.id else "")
             + (f" pre [{', '.join(e.source for e in a.pre)}]" if a.pre else "")
             + f" effects [{', '.join(f'{e.var}={e.expr.source}' for e in a.effects)}]"
             for a in ruleset.actions
