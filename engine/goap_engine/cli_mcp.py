@@ -55,18 +55,18 @@ def mcp_command(
         if not root.is_dir():
             raise InputError(f"--root {root}: not a folder")
         os.chdir(root)
-    sock = None
+    sock, key, made = None, "", False
     if http:
-        from .mcp_http import listen
+        from .mcp_http import listen, token
 
         sock = listen(host, port)  # refused before anything else is done
+        key, made = token()
     server = build(Project(Path.cwd(), read_only=read_only))
     if sock is None:
         server.run()
         return
-    from .mcp_http import PATH, TOKEN_ENV, serve, token
+    from .mcp_http import PATH, TOKEN_ENV, serve
 
-    key, made = token()
     where, bound = sock.getsockname()[:2]
     shown = f"[{where}]" if ":" in where else where
     _stderr(f"goap-engine mcp: serving {Path.cwd()} at http://{shown}:{bound}{PATH}")

@@ -63,7 +63,8 @@ def listen(host: str, port: int) -> socket.socket:
 
 def token() -> tuple[str, bool]:
     """Return the token and whether it was made now (not given in the environment)."""
-    given = os.environ.get(TOKEN_ENV, "")
+    # Out of the environment: no sensor or run this server starts sees it.
+    given = os.environ.pop(TOKEN_ENV, "")
     if given:
         return given, False
     return secrets.token_urlsafe(32), True

@@ -22,11 +22,10 @@ import pytest
 
 pytest.importorskip("mcp")
 
+from conftest import engine_env, journal_events, run_engine  # noqa: E402
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
-
-from conftest import engine_env, journal_events, run_engine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-Mcp-Value-42"
