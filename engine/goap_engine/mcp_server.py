@@ -303,15 +303,21 @@ class Project:
         return live_status(self.runs.cancel(run), 0, _secrets())
 
     def approve(
-        self, goal: str | None = None, steps: list[str] | None = None, by: str = "mcp"
+        self,
+        goal: str | None = None,
+        steps: list[str] | None = None,
+        by: str | None = None,
     ) -> dict[str, Any]:
         """Approve what the goal's waiting run waits for (all its steps, or 'steps').
 
-        Journalled with 'by' and the time, for the plan the run stopped at;
-        then start the run again with resume=true.
+        Journalled with 'by' (default: who started this server, "via mcp")
+        and the time, for the plan the run stopped at; then start the run
+        again with resume=true.
         """
-        from .executor.waiting import approve
+        from .executor.waiting import approve, approver
 
+        if by is None:
+            by = f"{approver(None)} via mcp"
         path = self.goal(goal)
         given: dict[str, Any] = approve(self.load(path), list(steps or ()), by)
         return given

@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("mcp")
 
-from conftest import engine_env, journal_events, run_engine  # noqa: E402
+from conftest import engine_env, journal_events, run_engine, wait_for  # noqa: E402
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
@@ -311,6 +311,45 @@ def test_cancel_interrupts_a_run_and_status_outlives_the_server(
         assert status["events"][0]["event"] == "run_start"
         message = await _error(client, "run_status", run="no-such-run")
         assert "no run 'no-such-run' in the journal of goals.d/ship.yaml" in message
+
+    _serve(tmp_path, later)
+
+
+def test_a_run_goes_on_when_the_client_and_the_server_have_gone(
+    tmp_path: Path,
+) -> None:
+    _project(
+        tmp_path,
+        """\
+        version: 1
+        state:
+          done: {type: bool, sense: "test -f done.txt"}
+        actions:
+          finish:
+            effects: {done: true}
+            run: "sleep 1; echo ok > done.txt"
+        goal: [done]
+        """,
+    )
+    seen: dict[str, Any] = {}
+
+    async def test(client: Client) -> None:
+        seen.update(await _call(client, "run"))
+
+    _serve(tmp_path, test)
+    wait_for(
+        lambda: any(
+            e["event"] == "run_end"
+            for e in journal_events(tmp_path, "goals.d/ship.yaml")
+        ),
+        timeout=30,
+        message="the run's end in its journal",
+    )
+    assert (tmp_path / "done.txt").read_text() == "ok\n"
+
+    async def later(client: Client) -> None:
+        status = await _call(client, "run_status", run=seen["run"])
+        assert (status["ended"], status["status"]) == (True, "reached")
 
     _serve(tmp_path, later)
 
