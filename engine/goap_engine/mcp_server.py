@@ -103,7 +103,11 @@ class Project:
             raise InputError(f"{what}: expected a path inside the project")
         path = Path(given)
         full = path if path.is_absolute() else self.root / path
-        if not full.resolve().is_relative_to(self.root.resolve()):
+        try:
+            resolved = full.resolve()
+        except (OSError, RuntimeError) as exc:  # a link loop, a name too long
+            raise InputError(f"{what} '{given}': cannot be followed: {exc}") from None
+        if not resolved.is_relative_to(self.root.resolve()):
             raise InputError(
                 f"{what} '{given}': outside the project ({self.root}); "
                 "give a path inside it"
@@ -112,7 +116,8 @@ class Project:
 
     def goal(self, given: str | None) -> Path:
         """Return the goal a tool is about: ``given``, else the only one in goals.d/."""
-        return find_goal(None) if given is None else self.inside(given)
+        # The goals.d/ found may be above the project (--root a subfolder).
+        return self.inside(str(find_goal(None)) if given is None else given)
 
     def load(self, goal: Path) -> Any:
         """Load ``goal``; its declared secrets are hidden from every result after."""

@@ -150,6 +150,12 @@ def test_tools_validate_and_a_path_outside_the_project(tmp_path: Path) -> None:
         assert "(exit code 2: bad input)" in message
         message = await _error(client, "validate", paths=["/etc/passwd"])
         assert "outside the project" in message
+        (tmp_path / "escape.yaml").symlink_to("/etc/passwd")
+        message = await _error(client, "validate", paths=["escape.yaml"])
+        assert "path 'escape.yaml': outside the project" in message
+        (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+        message = await _error(client, "plan", goal="loop.yaml")
+        assert "goal 'loop.yaml': cannot be followed" in message
         # Two goals and none named: the CLI's message, as a tool error.
         message = await _error(client, "state_show")
         assert "no GOAL given and goals.d/ holds 2 goals" in message
@@ -161,6 +167,17 @@ def test_tools_validate_and_a_path_outside_the_project(tmp_path: Path) -> None:
         assert "git.pushh" in message and "exit code 2" in message
 
     _serve(tmp_path, test)
+
+
+def test_a_goals_folder_above_the_root_is_outside_the_project(tmp_path: Path) -> None:
+    _project(tmp_path)
+    (tmp_path / "sub").mkdir()
+
+    async def test(client: Client) -> None:
+        message = await _error(client, "state_show")
+        assert "goal '../goals.d/ship.yaml': outside the project" in message
+
+    _serve(tmp_path, test, "--root", "sub")
 
 
 def test_plan_of_the_seed_goal_is_the_plan_commands_json() -> None:
