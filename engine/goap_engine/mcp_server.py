@@ -244,6 +244,31 @@ class Project:
                 focus=_focus(targets, tags, skip_tags),
             )
 
+    def propose(
+        self,
+        text: str,
+        goal: str | None = None,
+        replaces: str | None = None,
+        sets: dict[str, Any] | None = None,
+        sense: bool = True,
+    ) -> dict[str, Any]:
+        """Check a proposed pack or goal change (YAML text) without writing it.
+
+        Loads the goal with the text in memory -- replacing the file
+        'replaces' names, else the goal for a text with 'goal:', else as a new
+        pack the goal uses -- and returns its diagnostics and the plan it gives
+        next to the current plan (as 'propose --format json').  The proposal's
+        own sensors do not run.
+        """
+        from .proposal import propose
+        from .values import checked_values
+
+        path = self.goal(goal)
+        ruleset = self.load(path)
+        where = self.inside(replaces, "path") if replaces is not None else None
+        values = checked_values(ruleset, sets or {}, label="sets") if sets else {}
+        return propose(path, text, replaces=where, sense=sense, sets=values)
+
     def run(
         self,
         goal: str | None = None,
@@ -435,49 +460,19 @@ class Project:
 
     def add_action(self, description: str, goal: str | None = None) -> str:
         """How to add an action: this project's state and actions, then the loop."""
+        from .mcp_prompts import add_action
+
         with self._engine:
             path = self.goal(goal)
             ruleset = self.load(path)
-        variables = [
-            f"- {v.name}: {v.type}"
-            + (f" (sensed: {v.sensor.hook.location})" if v.sensor else "")
-            + (f" -- {v.description}" if v.description else "")
-            for v in ruleset.variables
-        ]
-        actions = [
-            f"- {a.name}"
-            + (f" (id {a.id})" if a.id else "")
-            + (f" pre [{', '.join(e.source for e in a.pre)}]" if a.pre else "")
-            + f" effects [{', '.join(f'{e.var}={e.expr.source}' for e in a.effects)}]"
-            for a in ruleset.actions
-        ]
-        text: str = _secrets()(
-            f"Add an action to the goal {path} of this project: {description}\n\n"
-            f"State variables:\n{chr(10).join(variables) or '- none'}\n\n"
-            f"Actions:\n{chr(10).join(actions) or '- none'}\n\n"
-            "Work in this loop:\n"
-            "1. Read the pack schema (tool schema, kind 'pack') for the action's "
-            "fields: pre, effects, run, cost, irreversible.\n"
-            "2. Write the action into a pack under actions.d/ (or the goal's "
-            "actions:), using the state variables above.\n"
-            "3. Call validate and fix every diagnostic at its file:line:col.\n"
-            "4. Call plan and read its steps, cost and guarantee; if there is "
-            "no plan, call explain and change the preconditions or effects.\n"
-            "Never edit the state file by hand (use state_set)."
-        )
+        text: str = _secrets()(add_action(path, ruleset, description))
         return text
 
     def why_unreachable(self, goal: str | None = None) -> str:
         """Why the goal has no plan: the result of explain, to reason about."""
-        explained = self.tool(self.explain)(goal)
-        return (
-            "Here is goap-engine's explanation of the goal "
-            f"{explained['goal']} (tool explain):\n\n"
-            f"{json.dumps(explained, indent=2)}\n\n"
-            "Say which conditions cannot be reached and why, from the lines in "
-            "'why', and propose the smallest change to the actions or the state "
-            "that makes the goal reachable; check it with validate and plan."
-        )
+        from .mcp_prompts import why_unreachable
+
+        return why_unreachable(self.tool(self.explain)(goal))
 
 
 @contextmanager
@@ -518,6 +513,7 @@ TOOLS = (
     "validate",
     "plan",
     "explain",
+    "propose",
     "run",
     "run_status",
     "cancel",

@@ -33,6 +33,7 @@ TOOLS = {
     "validate",
     "plan",
     "explain",
+    "propose",
     "run",
     "run_status",
     "cancel",
@@ -459,3 +460,60 @@ def test_http_needs_the_token_and_listens_on_loopback_only(tmp_path: Path) -> No
     far = run_engine("mcp", "--http", "--host", "0.0.0.0", cwd=tmp_path)
     assert far.returncode == 2
     assert "--host 0.0.0.0: goap-engine mcp listens on loopback only" in far.stderr
+
+
+UNREACHABLE = """\
+version: 1
+state:
+  built: {type: bool, sense: "test -f build.txt"}
+  shipped: bool
+actions:
+  build:
+    id: B1
+    effects: {built: true}
+    run: "echo ok > build.txt"
+goal: [built, shipped]
+"""
+
+SHIPPING = """\
+version: 1
+actions:
+  ship:
+    id: S1
+    pre: built
+    effects: {shipped: true}
+    cost: 4
+    run: "echo shipping"
+"""
+
+
+def test_a_proposal_makes_an_unreachable_goal_reachable_without_writing(
+    tmp_path: Path,
+) -> None:
+    goal = _project(tmp_path, UNREACHABLE, "ship.yaml")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+    async def test(client: Client) -> None:
+        explained = await _call(client, "explain")
+        assert explained["reachable"] is False
+        broken = await _call(client, "propose", text=SHIPPING.replace("pre:", "pree:"))
+        assert broken["valid"] is False
+        [problem] = broken["diagnostics"]
+        assert (problem["file"], problem["line"], problem["column"]) == (
+            "goals.d/proposal.yaml",
+            5,
+            5,
+        )
+        assert problem["message"].startswith("unknown key 'pree' (did you mean 'pre'?")
+        fixed = await _call(client, "propose", text=SHIPPING)
+        assert fixed["valid"] is True
+        assert fixed["current"]["reachable"] is False
+        assert fixed["proposed"]["cost"] == 5
+        assert fixed["proposed"]["guarantee"] == "optimal"
+        assert fixed["verdict"] == "the goal becomes reachable, at cost 5"
+        outside = await _error(client, "propose", text=SHIPPING, replaces="/etc/x.yaml")
+        assert "outside the project" in outside
+
+    _serve(tmp_path, test)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert goal.read_text() == textwrap.dedent(UNREACHABLE)
