@@ -8,6 +8,7 @@ never a traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -81,6 +82,13 @@ def _guard(fn: F) -> F:
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if isinstance(exc, OSError) and exc.errno in _BAD_PATH:
+                # A path given on the command line that the system cannot
+                # even look up (too long, looping links): bad input.
+                name = str(exc.filename)
+                shown = name if len(name) <= 80 else name[:80] + "..."
+                _stderr(f"error: {shown}: {exc.strerror}", style="red")
+                sys.exit(EXIT_INPUT)
             if os.environ.get("GOAP_DEBUG"):
                 raise
             _stderr(
@@ -93,6 +101,9 @@ def _guard(fn: F) -> F:
             sys.exit(EXIT_BUG)
 
     return wrapper  # type: ignore[return-value]
+
+
+_BAD_PATH = frozenset({errno.ENAMETOOLONG, errno.ELOOP})
 
 
 def _use_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
