@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 
 from .errors import Diagnostic, FileError, display_path
@@ -114,6 +116,9 @@ def _lint(ruleset: Ruleset) -> list[Diagnostic]:
     facts, _ = reachable(task.relaxed, open_start(ruleset, task.domains))
     for action in ruleset.actions:
         for expr, where in zip(action.pre, action.pre_locations, strict=False):
+            off = expr.is_const and not expr.const
+            if off and _names_a_var(expr.source, ruleset.vars):
+                break  # a var switches the action off: --var switches it on
             if not holds_relaxed(condition_facts(ruleset, expr, task.domains), facts):
                 found.append(
                     Diagnostic(
@@ -334,3 +339,12 @@ def _missing_extras(ruleset: Ruleset) -> list[Diagnostic]:
             )
         )
     return found
+
+
+def _names_a_var(source: str, names: Mapping[str, object]) -> bool:
+    """Return whether expression ``source`` reads one of the vars ``names``."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(tree))
