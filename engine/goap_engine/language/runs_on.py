@@ -202,13 +202,13 @@ def with_defaults(
         for name, settings in (policy.get("executors") or {}).items()
     }
     keys: PathKey = ("policy", "executors")
+    known = executor_names() if defaults else frozenset()
     for name, settings in defaults.items():
         where = goal.where((*keys, name), key=True)
         if name == "local":
             if settings:
                 error(where, "'local' takes no settings", "policy")
             continue
-        known = executor_names()
         if name not in known:
             error(where, f"executors: {unknown_executor(name, known)}", "policy")
     placed = []
@@ -224,7 +224,7 @@ def with_defaults(
 
 def _one_cluster(actions: Sequence[Action], error: ErrorSink) -> None:
     """Refuse steps on two Ray clusters: Ray connects a process to one only."""
-    first: tuple[Action, str] | None = None
+    first: tuple[str, Location, str] | None = None
     for action in actions:
         placement = action.runs_on
         if placement is None or placement.executor != "ray":
@@ -232,15 +232,14 @@ def _one_cluster(actions: Sequence[Action], error: ErrorSink) -> None:
         # As the Ray executor reads it when it connects.
         address = str(placement.options.get("address") or "local")
         if first is None:
-            first = (action, address)
+            first = (action.name, placement.location, address)
             continue
-        other, theirs = first
+        other, where, theirs = first
         if address != theirs:
-            assert other.runs_on is not None
             error(
                 placement.location,
                 f"runs_on: ray address '{address}' differs from '{theirs}', where "
-                f"action '{other.name}' runs ({other.runs_on.location}): a run "
-                "uses one Ray cluster (Ray connects a process to one)",
+                f"action '{other}' runs ({where}): a run uses one Ray cluster "
+                "(Ray connects a process to one)",
                 f"action '{action.name}'",
             )
