@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,41 @@ def test_ray_not_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
     assert str(caught.value) == (
         "runs_on: ray needs the 'ray' package: pip install 'goap-engine[ray]'"
     )
+
+
+def _until_done(step: Any) -> tuple[bytes, int]:
+    printed, deadline = b"", time.monotonic() + 20
+    while True:
+        data, code = step.read(len(printed))
+        printed += data
+        if code is not None:
+            return printed, code
+        assert time.monotonic() < deadline, printed
+        time.sleep(0.02)
+
+
+def test_the_ray_side_starts_the_command_at_the_first_read_only(
+    tmp_path: Path,
+) -> None:
+    from goap_engine.executor.ray_step import StepProcess
+
+    mark = tmp_path / "ran"
+    step = StepProcess(f"echo ran >> {mark}; cat data.txt", {}, {"data.txt": b"rows\n"})
+    time.sleep(0.2)
+    # Created, not started: the engine has not journalled its handle yet.
+    assert not mark.exists()
+    assert _until_done(step) == (b"rows\n", 0)
+    assert _until_done(step) == (b"rows\n", 0)  # read again: not run again
+    assert mark.read_text() == "ran\n"
+    step.cleanup()
+
+
+def test_a_ray_step_cancelled_before_it_started_never_starts(tmp_path: Path) -> None:
+    from goap_engine.executor.ray_step import StepProcess
+
+    mark = tmp_path / "ran"
+    step = StepProcess(["touch", str(mark)], {}, {})
+    step.cancel()
+    assert step.read(0) == (b"", 143)
+    assert not mark.exists()
+    step.cleanup()

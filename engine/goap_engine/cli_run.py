@@ -1,8 +1,10 @@
-"""``goap-engine run``: sense, plan, act, verify and replan until the goal holds."""
+"""``goap-engine run`` (sense, plan, act, verify, replan) and ``approve``."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +26,9 @@ from .cli import (
 )
 from .cli_focus import focus_options, show_focus, verbosity_options
 from .cli_lock import lock_timeout_option
-from .errors import EXIT_NO_PLAN, InputError
+from .errors import EXIT_NO_PLAN, EXIT_WAITING, InputError, display_path
 from .goal_files import find_goal
+from .language.var_inputs import arguments
 
 
 @main.command("run")
@@ -50,7 +53,12 @@ from .goal_files import find_goal
     shell_complete=complete("action_ids"),
     help="Approve these irreversible/approval steps (by id or name).",
 )
-@click.option("--resume", is_flag=True, help="Continue an interrupted run.")
+@click.option(
+    "--wait-for-approval",
+    is_flag=True,
+    help="Stop at a step nobody approved (exit 5) until 'approve' and --resume.",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted or waiting run.")
 @click.option(
     "--fresh", is_flag=True, help="Ignore the stored state; start from defaults."
 )
@@ -90,6 +98,7 @@ def run_command(
     jobs: int | None,
     yes: bool,
     approve: Sequence[str],
+    wait_for_approval: bool,
     resume: bool,
     fresh: bool,
     sets: Sequence[str],
@@ -102,7 +111,9 @@ def run_command(
 
     Steps marked irreversible or approval are approved before anything runs:
     on a terminal the run asks once; otherwise pass --yes or --approve, or
-    nothing runs (exit 2).
+    nothing runs (exit 2).  With --wait-for-approval (or 'policy: {approvals:
+    wait}') the run does what needs no approval and stops at the first step
+    that does (exit 5); 'goap-engine approve' and 'run --resume' go on.
     """
     goal = find_goal(goal)
     from .executor.approvals import parse_approvals
@@ -146,6 +157,7 @@ def run_command(
         confirm=lambda question: click.confirm(question, default=False, err=True),
         focus=focus.record(),
         focus_arguments=focus.arguments(),
+        wait_for_approval=wait_for_approval,
     )
     on_event = reporter.event if junit is None else junit.listen(reporter.event)
     runner = Runner(ruleset, options, on_event=on_event, on_output=reporter.output)
@@ -162,7 +174,52 @@ def run_command(
         _stderr(f"JUnit report written to {junit.path}", info=True)
     if result.approval is not None:
         sys.exit(result.approval.exit_code)
+    if result.status == "waiting":
+        sys.exit(EXIT_WAITING)
     if result.no_plan and not any(s.status != "skipped" for s in result.steps):
         sys.exit(EXIT_NO_PLAN)  # nothing ran: the answer of plan
     if not result.reached and not dry_run:
         sys.exit(1)
+
+
+@main.command("approve")
+@click.argument(
+    "goal", required=False, metavar="[GOAL]", shell_complete=complete("goal_files")
+)
+@click.argument(
+    "steps", nargs=-1, metavar="[STEP...]", shell_complete=complete("action_ids")
+)
+@click.option(
+    "--by",
+    metavar="NAME",
+    help="Who approves (default: $GOAP_APPROVER, else the login name).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@lock_timeout_option
+@no_cache_option
+@_guard
+@var_options
+def approve_command(
+    goal: str | None, steps: Sequence[str], by: str | None, fmt: str
+) -> None:
+    """Approve what GOAL's waiting run waits for (all its steps, or STEP...).
+
+    The approval is journalled with who gave it and when, for the plan the
+    run stopped at: 'run --resume' goes on only if the rules and the sensed
+    state are still those; otherwise it waits again.
+    """
+    from .executor.waiting import approve
+    from .goal_files import goal_and_rest
+    from .loader import load
+
+    path, keys = goal_and_rest(goal, tuple(steps))
+    given = approve(load(path), keys, by)
+    if fmt == "json":
+        click.echo(json.dumps(given, indent=2))
+        return
+    command = f"goap-engine run {shlex.quote(display_path(path))}"
+    _stderr(
+        f"approved {', '.join(given['steps'])} for run {given['run']}, by "
+        f"{given['by']}; continue with '{command}{arguments()} --resume'",
+        info=True,
+    )

@@ -186,7 +186,18 @@ def history(goal: Path | None, fmt: str) -> None:
             f"{item['run']}  {item['started']}  {item['status']:<11}  "
             f"{item['ok']} ok, {item['failed']} failed, {item['replans']} replans"
             + _focus_text(item)
+            + _approval_text(item)
         )
+
+
+def _approval_text(item: dict[str, Any]) -> str:
+    """Return what a run waits for and who approved it, or nothing."""
+    text = ""
+    for given in item.get("approved", []):
+        text += f"  approved by {given['by']}: {', '.join(given['steps'] or ())}"
+    if item["status"] == "waiting" and item.get("waiting_for"):
+        text += f"  waiting for approval: {', '.join(item['waiting_for'])}"
+    return text
 
 
 def _focus_text(item: dict[str, Any]) -> str:

@@ -261,13 +261,17 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         return
     if validator == "propertyNames":
         bad_names = [str(e.instance) for e in error.context or []] or [str(value)]
+        rule = error.validator_value if isinstance(error.validator_value, dict) else {}
+        said = str(rule.get("description", ""))
+        expected = (
+            f"expected {said[:1].lower()}{said[1:]}"
+            if said
+            else "names start with a letter and use letters, digits and underscores"
+        )
         for bad in bad_names:
             where = doc.where((*keys, bad), key=True) if bad in (value or {}) else None
             yield Diagnostic(
-                where or doc.where(keys),
-                f"invalid name '{bad}': names start with a letter and use letters, "
-                "digits and underscores",
-                entity,
+                where or doc.where(keys), f"invalid name '{bad}': {expected}", entity
             )
         return
     if validator in ("oneOf", "anyOf"):
@@ -329,6 +333,12 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
             entity,
         )
         return
+    if validator == "not" and isinstance(error.validator_value, dict):
+        # The schema says in the 'not' what it forbids.
+        forbidden = error.validator_value.get("description")
+        if forbidden:
+            yield Diagnostic(doc.where(keys), str(forbidden), entity)
+            return
     yield Diagnostic(doc.where(keys), error.message, entity)
 
 

@@ -31,6 +31,7 @@ EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_NO_PLAN = 3
 EXIT_LOCKED = 4
+EXIT_WAITING = 5  # a run stopped at a step that waits for an approval
 EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away
@@ -80,6 +81,8 @@ WARNING_CODES: dict[str, str] = {
     "a pack from outside it: both become qualified",
     "executor-not-installed": "a step runs_on an executor whose package is not "
     "installed here",
+    "executor-credentials": "a step runs_on an executor whose credentials are "
+    "not set here",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
@@ -315,10 +316,10 @@ def _shadowing(ruleset: Ruleset) -> list[Diagnostic]:
 
 
 def _missing_extras(ruleset: Ruleset) -> list[Diagnostic]:
-    """Warn about each step whose executor needs a package not installed here.
+    """Warn about each step whose executor needs a package or credentials not here.
 
     A warning, not an error: the file is right, and the machine that runs it
-    may have the package (or the planner may choose a local fallback).
+    may have them (or the planner may choose a local fallback).
     """
     found = []
     for action in ruleset.actions:
@@ -326,19 +327,36 @@ def _missing_extras(ruleset: Ruleset) -> list[Diagnostic]:
         if placement is None or placement.executor not in EXTRAS:
             continue
         module, extra = EXTRAS[placement.executor]
-        if importlib.util.find_spec(module) is not None:
-            continue
-        found.append(
-            Diagnostic(
-                placement.location,
-                f"runs on {placement.executor}, which needs the '{module}' "
-                f"package: pip install 'goap-engine[{extra}]'",
-                f"action '{action.name}'",
-                "warning",
-                "executor-not-installed",
+        entity = f"action '{action.name}'"
+        if importlib.util.find_spec(module) is None:
+            found.append(
+                Diagnostic(
+                    placement.location,
+                    f"runs on {placement.executor}, which needs the '{module}' "
+                    f"package: pip install 'goap-engine[{extra}]'",
+                    entity,
+                    "warning",
+                    "executor-not-installed",
+                )
             )
-        )
+        elif placement.executor == "modal" and not _modal_credentials():
+            found.append(
+                Diagnostic(
+                    placement.location,
+                    "runs on modal, which needs credentials: set MODAL_TOKEN_ID "
+                    "and MODAL_TOKEN_SECRET, or run `modal token new`",
+                    entity,
+                    "warning",
+                    "executor-credentials",
+                )
+            )
     return found
+
+
+def _modal_credentials() -> bool:
+    from .integrations.modal import credentials_found
+
+    return credentials_found(os.environ)
 
 
 def _names_a_var(source: str, names: Mapping[str, object]) -> bool:

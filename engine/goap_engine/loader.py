@@ -223,6 +223,7 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
                 "policy",
             ),
             allow_outside=bool(policy_data.get("allow_outside", False)),
+            approvals=str(policy_data.get("approvals", "ask")),
         )
         if not policy.allow_outside:
             self.check_inside("workdir", workdir)

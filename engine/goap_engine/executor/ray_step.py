@@ -3,7 +3,10 @@
 Shipped to the cluster by value (its nodes need not have goap-engine), so it
 imports only the standard library.  An instance lives in a detached, named
 actor: it outlives the engine that submitted it, which is what lets
-``--resume`` reconnect to it after the engine was killed.
+``--resume`` reconnect to it after the engine was killed.  The command
+starts at the first ``read``, which the engine makes only after it has
+journalled the actor's name: a kill in between leaves an actor that
+``--resume`` starts, never a command that runs twice.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 
 # The remote side's own variables a command needs to find programs and a
 # place to write; nothing else of any environment is passed on.
 KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
+START_WAIT = 120
+KEEP = 600
 
 
 class StepProcess:
@@ -37,17 +43,30 @@ class StepProcess:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as handle:
                 handle.write(data)
-        environment = {k: os.environ[k] for k in KEPT if k in os.environ}
-        environment.update(env)
+        self.command = command
+        self.environment = {k: os.environ[k] for k in KEPT if k in os.environ}
+        self.environment.update(env)
         self.printed = bytearray()
         self.code: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = False
         self.lock = threading.Lock()
+        self.seen = time.monotonic()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def start(self) -> None:
+        """Start the command; called once its handle is journalled (idempotent)."""
+        with self.lock:
+            self.seen = time.monotonic()
+            if self.started:
+                return
+            self.started = True
         try:
-            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                command,
-                shell=isinstance(command, str),
+            self.process = subprocess.Popen(
+                self.command,
+                shell=isinstance(self.command, str),
                 cwd=self.folder,
-                env=environment,
+                env=self.environment,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -55,11 +74,30 @@ class StepProcess:
             )
         except OSError as exc:
             # Said as a shell would say it, so the step fails like a local one.
-            self.process = None
-            self.printed += f"cannot start: {exc.strerror or exc}\n".encode()
-            self.code = 127
+            with self.lock:
+                self.printed += f"cannot start: {exc.strerror or exc}\n".encode()
+                self.code = 127
             return
         threading.Thread(target=self._pump, daemon=True).start()
+
+    def _watch(self) -> None:
+        """End this actor when nobody will come for it.
+
+        Detached, it would otherwise live as long as the cluster: one whose
+        command never started (the engine died before it journalled the
+        handle) goes after START_WAIT seconds; one whose command ended goes
+        KEEP seconds after the engine last asked about it.
+        """
+        while True:
+            time.sleep(5)
+            with self.lock:
+                idle = time.monotonic() - self.seen
+                done = (not self.started and idle > START_WAIT) or (
+                    self.code is not None and idle > KEEP
+                )
+            if done:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                os._exit(0)  # the worker process, and with it the actor
 
     def _pump(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -73,6 +111,7 @@ class StepProcess:
 
     def read(self, offset: int) -> tuple[bytes, int | None]:
         """Return the output from byte ``offset`` on, and the exit code if done."""
+        self.start()
         with self.lock:
             # The code is read under the same lock as the bytes: once it is
             # set, the bytes returned with it are the whole output.
@@ -80,6 +119,11 @@ class StepProcess:
 
     def cancel(self) -> None:
         """End the command's whole process group (it started a session)."""
+        with self.lock:
+            if not self.started:
+                self.started = True  # and never will be
+                self.code = 143
+                return
         if self.process is None:
             return
         try:

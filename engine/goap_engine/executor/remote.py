@@ -31,7 +31,10 @@ MAX_SHIPPED = 512 * 1024 * 1024
 """Bytes of inputs or outputs one step may move: more is refused, not tried."""
 
 # Executors shipped with the engine; the others come from entry points.
-BUILT_IN = {"ray": "goap_engine.executor.ray_executor:RayExecutor"}
+BUILT_IN = {
+    "ray": "goap_engine.executor.ray_executor:RayExecutor",
+    "modal": "goap_engine.executor.modal_executor:ModalExecutor",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class JobSpec:
     files: Mapping[str, bytes]
     """Shipped inputs, by path relative to the job's working folder."""
     options: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    """The step's timeout: an executor may bound the job's own lifetime by it."""
+    workdir: Path | None = None
+    """The goal's workdir, where settings such as a Dockerfile are found."""
 
 
 class RemoteJob(Protocol):

@@ -17,7 +17,7 @@ import importlib
 import socket
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,19 +132,24 @@ def configured(ctx: HookContext) -> bool:
 
 
 def check(ctx: HookContext) -> None:
-    """Raise unless Modal answers within ``check_timeout`` and accepts the token.
+    """Raise unless Modal answers within ``check_timeout`` and accepts the token."""
+    bound = float(_arg(ctx, "check_timeout", DEFAULT_CHECK_TIMEOUT))
+    verify(ctx.env, bound, ctx.secrets)
+
+
+def verify(env: Mapping[str, str], bound: float, secrets: Sequence[str] = ()) -> None:
+    """Raise unless Modal answers within ``bound`` seconds and accepts the token.
 
     OAuth credentials are taken as they are: checking them means a token
     exchange, which the command line does itself.
     """
-    token = _token(ctx.env)
+    token = _token(env)
     if token is None:
-        if _oauth(ctx.env):
+        if _oauth(env):
             return
         raise IntegrationError(NOT_CONFIGURED)
-    bound = float(_arg(ctx, "check_timeout", DEFAULT_CHECK_TIMEOUT))
-    url = _server_url(ctx.env)
-    redact = Redactor([*ctx.secrets, token[1]])
+    url = _server_url(env)
+    redact = Redactor([*secrets, token[1]])
     _reachable(url, bound)
     modal = importlib.import_module("modal")
     try:
