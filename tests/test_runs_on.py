@@ -337,3 +337,38 @@ def test_an_action_a_var_switches_off_is_neither_planned_nor_warned_about(
         "train_remotely",
         "train",
     ]
+
+
+def test_the_goals_modal_settings_are_defaults_checked_as_runs_on_is(
+    tmp_path: Path,
+) -> None:
+    goal = textwrap.dedent(
+        """\
+        version: 1
+        state:
+          trained: bool
+        actions:
+          train:
+            run: "python train.py"
+            runs_on: {modal: {gpu: T4}}
+            effects: {trained: true}
+        goal: [trained]
+        policy:
+          executors:
+            modal: {gpu: any, cpu: 2, image: {python: "3.12"}}
+        """
+    )
+    (tmp_path / "g.yaml").write_text(goal)
+    placement = load(tmp_path / "g.yaml").action("train").runs_on
+    assert placement is not None
+    assert dict(placement.options) == {
+        "gpu": "T4",
+        "cpu": 2,
+        "image": {"python": "3.12"},
+    }
+    (tmp_path / "g.yaml").write_text(goal.replace("{gpu: any,", "{gpus: any,"))
+    assert _errors(tmp_path / "g.yaml") == [
+        f"{tmp_path / 'g.yaml'}:12:13: error: policy.executors.modal: unknown key "
+        "'gpus' (did you mean 'gpu'? expected one of: app, check_timeout, cloud, "
+        "cpu, gpu, image, memory, region, secrets, timeout, volumes)"
+    ]
