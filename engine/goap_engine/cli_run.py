@@ -26,9 +26,14 @@ from .cli import (
 )
 from .cli_focus import focus_options, show_focus, verbosity_options
 from .cli_lock import lock_timeout_option
-from .errors import EXIT_NO_PLAN, EXIT_WAITING, InputError, display_path
+from .errors import (
+    EXIT_INPUT,
+    EXIT_NO_PLAN,
+    EXIT_WAITING,
+    InputError,
+    display_path,
+)
 from .goal_files import find_goal
-from .language.var_inputs import arguments
 
 
 @main.command("run")
@@ -210,6 +215,7 @@ def approve_command(
     """
     from .executor.waiting import approve
     from .goal_files import goal_and_rest
+    from .language.var_inputs import arguments
     from .loader import load
 
     path, keys = goal_and_rest(goal, tuple(steps))
@@ -223,3 +229,69 @@ def approve_command(
         f"{given['by']}; continue with '{command}{arguments()} --resume'",
         info=True,
     )
+
+
+@main.command("propose")
+@click.argument("file", metavar="FILE")
+@goal_argument
+@click.option(
+    "--as",
+    "replaces",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="The file the proposal replaces (default: the goal for a text with "
+    "'goal:', else a new pack the goal uses).",
+)
+@click.option("--no-sense", is_flag=True, help="Plan from stored values only.")
+@click.option(
+    "--set", "sets", multiple=True, metavar="VAR=VALUE", help="Override a start value."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@no_cache_option
+@_guard
+@var_options
+def propose_command(
+    file: str,
+    goal: Path | None,
+    replaces: Path | None,
+    no_sense: bool,
+    sets: Sequence[str],
+    fmt: str,
+) -> None:
+    """Check a proposed pack or goal (FILE, or - for stdin) without writing it.
+
+    Loads GOAL with the proposal in memory, and shows the proposal's problems
+    and the plan it gives next to the current plan, from the same start
+    state.  The proposal's own sensors do not run.  Exit 0: valid and the
+    goal reachable with it; 2: it has errors; 3: valid, goal unreachable.
+    """
+    from .files import read_text_limited
+    from .loader import load
+    from .proposal import describe, propose
+
+    goal = find_goal(goal)
+    text = _stdin_text() if file == "-" else read_text_limited(Path(file))
+    values = parse_assignments(load(goal), sets)
+    result = propose(goal, text, replaces=replaces, sense=not no_sense, sets=values)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        for line in describe(result):
+            click.echo(line)
+    if not result["valid"]:
+        sys.exit(EXIT_INPUT)
+    if not result["proposed"]["reachable"]:
+        sys.exit(EXIT_NO_PLAN)
+
+
+def _stdin_text() -> str:
+    """Return standard input as text, refusing more than a goal file may hold."""
+    from .files import MAX_FILE_BYTES
+
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"-: the proposal is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"-: the proposal is not UTF-8 text ({exc.reason})") from None

@@ -92,11 +92,41 @@ def load_with_diagnostics(
     return _load(Path(path), inputs, update)
 
 
+def load_proposal(
+    path: str | Path, texts: Mapping[Path, str], added: Path | None = None
+) -> tuple[Ruleset | None, list[Diagnostic]]:
+    """Load the goal at ``path`` with ``texts`` read instead of those files.
+
+    ``added`` (one of ``texts``) is a pack the goal does not use yet: it is
+    loaded as if the goal's ``uses`` ended with it.  Nothing is written: no
+    ruleset cache, no lock file (a remote pack must already be locked).
+    """
+    from .documents import OVERLAY
+
+    inputs = list(given())
+    token = OVERLAY.set({p.resolve(): t for p, t in texts.items()})
+    try:
+        return _load(Path(path), inputs, False, added=added, write_lock=False)
+    finally:
+        OVERLAY.reset(token)
+
+
 def _load(
-    root: Path, inputs: Sequence[VarInput], update: bool | frozenset[str]
+    root: Path,
+    inputs: Sequence[VarInput],
+    update: bool | frozenset[str],
+    *,
+    added: Path | None = None,
+    write_lock: bool = True,
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
     ctx = _Context(lock_file=lock_path(root.absolute()), update=update)
     _read_tree(ctx, root.absolute(), chain=())
+    if added is not None and ctx.documents:
+        # Before the goal, which is the last document read: the goal's own
+        # names see the added pack's as they see those of its other packs.
+        goal = ctx.documents.pop()
+        _read_tree(ctx, added.absolute(), chain=(root.absolute(),))
+        ctx.documents.append(goal)
     if isinstance(update, frozenset) and update - ctx.remote_names:
         unknown = ", ".join(sorted(update - ctx.remote_names))
         known = ", ".join(sorted(ctx.remote_names)) or "none"
@@ -106,7 +136,7 @@ def _load(
             f"(its remote packs: {known})",
             "packs update",
         )
-    if not any(d.severity == "error" for d in ctx.diagnostics):
+    if write_lock and not any(d.severity == "error" for d in ctx.diagnostics):
         try:
             ctx.save_lock()
         except (SourceError, OSError) as exc:

@@ -292,6 +292,23 @@ def test_a_retried_remote_step_is_submitted_again(
     assert (tmp_path / "model.txt").read_text() == "ok\n"
 
 
+@pytest.mark.slow
+def test_independent_remote_steps_run_side_by_side_with_jobs(
+    tmp_path: Path, h: SimpleNamespace, cluster: str
+) -> None:
+    from test_modal_executor import BARRIER
+
+    # Each step waits for the other to have started (the cluster runs on
+    # this machine, so both see tmp_path): one after the other, the first
+    # would give up and fail.
+    text = BARRIER.replace("{dir}", str(tmp_path)).replace(
+        "runs_on: modal", "runs_on: {ray: {address: auto}}"
+    )
+    goal = h.goal(tmp_path, text)
+    result = h.run("run", goal, "--jobs", "2", cwd=tmp_path, env=_env(h, cluster))
+    assert result.returncode == 0, result.stderr
+
+
 TINY_CATS = Path(__file__).resolve().parents[2] / "examples" / "tiny-cats"
 
 
