@@ -21,6 +21,7 @@ from .files import cache_enabled
 from .language.actions import ActionReading
 from .language.goal import GoalReading, relative, tracking, tracking_bounds
 from .language.overrides import OverrideReading
+from .language.runs_on import with_defaults
 from .language.scope import parse_duration
 from .language.state import StateReading
 from .language.uses import LoadContext as _Context
@@ -224,6 +225,7 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
                 )
             )
         self.apply_overrides()
+        self.actions = with_defaults(self.root, self.actions, self.error)
         subgoals = self.goal(self.root)
         data = self.root.data
         workdir = self.workdir()
