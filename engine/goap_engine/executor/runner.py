@@ -203,6 +203,8 @@ class Runner(StepRunner):
         )
         self.given = []
         self.waiting = None
+        self.plan_approved = set()
+        self.gates = set()
 
     def log(self, text: str) -> None:
         self.event("log", message=text)
@@ -267,8 +269,9 @@ class Runner(StepRunner):
                 resume_of = previous.get("run")
                 self.lineage = str(previous.get("lineage") or resume_of)
                 self.remote_handles = remote_handles(events, str(resume_of))
-                if previous.get("status") == "waiting":
-                    # It goes on as it ran: waiting, never asking.
+                if previous.get("status") == "waiting" or previous.get("wait"):
+                    # It goes on as it ran: waiting, never asking (also when
+                    # it was killed before it could stop to wait).
                     self.given = granted(events, str(resume_of))
                     self.approvals.wait, self.approvals.ask = True, None
                 self.check_resume(left, str(resume_of))
@@ -297,6 +300,7 @@ class Runner(StepRunner):
             ruleset=ruleset_fingerprint(self.ruleset),
             jobs=self.jobs,
             **self.options.focus,
+            **({"wait": True} if self.approvals.wait else {}),
         )
         if previous is not None and left is not None:
             self.end_leftovers(left, str(previous.get("run")))

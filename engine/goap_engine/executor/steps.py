@@ -97,6 +97,12 @@ class StepRunner:
     waiting: dict[str, Any] | None
     """What this run stopped to wait for (the ``approval_pending`` fields)."""
     plan_steps: tuple[Step, ...] = ()
+    plan_start: State = ()
+    """The state the current plan started from."""
+    plan_approved: set[str]
+    """Actions an approval given for the current plan (and it only) allows."""
+    gates: set[int]
+    """Numbers of the current plan's steps that stopped it to wait."""
 
     def event(self, kind: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -119,6 +125,9 @@ class StepRunner:
         """Run ``plan``'s steps (in parallel where allowed) up to the first failure."""
         deps = dependencies(plan.steps)
         self.plan_steps = plan.steps
+        self.plan_start = state
+        self.plan_approved = set()
+        self.gates = set()
         pending = list(zip(plan.steps, deps, strict=True))
         done: set[int] = set()
         progress = Progress(state, True, "")
@@ -150,6 +159,8 @@ class StepRunner:
                     done.add(step.number)
                 if not progress.ok:
                     pending.clear()
+            if self.gates:
+                self.note_waiting(progress, done)
         except BaseException:
             # Ctrl-C, or an error of the engine itself: either way nothing
             # may go on running (the pool would wait for it).
@@ -167,51 +178,78 @@ class StepRunner:
         return progress
 
     def wait_here(self, step: Step, progress: Progress) -> bool:
-        """Whether ``step`` must wait for an approval; journal it if so.
+        """Whether ``step`` must wait for an approval; stop the plan if so.
 
-        An approval given for this very point (same rules, state and plan
-        from here) lets the step and the others it named run.
+        An approval given for this plan (the same rules, the same state where
+        it starts, the same steps) lets the steps it named run.  Anything
+        else stops the plan: steps already running end, none starts, and
+        ``note_waiting`` journals what the run waits for once they have.
+        """
+        from .waiting import gate_fingerprint
+
+        if step.action.name in self.plan_approved:
+            return False
+        mark = gate_fingerprint(
+            self.ruleset,
+            state_dict(self.ruleset, self.plan_start),
+            [s.action for s in self.plan_steps],
+        )
+        planned = {s.action.name for s in self.plan_steps}
+        for given in reversed(self.given):
+            if given["fingerprint"] == mark and step.action.name in given["actions"]:
+                # Only for this plan: a replan is a plan nobody saw.
+                self.plan_approved = {a for a in given["actions"] if a in planned}
+                self.event("approval_used", step=step.action.label, by=given.get("by"))
+                return False
+        self.gates.add(step.number)
+        progress.fail("waiting for approval")
+        progress.stop = True
+        return True
+
+    def note_waiting(self, progress: Progress, done: set[int]) -> None:
+        """Journal what the stopped plan waits for, as it stands now.
+
+        Taken once every running step has ended (parallel steps may end after
+        the gate was reached): the fingerprint is of the state the run stops
+        in and the steps left, which is where ``--resume`` plans from.
         """
         from .waiting import gate_fingerprint, unapproved
 
-        remaining = [s.action for s in self.plan_steps if s.number >= step.number]
+        left = [
+            s.action
+            for s in self.plan_steps
+            if s.number not in done or s.number in self.gates
+        ]
         values = state_dict(self.ruleset, progress.state)
-        mark = gate_fingerprint(self.ruleset, values, remaining)
-        for given in reversed(self.given):
-            if given["fingerprint"] == mark and step.action.name in given["actions"]:
-                self.approvals.approved.update(str(a) for a in given["actions"])
-                self.event("approval_used", step=step.action.label, by=given.get("by"))
-                return False
-        missing = unapproved(remaining, self.approvals.approved)
-        earlier = [g for g in self.given if step.action.name in g["actions"]]
+        missing = unapproved(left, self.approvals.approved)
+        earlier = [
+            g for g in self.given if any(a.name in g["actions"] for a in missing)
+        ]
         self.waiting = {
             "steps": [a.label for a in missing],
             "actions": [a.name for a in missing],
-            "fingerprint": mark,
-            "plan": [a.label for a in remaining],
+            "fingerprint": gate_fingerprint(self.ruleset, values, left),
+            "plan": [a.label for a in left],
         }
+        again = ""
         if earlier:
             # Given for another plan: the person approved what they saw.
             self.waiting["outdated"] = {
                 "by": earlier[-1].get("by"),
                 "ts": earlier[-1].get("ts"),
             }
-        self.event("approval_pending", **self.waiting)
-        goal = self.approvals.command.split(" ", 3)[2]
-        again = ""
-        if earlier:
             again = (
                 f" (the approval {earlier[-1].get('by')} gave at "
                 f"{earlier[-1].get('ts')} was for another plan: the rules or the "
                 "sensed state changed since)"
             )
-        progress.fail(
+        self.event("approval_pending", **self.waiting)
+        goal = self.approvals.command.split(" ", 3)[2]
+        progress.message = (
             f"waiting for approval: {', '.join(self.waiting['steps'])}{again}; "
             f"approve with 'goap-engine approve {goal}' (all, or name the "
             f"steps), then '{self.approvals.command} --resume'"
         )
-        progress.stop = True
-        return True
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:
         """Kill hooks until every running step has returned; Ctrl-C cannot skip it.
@@ -306,7 +344,7 @@ class StepRunner:
         )
         if unapproved and self.approvals.wait and self.wait_here(step, progress):
             return None  # a waiting run stops here; an approval given here runs
-        if unapproved and not self.approvals.allows(action):
+        if unapproved and action.name not in self.plan_approved:
             # Approvals are settled before a plan runs; this is the last guard.
             message = f"{label} is {why(action)} and was not approved"
             progress.fail(message)
