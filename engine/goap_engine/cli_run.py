@@ -272,7 +272,9 @@ def propose_command(
     goal = find_goal(goal)
     text = _stdin_text() if file == "-" else read_text_limited(Path(file))
     values = parse_assignments(load(goal), sets)
-    result = propose(goal, text, replaces=replaces, sense=not no_sense, sets=values)
+    result = propose(
+        goal, text, replaces=replaces, sense=not no_sense, sets=values, source=file
+    )
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, default=str))
     else:

@@ -113,7 +113,10 @@ def test_a_changed_pack_replaces_the_file_and_the_plan_gets_cheaper(
         stdin=cheaper,
     )
     assert result.returncode == 0, result.stderr
-    assert "proposal: actions.d/deploy.yaml (replaces it)" in result.stdout
+    assert (
+        "proposal: standard input as actions.d/deploy.yaml (replaces it)"
+        in result.stdout
+    )
     assert "current: cost 7, optimal: T1: test, D1: deploy" in result.stdout
     assert "proposed: cost 3, optimal: T1: test, D1: deploy" in result.stdout
     assert "verdict: the plan gets cheaper: cost 7 -> 3" in result.stdout
