@@ -223,10 +223,14 @@ def approve_command(
     if fmt == "json":
         click.echo(json.dumps(given, indent=2))
         return
-    command = f"goap-engine run {shlex.quote(display_path(path))}"
+    # As the waiting run was started (its --var, --target), which this
+    # command's own arguments need not repeat.
+    command = given.get("resume") or (
+        f"goap-engine run {shlex.quote(display_path(path))}{arguments()} --resume"
+    )
     _stderr(
         f"approved {', '.join(given['steps'])} for run {given['run']}, by "
-        f"{given['by']}; continue with '{command}{arguments()} --resume'",
+        f"{given['by']}; continue with '{command}'",
         info=True,
     )
 

@@ -176,17 +176,22 @@ def _approval_problem(kind: str, record: dict[str, Any]) -> str | None:
         return f"an '{kind}' event with {len(record['steps'])} steps but " + (
             f"{len(record['actions'])} actions"
         )
+    resume = record.get("resume")
+    if resume is not None and (not isinstance(resume, str) or _unprintable(resume)):
+        return f"an '{kind}' event whose 'resume' is not a printable command"
     by = record.get("by")
     if kind == "approval_given" and (
-        not isinstance(by, str)
-        or not 0 < len(by) <= 200
-        or any(ord(c) < 32 or ord(c) == 127 for c in by)
+        not isinstance(by, str) or not 0 < len(by) <= 200 or _unprintable(by)
     ):
         return (
             f"an '{kind}' event whose 'by' is not a name of 1 to 200 "
             "printable characters"
         )
     return None
+
+
+def _unprintable(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def read_events(

@@ -230,6 +230,8 @@ class StepRunner:
             "actions": [a.name for a in missing],
             "fingerprint": gate_fingerprint(self.ruleset, values, left),
             "plan": [a.label for a in left],
+            # With this run's --var and --target: 'approve' shows it as is.
+            "resume": f"{self.approvals.command} --resume",
         }
         again = ""
         if earlier:
@@ -248,7 +250,7 @@ class StepRunner:
         progress.message = (
             f"waiting for approval: {', '.join(self.waiting['steps'])}{again}; "
             f"approve with 'goap-engine approve {goal}' (all, or name the "
-            f"steps), then '{self.approvals.command} --resume'"
+            f"steps), then '{self.waiting['resume']}'"
         )
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:

@@ -42,6 +42,8 @@ class Pending:
     plan: tuple[str, ...]
     """The plan from the gate on, as labels: what the approval is for."""
     since: str
+    resume: str = ""
+    """The command that resumes the run, with its vars (empty if not known)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class Pending:
             "fingerprint": self.fingerprint,
             "plan": list(self.plan),
             "since": self.since,
+            "resume": self.resume,
         }
 
 
@@ -94,6 +97,7 @@ def pending_of(events: Iterable[dict[str, Any]], run: str) -> Pending | None:
         fingerprint=str(found.get("fingerprint", "")),
         plan=tuple(str(s) for s in found.get("plan") or ()),
         since=str(found.get("ts", "")),
+        resume=str(found.get("resume") or ""),
     )
 
 
@@ -197,6 +201,7 @@ def approve(ruleset: Ruleset, keys: Sequence[str], by: str | None) -> dict[str, 
                 fingerprint=pending.fingerprint,
                 plan=list(pending.plan),
                 by=who,
+                **({"resume": pending.resume} if pending.resume else {}),
             )
         finally:
             journal.close()
