@@ -126,9 +126,7 @@ def test_an_approval_is_for_the_plan_it_saw_rules_or_state_changed_it_waits_agai
     assert result.returncode == 5, result.stderr
     assert not (tmp_path / "published.txt").exists()
     assert "(the approval alice gave at " in result.stderr
-    assert "was for another plan: the rules or the sensed state changed since)" in (
-        result.stderr
-    )
+    assert "was for another plan: the state changed); approve with" in result.stderr
     last = _events(h, tmp_path, "approval_pending")[-1]
     assert last["outdated"]["by"] == "alice"
     # Approved again, it runs; so would a change of the rules have made it wait.
@@ -136,7 +134,7 @@ def test_an_approval_is_for_the_plan_it_saw_rules_or_state_changed_it_waits_agai
     goal.write_text(goal.read_text() + "# reviewed\n")
     result = h.run("run", goal, "--resume", cwd=tmp_path)
     assert result.returncode == 5
-    assert "was for another plan" in result.stderr
+    assert "was for another plan: the rules (files or vars) changed)" in result.stderr
 
 
 def test_policy_wait_needs_no_flag_and_yes_still_approves_everything(

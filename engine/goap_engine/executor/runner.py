@@ -59,7 +59,7 @@ from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
 from .statefile import StateWriter
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
-from .waiting import granted
+from .waiting import granted, pending_of
 from .worker import WorkerPool
 from .workspace import goal_lock, journal_path, run_dir, state_path, workspace
 from .world import (
@@ -202,6 +202,7 @@ class Runner(StepRunner):
             wait=wait,
         )
         self.given = []
+        self.resumed = None
         self.waiting = None
         self.plan_approved = set()
         self.gates = set()
@@ -273,6 +274,7 @@ class Runner(StepRunner):
                     # It goes on as it ran: waiting, never asking (also when
                     # it was killed before it could stop to wait).
                     self.given = granted(events, str(resume_of))
+                    self.resumed = pending_of(events, str(resume_of))
                     self.approvals.wait, self.approvals.ask = True, None
                 self.check_resume(left, str(resume_of))
             elif previous.get("status") == "waiting" and not self.options.fresh:

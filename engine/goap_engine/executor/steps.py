@@ -18,7 +18,7 @@ from ..model import Action, Ruleset
 from ..planner.plan import Plan, Step, apply, reference_eval
 from ..planner.schedule import dependencies
 from ..templates import action_template_reads
-from ..values import state_dict
+from ..values import fingerprint, ruleset_fingerprint, state_dict
 from .approvals import why
 from .context import HookContext, HookError, Outcome
 from .hooks import (
@@ -38,6 +38,7 @@ from .world import fingerprint_sources, record_facts, remember_facts
 
 if TYPE_CHECKING:
     from .approvals import Approvals
+    from .waiting import Pending
 
 State = tuple[Any, ...]
 RETRY_BASE = float(os.environ.get("GOAP_RETRY_BASE", "1.0"))
@@ -94,6 +95,8 @@ class StepRunner:
     """Action name -> the remote job an interrupted run left running."""
     given: list[dict[str, Any]]
     """The ``approval_given`` events of the waiting run this one resumes."""
+    resumed: Pending | None
+    """What the waiting run this one resumes waited for."""
     waiting: dict[str, Any] | None
     """What this run stopped to wait for (the ``approval_pending`` fields)."""
     plan_steps: tuple[Step, ...] = ()
@@ -221,6 +224,10 @@ class StepRunner:
             if s.number not in done or s.number in self.gates
         ]
         values = state_dict(self.ruleset, progress.state)
+        parts = {
+            "rules": ruleset_fingerprint(self.ruleset),
+            "state": fingerprint(values),
+        }
         missing = unapproved(left, self.approvals.approved)
         earlier = [
             g for g in self.given if any(a.name in g["actions"] for a in missing)
@@ -230,6 +237,7 @@ class StepRunner:
             "actions": [a.name for a in missing],
             "fingerprint": gate_fingerprint(self.ruleset, values, left),
             "plan": [a.label for a in left],
+            **parts,
             # With this run's --var and --target: 'approve' shows it as is.
             "resume": f"{self.approvals.command} --resume",
         }
@@ -242,8 +250,8 @@ class StepRunner:
             }
             again = (
                 f" (the approval {earlier[-1].get('by')} gave at "
-                f"{earlier[-1].get('ts')} was for another plan: the rules or the "
-                "sensed state changed since)"
+                f"{earlier[-1].get('ts')} was for another plan: "
+                f"{self.what_changed(parts, self.waiting['plan'])})"
             )
         self.event("approval_pending", **self.waiting)
         goal = self.approvals.command.split(" ", 3)[2]
@@ -252,6 +260,23 @@ class StepRunner:
             f"approve with 'goap-engine approve {goal}' (all, or name the "
             f"steps), then '{self.waiting['resume']}'"
         )
+
+    def what_changed(self, parts: dict[str, str], plan: list[str]) -> str:
+        """Say what differs from where the resumed run waited."""
+        before = self.resumed
+        if before is None or not (before.rules and before.state):
+            return "the rules, the sensed state or the plan changed since"
+        changed = []
+        if before.rules != parts["rules"]:
+            changed.append("the rules (files or vars) changed")
+        if before.state != parts["state"]:
+            changed.append("the state changed")
+        if list(before.plan) != plan:
+            changed.append(
+                f"the plan from there is {', '.join(plan)} "
+                f"(was {', '.join(before.plan)})"
+            )
+        return "; ".join(changed) or "the plan changed since"
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:
         """Kill hooks until every running step has returned; Ctrl-C cannot skip it.

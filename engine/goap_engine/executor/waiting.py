@@ -44,6 +44,10 @@ class Pending:
     since: str
     resume: str = ""
     """The command that resumes the run, with its vars (empty if not known)."""
+    rules: str = ""
+    """The fingerprint of the rules alone, to say what changed (or empty)."""
+    state: str = ""
+    """The fingerprint of the state alone (or empty)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +102,8 @@ def pending_of(events: Iterable[dict[str, Any]], run: str) -> Pending | None:
         plan=tuple(str(s) for s in found.get("plan") or ()),
         since=str(found.get("ts", "")),
         resume=str(found.get("resume") or ""),
+        rules=str(found.get("rules") or ""),
+        state=str(found.get("state") or ""),
     )
 
 
