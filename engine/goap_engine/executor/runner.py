@@ -207,6 +207,25 @@ class Runner(StepRunner):
         self.plan_approved = set()
         self.gates = set()
 
+    def still_waiting(self, events: list[dict[str, Any]], run: str) -> str:
+        """Return what to do about the waiting run ``run``: approve, or resume."""
+        goal = shlex.quote(display_path(self.ruleset.path))
+        pending = pending_of(events, run)
+        resume = (pending.resume if pending else "") or (
+            f"{self.approvals.command} --resume"
+        )
+        fresh = f"or start over with '{self.approvals.command} --fresh'"
+        approved = {a for g in granted(events, run) for a in g["actions"]}
+        if pending is not None and set(pending.actions) <= approved:
+            return (
+                f"the previous run {run} waits, and what it waits for is "
+                f"approved; continue with '{resume}', {fresh}"
+            )
+        return (
+            f"the previous run {run} waits for approval; approve with "
+            f"'goap-engine approve {goal}' and continue with '{resume}', {fresh}"
+        )
+
     def log(self, text: str) -> None:
         self.event("log", message=text)
 
@@ -278,13 +297,7 @@ class Runner(StepRunner):
                     self.approvals.wait, self.approvals.ask = True, None
                 self.check_resume(left, str(resume_of))
             elif previous.get("status") == "waiting" and not self.options.fresh:
-                goal = shlex.quote(display_path(self.ruleset.path))
-                raise InputError(
-                    f"the previous run {previous.get('run')} waits for approval; "
-                    f"approve with 'goap-engine approve {goal}' and continue "
-                    f"with '{self.approvals.command} --resume', or start over "
-                    f"with '{self.approvals.command} --fresh'"
-                )
+                raise InputError(self.still_waiting(events, str(previous.get("run"))))
             elif not self.options.fresh:
                 raise InputError(
                     f"the previous run {previous.get('run')} (started "

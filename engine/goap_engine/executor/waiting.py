@@ -189,6 +189,13 @@ def approve(ruleset: Ruleset, keys: Sequence[str], by: str | None) -> dict[str, 
         pending = None
         if previous is not None and previous.get("status") == "waiting":
             pending = pending_of(events, str(previous.get("run")))
+        if pending is None and previous is not None:
+            raise InputError(
+                f"no run of {ruleset.path} waits for approval: the last run "
+                f"{previous.get('run')} was interrupted; continue it with "
+                "'run --resume' (a run started with --wait-for-approval stops "
+                "again where an approval is needed)"
+            )
         if pending is None:
             state = "no run yet" if not events else _last_status(events)
             raise InputError(
