@@ -276,7 +276,9 @@ class StepRunner:
                 f"the plan from there is {', '.join(plan)} "
                 f"(was {', '.join(before.plan)})"
             )
-        return "; ".join(changed) or "the plan changed since"
+        # Nothing changed, yet the fingerprints differ: the approval names
+        # one this run never waited for (a journal line written by hand).
+        return "; ".join(changed) or "its fingerprint is not the one the run waited for"
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:
         """Kill hooks until every running step has returned; Ctrl-C cannot skip it.
