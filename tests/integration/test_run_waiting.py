@@ -233,9 +233,8 @@ def test_parallel_steps_and_two_gates_an_approval_matches_on_resume(
     assert third.returncode == 0, third.stderr
     assert (tmp_path / "gb").exists()
     listing = h.run("history", goal, cwd=tmp_path).stdout.splitlines()
-    assert listing[0].endswith(
-        f"approved gate_a (by al)  resumed by {_events(h, tmp_path, 'run_start')[1]['run']}"
-    )
+    second_run = _events(h, tmp_path, "run_start")[1]["run"]
+    assert listing[0].endswith(f"approved gate_a (by al)  resumed by {second_run}")
     assert "approved gate_b (by bo)  resumed by " in listing[1]
 
 
