@@ -160,7 +160,7 @@ def test_approve_refuses_what_nothing_waits_for(
     result = h.run("approve", goal, "B1", "nope", cwd=tmp_path)
     assert result.returncode == 2
     assert (
-        "'B1' does not wait for approval; 'nope' does not wait for approval "
+        "'B1' does not wait for approval; no step 'nope' in goal.yaml "
         "(waiting: P1: publish, N1: announce)" in result.stderr
     )
     result = h.run("approve", goal, "--by", "eve\nforged line", cwd=tmp_path)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, display_path
 from ..model import Action, Ruleset
 from ..values import fingerprint, ruleset_fingerprint
 
@@ -152,7 +152,7 @@ def choose(ruleset: Ruleset, pending: Pending, keys: Sequence[str]) -> list[int]
         try:
             name = ruleset.action(key).name
         except KeyError:
-            name = key
+            name = None
         matches = [
             i
             for i, (label, action) in enumerate(
@@ -161,7 +161,12 @@ def choose(ruleset: Ruleset, pending: Pending, keys: Sequence[str]) -> list[int]
             if key in (label, action) or name == action
         ]
         if not matches:
-            problems.append(f"'{key}' does not wait for approval")
+            known = name is not None or any(a.label == key for a in ruleset.actions)
+            problems.append(
+                f"'{key}' does not wait for approval"
+                if known
+                else f"no step '{key}' in {display_path(ruleset.path)}"
+            )
         chosen += [i for i in matches if i not in chosen]
     if problems:
         raise InputError(
