@@ -398,3 +398,27 @@ def test_approval_lines_of_the_wrong_shape_are_located_never_an_internal_error(
         listing.stderr
     )
     assert not (tmp_path / "published.txt").exists()
+
+
+def test_approve_while_a_run_holds_the_lock_exits_4_and_writes_nothing(
+    tmp_path: Path, h: SimpleNamespace, engines: list
+) -> None:
+    goal = _project(tmp_path, h)
+    assert h.run("run", goal, "--wait-for-approval", cwd=tmp_path).returncode == 5
+    (tmp_path / "build.txt").unlink()
+    text = goal.read_text().replace(
+        'run: "echo building; echo ok > build.txt"',
+        'run: "touch started; while [ ! -f go ]; do sleep 0.05; done; '
+        'echo ok > build.txt"',
+    )
+    goal.write_text(text)
+    proc = h.start("run", goal, "--resume", cwd=tmp_path)
+    engines.append(proc)
+    h.wait_for(lambda: (tmp_path / "started").exists(), message="the hook to start")
+    result = h.run("approve", goal, "--by", "al", cwd=tmp_path)
+    assert result.returncode == 4, result.stderr
+    assert "error: another run holds the lock " in result.stderr
+    (tmp_path / "go").touch()
+    proc.communicate(timeout=30)
+    assert proc.returncode == 5
+    assert not _events(h, tmp_path, "approval_given")
