@@ -191,6 +191,18 @@ def test_a_proposal_reads_no_file_outside_the_project_but_those_the_goal_uses(
         "already uses" in result.stdout
     )
     assert "hunter2" not in result.stdout + result.stderr
+    # Nor a folder there that holds a pack the goal does not use.
+    (shared / "other.yaml").write_text("version: other-hunter3\n")
+    folder = h.run(
+        "propose",
+        "-",
+        goal,
+        cwd=project,
+        stdin=text.replace("../../shared/tests.yaml, ../../netrc.yaml", "../../shared"),
+    )
+    assert folder.returncode == 2
+    assert "error: uses: '../../shared': a proposal reads only files" in folder.stdout
+    assert "hunter3" not in folder.stdout + folder.stderr
     # What the goal already uses, outside the project or not, is allowed.
     text = text.replace(", ../../netrc.yaml", "")
     result = h.run("propose", "-", goal, cwd=project, stdin=text)

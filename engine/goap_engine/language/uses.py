@@ -41,11 +41,15 @@ class Bounds:
 
     def allows(self, target: Path) -> bool:
         real = resolved(target)
-        return (
-            real.is_relative_to(self.root)
-            or real.is_relative_to(resolved(shipped_folder()))
-            or real in self.known
-            or any(file.parent == real for file in self.known)
+        if real.is_relative_to(self.root) or real in self.known:
+            return True
+        if real.is_relative_to(resolved(shipped_folder())):
+            return True
+        # A folder the goal uses: only if it holds no pack the goal does not.
+        return real.is_dir() and all(
+            resolved(p) in self.known
+            for p in real.iterdir()
+            if p.suffix in YAML_SUFFIXES
         )
 
 
