@@ -11,7 +11,6 @@ loses nothing.  How one step runs lives in ``steps``; approvals in
 
 from __future__ import annotations
 
-import shlex
 import signal
 import sys
 import threading
@@ -29,7 +28,6 @@ from ..errors import (
     Diagnostic,
     InputError,
     NoPlanError,
-    display_path,
 )
 from ..files import project_root
 from ..model import DELIVERY_TEXT, Action, Ruleset
@@ -59,7 +57,7 @@ from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
 from .statefile import StateWriter
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
-from .waiting import granted, pending_of
+from .waiting import granted, pending_of, still_waiting
 from .worker import WorkerPool
 from .workspace import goal_lock, journal_path, run_dir, state_path, workspace
 from .world import (
@@ -207,25 +205,6 @@ class Runner(StepRunner):
         self.plan_approved = set()
         self.gates = set()
 
-    def still_waiting(self, events: list[dict[str, Any]], run: str) -> str:
-        """Return what to do about the waiting run ``run``: approve, or resume."""
-        goal = shlex.quote(display_path(self.ruleset.path))
-        pending = pending_of(events, run)
-        resume = (pending.resume if pending else "") or (
-            f"{self.approvals.command} --resume"
-        )
-        fresh = f"or start over with '{self.approvals.command} --fresh'"
-        approved = {a for g in granted(events, run) for a in g["actions"]}
-        if pending is not None and set(pending.actions) <= approved:
-            return (
-                f"the previous run {run} waits, and what it waits for is "
-                f"approved; continue with '{resume}', {fresh}"
-            )
-        return (
-            f"the previous run {run} waits for approval; approve with "
-            f"'goap-engine approve {goal}' and continue with '{resume}', {fresh}"
-        )
-
     def log(self, text: str) -> None:
         self.event("log", message=text)
 
@@ -297,7 +276,14 @@ class Runner(StepRunner):
                     self.approvals.wait, self.approvals.ask = True, None
                 self.check_resume(left, str(resume_of))
             elif previous.get("status") == "waiting" and not self.options.fresh:
-                raise InputError(self.still_waiting(events, str(previous.get("run"))))
+                raise InputError(
+                    still_waiting(
+                        self.ruleset,
+                        events,
+                        str(previous.get("run")),
+                        self.approvals.command,
+                    )
+                )
             elif not self.options.fresh:
                 raise InputError(
                     f"the previous run {previous.get('run')} (started "

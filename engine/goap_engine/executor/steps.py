@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import display_path
 from ..model import Action, Ruleset
 from ..planner.plan import Plan, Step, apply, reference_eval
 from ..planner.schedule import dependencies
@@ -216,7 +218,7 @@ class StepRunner:
         the gate was reached): the fingerprint is of the state the run stops
         in and the steps left, which is where ``--resume`` plans from.
         """
-        from .waiting import gate_fingerprint, unapproved
+        from .waiting import gate_fingerprint, unapproved, what_changed
 
         left = [
             s.action
@@ -251,34 +253,16 @@ class StepRunner:
             again = (
                 f" (the approval {earlier[-1].get('by')} gave at "
                 f"{earlier[-1].get('ts')} was for another plan: "
-                f"{self.what_changed(parts, self.waiting['plan'])})"
+                f"{what_changed(self.resumed, parts, self.waiting['plan'])})"
             )
         self.event("approval_pending", **self.waiting)
-        goal = self.approvals.command.split(" ", 3)[2]
+        # Quoted as a shell reads it: a goal's path may hold spaces.
+        goal = shlex.quote(display_path(self.ruleset.path))
         progress.message = (
             f"waiting for approval: {', '.join(self.waiting['steps'])}{again}; "
             f"approve with 'goap-engine approve {goal}' (all, or name the "
             f"steps), then '{self.waiting['resume']}'"
         )
-
-    def what_changed(self, parts: dict[str, str], plan: list[str]) -> str:
-        """Say what differs from where the resumed run waited."""
-        before = self.resumed
-        if before is None or not (before.rules and before.state):
-            return "the rules, the sensed state or the plan changed since"
-        changed = []
-        if before.rules != parts["rules"]:
-            changed.append("the rules (files or vars) changed")
-        if before.state != parts["state"]:
-            changed.append("the state changed")
-        if list(before.plan) != plan:
-            changed.append(
-                f"the plan from there is {', '.join(plan)} "
-                f"(was {', '.join(before.plan)})"
-            )
-        # Nothing changed, yet the fingerprints differ: the approval names
-        # one this run never waited for (a journal line written by hand).
-        return "; ".join(changed) or "its fingerprint is not the one the run waited for"
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:
         """Kill hooks until every running step has returned; Ctrl-C cannot skip it.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,51 @@ def gate_fingerprint(
             "state": state,
             "plan": [a.name for a in plan],
         }
+    )
+
+
+def what_changed(before: Pending | None, parts: dict[str, str], plan: list[str]) -> str:
+    """Say what differs from where the resumed run waited (``before``).
+
+    ``parts`` holds the fingerprints of the rules and of the state where the
+    run now stops, ``plan`` the labels of the steps left.
+    """
+    if before is None or not (before.rules and before.state):
+        return "the rules, the sensed state or the plan changed since"
+    changed = []
+    if before.rules != parts["rules"]:
+        changed.append("the rules (files or vars) changed")
+    if before.state != parts["state"]:
+        changed.append("the state changed")
+    if list(before.plan) != plan:
+        changed.append(
+            f"the plan from there is {', '.join(plan)} (was {', '.join(before.plan)})"
+        )
+    # Nothing changed, yet the fingerprints differ: the approval names one
+    # this run never waited for (a journal line written by hand).
+    return "; ".join(changed) or "its fingerprint is not the one the run waited for"
+
+
+def still_waiting(
+    ruleset: Ruleset, events: Sequence[dict[str, Any]], run: str, command: str
+) -> str:
+    """Return what to do about the waiting ``run``: approve, or resume.
+
+    ``command`` is ``goap-engine run GOAL [VARS]`` as this run was started.
+    """
+    goal = shlex.quote(display_path(ruleset.path))
+    pending = pending_of(events, run)
+    resume = (pending.resume if pending else "") or f"{command} --resume"
+    fresh = f"or start over with '{command} --fresh'"
+    approved = {a for g in granted(events, run) for a in g["actions"]}
+    if pending is not None and set(pending.actions) <= approved:
+        return (
+            f"the previous run {run} waits, and what it waits for is approved; "
+            f"continue with '{resume}', {fresh}"
+        )
+    return (
+        f"the previous run {run} waits for approval; approve with "
+        f"'goap-engine approve {goal}' and continue with '{resume}', {fresh}"
     )
 
 
