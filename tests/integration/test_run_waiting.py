@@ -422,3 +422,18 @@ def test_approve_while_a_run_holds_the_lock_exits_4_and_writes_nothing(
     proc.communicate(timeout=30)
     assert proc.returncode == 5
     assert not _events(h, tmp_path, "approval_given")
+
+
+def test_a_goal_whose_path_has_a_space_is_named_whole(
+    tmp_path: Path, h: SimpleNamespace
+) -> None:
+    (tmp_path / "VERSION").write_text("1.0\n")
+    goal = h.goal(tmp_path, SHIP, "my release.yaml")
+    result = h.run("run", goal, "--wait-for-approval", cwd=tmp_path)
+    assert result.returncode == 5
+    assert (
+        "approve with 'goap-engine approve 'my release.yaml'' (all, or name the "
+        "steps), then 'goap-engine run 'my release.yaml' --resume'" in result.stderr
+    )
+    again = h.run("run", goal, cwd=tmp_path)
+    assert "approve with 'goap-engine approve 'my release.yaml'' and" in again.stderr
