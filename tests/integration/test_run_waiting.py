@@ -437,3 +437,38 @@ def test_a_goal_whose_path_has_a_space_is_named_whole(
     )
     again = h.run("run", goal, cwd=tmp_path)
     assert "approve with 'goap-engine approve 'my release.yaml'' and" in again.stderr
+
+
+FIRST_GATE = """\
+version: 1
+state:
+  a: {type: bool, sense: "test -f a"}
+  b: {type: bool, sense: "test -f b"}
+  ga: {type: bool, sense: "test -f ga"}
+  gb: {type: bool, sense: "test -f gb"}
+actions:
+  gate_a: {effects: {ga: true}, irreversible: true, run: "touch ga"}
+  make_a: {effects: {a: true}, run: "touch a"}
+  make_b: {effects: {b: true}, run: "touch b"}
+  gate_b: {pre: b, effects: {gb: true}, irreversible: true, run: "touch gb"}
+goal: [a, b, ga, gb]
+"""
+
+
+def test_a_step_held_for_approval_holds_only_what_depends_on_it(
+    tmp_path: Path, h: SimpleNamespace
+) -> None:
+    goal = h.goal(tmp_path, FIRST_GATE)
+    result = h.run("run", goal, "--wait-for-approval", cwd=tmp_path)
+    assert result.returncode == 5, result.stderr
+    [plan] = _events(h, tmp_path, "plan")
+    assert plan["steps"][0] == "gate_a"
+    # gate_a comes first, yet what needs no approval ran all the same.
+    assert (tmp_path / "a").exists() and (tmp_path / "b").exists()
+    assert not (tmp_path / "ga").exists() and not (tmp_path / "gb").exists()
+    [pending] = _events(h, tmp_path, "approval_pending")
+    assert pending["steps"] == ["gate_a", "gate_b"]
+    assert h.run("approve", goal, "gate_b", cwd=tmp_path).returncode == 0
+    result = h.run("run", goal, "--resume", cwd=tmp_path)
+    assert result.returncode == 5, result.stderr
+    assert (tmp_path / "gb").exists() and not (tmp_path / "ga").exists()

@@ -150,6 +150,10 @@ class StepRunner:
                         pending.remove(item)
                         started = self.start(step, progress, pool)
                         if started is None:
+                            if step.number in self.gates:
+                                # Held: what depends on it never starts, the
+                                # rest of the plan goes on.
+                                continue
                             done.add(step.number)
                             if not progress.ok:
                                 break
@@ -164,7 +168,8 @@ class StepRunner:
                     done.add(step.number)
                 if not progress.ok:
                     pending.clear()
-            if self.gates:
+            if self.gates and progress.ok:
+                # (After a failure the run replans, and meets the gate again.)
                 self.note_waiting(progress, done)
         except BaseException:
             # Ctrl-C, or an error of the engine itself: either way nothing
@@ -187,8 +192,8 @@ class StepRunner:
 
         An approval given for this plan (the same rules, the same state where
         it starts, the same steps) lets the steps it named run.  Anything
-        else stops the plan: steps already running end, none starts, and
-        ``note_waiting`` journals what the run waits for once they have.
+        else holds the step: the steps that depend on it never start, the
+        others run, and ``note_waiting`` then journals what the run waits for.
         """
         from .waiting import gate_fingerprint
 
@@ -207,16 +212,14 @@ class StepRunner:
                 self.event("approval_used", step=step.action.label, by=given.get("by"))
                 return False
         self.gates.add(step.number)
-        progress.fail("waiting for approval")
-        progress.stop = True
         return True
 
     def note_waiting(self, progress: Progress, done: set[int]) -> None:
         """Journal what the stopped plan waits for, as it stands now.
 
-        Taken once every running step has ended (parallel steps may end after
-        the gate was reached): the fingerprint is of the state the run stops
-        in and the steps left, which is where ``--resume`` plans from.
+        Taken once every step that could run has ended: the fingerprint is
+        of the state the run stops in and the steps left, which is where
+        ``--resume`` plans from.
         """
         from .waiting import gate_fingerprint, unapproved, what_changed
 
@@ -258,11 +261,12 @@ class StepRunner:
         self.event("approval_pending", **self.waiting)
         # Quoted as a shell reads it: a goal's path may hold spaces.
         goal = shlex.quote(display_path(self.ruleset.path))
-        progress.message = (
+        progress.fail(
             f"waiting for approval: {', '.join(self.waiting['steps'])}{again}; "
             f"approve with 'goap-engine approve {goal}' (all, or name the "
             f"steps), then '{self.waiting['resume']}'"
         )
+        progress.stop = True
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:
         """Kill hooks until every running step has returned; Ctrl-C cannot skip it.
