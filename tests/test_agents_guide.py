@@ -83,3 +83,25 @@ def test_an_agents_md_that_is_a_fifo_or_a_link_is_left_alone(tmp_path: Path) -> 
     result = _init(tmp_path)
     assert "AGENTS.md: is a symbolic link; left alone" in result.stderr
     assert target.read_text() == "theirs\n"
+
+
+def test_init_writes_files_to_share_as_the_umask_says_and_keeps_a_files_mode(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "AGENTS.md").write_text("# Rules\n")
+    (tmp_path / "AGENTS.md").chmod(0o640)
+    umask = os.umask(0o022)
+    try:
+        assert _init(tmp_path).returncode == 0
+    finally:
+        os.umask(umask)
+    modes = {
+        name: (tmp_path / name).stat().st_mode & 0o777
+        for name in ("AGENTS.md", "actions.d/project.yaml", "goals.d/production.yaml")
+    }
+    # They were 0600, as the engine's own temporary files are.
+    assert modes == {
+        "AGENTS.md": 0o640,
+        "actions.d/project.yaml": 0o644,
+        "goals.d/production.yaml": 0o644,
+    }

@@ -223,10 +223,14 @@ def approve_command(
     if fmt == "json":
         click.echo(json.dumps(given, indent=2))
         return
-    command = f"goap-engine run {shlex.quote(display_path(path))}"
+    # As the waiting run was started (its --var, --target), which this
+    # command's own arguments need not repeat.
+    command = given.get("resume") or (
+        f"goap-engine run {shlex.quote(display_path(path))}{arguments()} --resume"
+    )
     _stderr(
         f"approved {', '.join(given['steps'])} for run {given['run']}, by "
-        f"{given['by']}; continue with '{command}{arguments()} --resume'",
+        f"{given['by']}; continue with '{command}'",
         info=True,
     )
 
@@ -272,7 +276,9 @@ def propose_command(
     goal = find_goal(goal)
     text = _stdin_text() if file == "-" else read_text_limited(Path(file))
     values = parse_assignments(load(goal), sets)
-    result = propose(goal, text, replaces=replaces, sense=not no_sense, sets=values)
+    result = propose(
+        goal, text, replaces=replaces, sense=not no_sense, sets=values, source=file
+    )
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, default=str))
     else:

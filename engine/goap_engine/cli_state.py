@@ -178,13 +178,20 @@ def history(goal: Path | None, fmt: str) -> None:
 
 
 def _approval_text(item: dict[str, Any]) -> str:
-    """Return what a run waits for and who approved it, or nothing."""
-    text = ""
+    """Return what a run waits for, who approved what, and what resumed it."""
+    approved: dict[str, str] = {}
     for given in item.get("approved", []):
-        text += f"  approved by {given['by']}: {', '.join(given['steps'] or ())}"
-    if item["status"] == "waiting" and item.get("waiting_for"):
-        text += f"  waiting for approval: {', '.join(item['waiting_for'])}"
-    return text
+        approved.update(dict.fromkeys(given["steps"], given["by"]))
+    parts = [f"approved {step} (by {by})" for step, by in approved.items()]
+    if "resumed_by" in item:
+        parts.append(f"resumed by {item['resumed_by']}")
+    elif item["status"] == "waiting":
+        left = [s for s in item.get("waiting_for", ()) if s not in approved]
+        if left:
+            parts.append(f"waiting for approval: {', '.join(left)}")
+        else:
+            parts.append("approved: continue with 'run --resume'")
+    return "".join(f"  {part}" for part in parts)
 
 
 def _focus_text(item: dict[str, Any]) -> str:

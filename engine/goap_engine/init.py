@@ -185,6 +185,21 @@ def _read(path: Path) -> str:
         os.close(fd)
 
 
+def _file_mode(path: Path) -> int:
+    """Return the mode for a project file: as it was, else as the umask has it.
+
+    These are files to share and commit, not the engine's private state (a
+    temporary file, which the write goes through, is readable by its owner
+    only).
+    """
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 class ScaffoldExistsError(SourceError, FileExistsError):
     """``init`` would overwrite files that already exist."""
 
@@ -212,7 +227,7 @@ def scaffold(root: Path, *, force: bool = False) -> list[Path]:
         )
     for path, text in files.items():
         try:
-            atomic_write(path, text)
+            atomic_write(path, text, mode=_file_mode(path))
         except OSError as exc:
             raise ScaffoldExistsError(
                 f"cannot write {path}: {exc.strerror or exc}"
@@ -263,7 +278,7 @@ def write_agents_guide(root: Path) -> Path | None:
     if new == old:
         return None
     try:
-        atomic_write(path, new)
+        atomic_write(path, new, mode=_file_mode(path))
     except OSError as exc:
         raise ScaffoldExistsError(
             f"cannot write {path}: {exc.strerror or exc}"

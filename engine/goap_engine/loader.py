@@ -24,9 +24,9 @@ from .language.overrides import OverrideReading
 from .language.runs_on import with_defaults
 from .language.scope import parse_duration
 from .language.state import StateReading
+from .language.uses import Bounds, shipped_folder, shipped_packs
 from .language.uses import LoadContext as _Context
 from .language.uses import read_tree as _read_tree
-from .language.uses import shipped_folder, shipped_packs
 from .language.var_inputs import VarInput, apply, given
 from .model import Pack, Policy, Ruleset
 from .sources import SourceError, lock_path
@@ -93,20 +93,26 @@ def load_with_diagnostics(
 
 
 def load_proposal(
-    path: str | Path, texts: Mapping[Path, str], added: Path | None = None
+    path: str | Path,
+    texts: Mapping[Path, str],
+    added: Path | None = None,
+    bounds: Bounds | None = None,
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
     """Load the goal at ``path`` with ``texts`` read instead of those files.
 
     ``added`` (one of ``texts``) is a pack the goal does not use yet: it is
     loaded as if the goal's ``uses`` ended with it.  Nothing is written: no
-    ruleset cache, no lock file (a remote pack must already be locked).
+    ruleset cache, no lock file, no fetch (a git pack must already be locked
+    and in the cache).  ``bounds`` limits the files ``uses`` may name.
     """
     from .documents import OVERLAY
 
     inputs = list(given())
     token = OVERLAY.set({p.resolve(): t for p, t in texts.items()})
     try:
-        return _load(Path(path), inputs, False, added=added, write_lock=False)
+        return _load(
+            Path(path), inputs, False, added=added, write_lock=False, bounds=bounds
+        )
     finally:
         OVERLAY.reset(token)
 
@@ -118,8 +124,9 @@ def _load(
     *,
     added: Path | None = None,
     write_lock: bool = True,
+    bounds: Bounds | None = None,
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
-    ctx = _Context(lock_file=lock_path(root.absolute()), update=update)
+    ctx = _Context(lock_file=lock_path(root.absolute()), update=update, bounds=bounds)
     _read_tree(ctx, root.absolute(), chain=())
     if added is not None and ctx.documents:
         # Before the goal, which is the last document read: the goal's own

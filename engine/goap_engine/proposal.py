@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Diagnostic, InputError, NoPlanError, display_path
-from .files import is_inside, project_root
+from .executor.workspace import ROOT as WORKSPACE
+from .files import is_inside, project_root, regular_file_problem, resolved
 from .model import Ruleset
 from .yaml_reader import YamlError, parse
 
@@ -36,8 +37,14 @@ def propose(
     replaces: Path | None = None,
     sense: bool = True,
     sets: Mapping[str, Any] | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """Return the proposal's diagnostics and plans (see the module docstring)."""
+    """Return the proposal's diagnostics and plans (see the module docstring).
+
+    ``source`` names where the text came from (a file, ``-``), for the reader:
+    diagnostics name the file the proposal stands for.
+    """
+    from .language.uses import Bounds
     from .loader import load, load_proposal
 
     current = load(goal)
@@ -46,7 +53,8 @@ def propose(
     # added to what it uses; one it loads is replaced.
     loaded = {p.path.resolve() for p in current.packs}
     added = None if target.resolve() in loaded else target
-    proposed, diagnostics = load_proposal(goal, {target: text}, added)
+    bounds = Bounds(resolved(project_root(goal)), frozenset(loaded))
+    proposed, diagnostics = load_proposal(goal, {target: text}, added, bounds)
     if proposed is not None and not any(d.severity == "error" for d in diagnostics):
         from .lint import lint
 
@@ -55,6 +63,7 @@ def propose(
     values, unread = _start_values(current, sense, sets or {})
     result: dict[str, Any] = {
         "goal": display_path(goal),
+        "source": source,
         "file": display_path(target),
         "mode": "adds" if added is not None else "replaces",
         "valid": not errors,
@@ -96,9 +105,19 @@ def _target(goal: Path, text: str, replaces: Path | None) -> Path:
         raise InputError(f"--as {replaces}: expected a .yaml or .yml file")
     root = project_root(goal)
     if not is_inside(replaces, root):
-        raise InputError(f"--as {replaces}: expected a file inside the project {root}")
-    if replaces.exists() and not replaces.is_file():
-        raise InputError(f"--as {replaces}: expected a file")
+        real = resolved(replaces)
+        link = f" (links resolved: {real})" if real != replaces.absolute() else ""
+        raise InputError(
+            f"--as {replaces}{link}: expected a file inside the project {root}"
+        )
+    if WORKSPACE in resolved(replaces).relative_to(resolved(root)).parts:
+        raise InputError(
+            f"--as {replaces}: expected a goal or pack file; {WORKSPACE}/ holds "
+            "the engine's runs and state, not files a goal uses"
+        )
+    problem = regular_file_problem(replaces) if replaces.exists() else None
+    if problem:
+        raise InputError(f"--as {replaces}: {problem}")
     return replaces
 
 
@@ -200,7 +219,11 @@ def _diagnostic(d: Diagnostic) -> dict[str, Any]:
 
 def describe(result: Mapping[str, Any]) -> list[str]:
     """Return the result as lines for a person."""
-    lines = [f"proposal: {result['file']} ({result['mode']} it)"]
+    source = result.get("source")
+    came = ""
+    if source and source != result["file"]:
+        came = f"{'standard input' if source == '-' else source} as "
+    lines = [f"proposal: {came}{result['file']} ({result['mode']} it)"]
     for d in result["diagnostics"]:
         where = f"{d['file']}:{d['line']}:{d['column']}: " if d["file"] else ""
         entity = f"{d['entity']}: " if d["entity"] else ""

@@ -130,7 +130,8 @@ def plan_text(plan: Plan, *, tag: str | None = None) -> str:
             names = ", ".join(dict.fromkeys(a.id or a.name for a in approvals))
             out.append(
                 f"Needs approval before the run starts: {names} "
-                "(asked on a terminal; otherwise --yes or --approve)."
+                "(asked on a terminal; otherwise --yes or --approve, or "
+                "--wait-for-approval to stop there and 'approve' later)."
             )
     out.append("")
     out.append(

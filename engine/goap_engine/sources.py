@@ -405,20 +405,27 @@ def cache_dir() -> Path:
 
 
 def resolve(
-    source: PackSource, *, base: Path, lock: Lockfile, update: bool = False
+    source: PackSource,
+    *,
+    base: Path,
+    lock: Lockfile,
+    update: bool = False,
+    offline: bool = False,
 ) -> Path:
     """Return the file or folder holding the packs of ``source``.
 
     ``base`` is the folder of the goal that uses the source.  Git and python
     sources are checked against, and recorded in, ``lock.entries``; the caller
     saves the lock.  ``update`` re-resolves git refs and accepts changed content.
+    ``offline`` refuses a git pack whose pinned export is not in the cache
+    (it would fetch, and write the cache).
     """
     if source.kind == "path":
         return (base / source.spec).absolute()
     if source.kind == "python":
         return _resolve_python(source, lock, update)
     if source.kind == "git":
-        return _resolve_git(source, base, lock, update)
+        return _resolve_git(source, base, lock, update, offline)
     raise SourceError(
         f"'{source.spec}' is a shipped pack: the loader finds those itself"
     )
@@ -509,7 +516,9 @@ def _entry_point_folder(source: PackSource, value: str) -> Path:
     )
 
 
-def _resolve_git(source: PackSource, base: Path, lock: Lockfile, update: bool) -> Path:
+def _resolve_git(
+    source: PackSource, base: Path, lock: Lockfile, update: bool, offline: bool
+) -> Path:
     # Checked again: a PackSource may have been built without parse_source.
     _check_url(source.spec, source.url)
     _check_ref(source.spec, source.ref)
@@ -531,6 +540,11 @@ def _resolve_git(source: PackSource, base: Path, lock: Lockfile, update: bool) -
         # The pinned export is in the cache: no git at all.
         commit = pinned_commit
         tree = trees / export_name(commit, source.subpath)
+    elif offline:
+        raise SourceError(
+            f"pack '{source.spec}' is not fetched yet, and a proposal fetches "
+            "nothing; add it to the goal and run 'goap-engine packs update' first"
+        )
     else:
         with _mirror(remote) as repo:
             if pinned_commit:

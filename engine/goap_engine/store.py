@@ -41,11 +41,12 @@ def _compact(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"), allow_nan=False)
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write ``text`` to ``path`` so a crash leaves either the old or the new file.
 
     A folder at ``path`` is refused (``IsADirectoryError``) before anything
     is written: replacing it would fail only after the temporary file exists.
+    The file is readable by its owner only, unless ``mode`` says otherwise.
     """
     import tempfile
 
@@ -55,6 +56,8 @@ def atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -113,7 +114,10 @@ def test_a_changed_pack_replaces_the_file_and_the_plan_gets_cheaper(
         stdin=cheaper,
     )
     assert result.returncode == 0, result.stderr
-    assert "proposal: actions.d/deploy.yaml (replaces it)" in result.stdout
+    assert (
+        "proposal: standard input as actions.d/deploy.yaml (replaces it)"
+        in result.stdout
+    )
     assert "current: cost 7, optimal: T1: test, D1: deploy" in result.stdout
     assert "proposed: cost 3, optimal: T1: test, D1: deploy" in result.stdout
     assert "verdict: the plan gets cheaper: cost 7 -> 3" in result.stdout
@@ -160,3 +164,82 @@ def test_a_proposal_for_a_file_outside_the_project_is_refused(
     assert result.returncode == 2
     assert "the proposal is not YAML" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_proposal_reads_no_file_outside_the_project_but_those_the_goal_uses(
+    tmp_path: Path, h: SimpleNamespace
+) -> None:
+    project = tmp_path / "project"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "tests.yaml").write_text(TESTS)
+    (tmp_path / "netrc.yaml").write_text("version: machine-hunter2\n")
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    goal: Path = h.goal(
+        project / "goals.d",
+        GOAL.replace("[../actions.d]", "[../../shared/tests.yaml]"),
+        "deploy.yaml",
+    )
+    text = "version: 1\nuses: [../../shared/tests.yaml, ../../netrc.yaml]\n" + (
+        DEPLOY.removeprefix("version: 1\n")
+    )
+    result = h.run("propose", "-", goal, cwd=project, stdin=text)
+    assert result.returncode == 2, result.stderr
+    assert (
+        "goals.d/proposal.yaml:2:33: error: uses: '../../netrc.yaml': a proposal "
+        f"reads only files inside the project {project} and those the goal "
+        "already uses" in result.stdout
+    )
+    assert "hunter2" not in result.stdout + result.stderr
+    # Nor a folder there that holds a pack the goal does not use.
+    (shared / "other.yaml").write_text("version: other-hunter3\n")
+    folder = h.run(
+        "propose",
+        "-",
+        goal,
+        cwd=project,
+        stdin=text.replace("../../shared/tests.yaml, ../../netrc.yaml", "../../shared"),
+    )
+    assert folder.returncode == 2
+    assert "error: uses: '../../shared': a proposal reads only files" in folder.stdout
+    assert "hunter3" not in folder.stdout + folder.stderr
+    # What the goal already uses, outside the project or not, is allowed.
+    text = text.replace(", ../../netrc.yaml", "")
+    result = h.run("propose", "-", goal, cwd=project, stdin=text)
+    assert result.returncode == 0, result.stdout
+    assert "verdict: the goal becomes reachable, at cost 7" in result.stdout
+
+
+def test_a_proposal_fetches_no_git_pack_but_uses_one_already_fetched(
+    tmp_path: Path, h: SimpleNamespace
+) -> None:
+    remote = tmp_path / "packs"
+    remote.mkdir()
+    (remote / "tests.yaml").write_text(TESTS)
+    git = ["git", "-C", str(remote), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(remote)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "packs"], check=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    goal = _project(project, h)
+    cache = tmp_path / "cache"
+    env = h.env(GOAP_CACHE_DIR=str(cache))
+    use = f"git+file://{remote}@main#tests.yaml"
+    text = f'version: 1\nuses: ["{use}"]\n' + DEPLOY.removeprefix("version: 1\n")
+    result = h.run("propose", "-", goal, cwd=project, stdin=text, env=env)
+    assert result.returncode == 2, result.stderr
+    assert (
+        f"error: uses: pack '{use}' is not fetched yet, and a proposal fetches "
+        "nothing; add it to the goal and run 'goap-engine packs update' first"
+        in result.stdout
+    )
+    assert not (cache / "repos").exists() and not (cache / "trees").exists()
+    assert not list(project.rglob("goap.lock"))
+    # Once the goal uses it (fetched and locked), a proposal may name it.
+    goal.write_text(goal.read_text().replace("[../actions.d]", f'["{use}"]'))
+    planned = h.run("plan", goal, cwd=project, env=env)
+    assert planned.returncode == 3, planned.stderr
+    result = h.run("propose", "-", goal, cwd=project, stdin=text, env=env)
+    assert result.returncode == 0, result.stdout
+    assert "verdict: the goal becomes reachable, at cost 7" in result.stdout

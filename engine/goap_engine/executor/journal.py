@@ -157,7 +157,41 @@ def shape_problem(record: Any) -> str | None:
     missing = [k for k in _SHAPES.get(kind, ()) if not isinstance(record.get(k), str)]
     if missing:
         return f"a '{kind}' event without a text '{missing[0]}'"
+    if kind in ("approval_pending", "approval_given"):
+        return _approval_problem(kind, record)
     return None
+
+
+def _approval_problem(kind: str, record: dict[str, Any]) -> str | None:
+    # An approval decides whether an irreversible step runs, and a hand-made
+    # line is as readable as the engine's own: its shape is checked whole.
+    for key in ("run", "fingerprint"):
+        if not isinstance(record.get(key), str):
+            return f"an '{kind}' event without a text '{key}'"
+    for key in ("steps", "actions", "plan"):
+        value = record.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"an '{kind}' event whose '{key}' is not a list of texts"
+    if len(record["steps"]) != len(record["actions"]):
+        return f"an '{kind}' event with {len(record['steps'])} steps but " + (
+            f"{len(record['actions'])} actions"
+        )
+    resume = record.get("resume")
+    if resume is not None and (not isinstance(resume, str) or _unprintable(resume)):
+        return f"an '{kind}' event whose 'resume' is not a printable command"
+    by = record.get("by")
+    if kind == "approval_given" and (
+        not isinstance(by, str) or not 0 < len(by) <= 200 or _unprintable(by)
+    ):
+        return (
+            f"an '{kind}' event whose 'by' is not a name of 1 to 200 "
+            "printable characters"
+        )
+    return None
+
+
+def _unprintable(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def read_events(

@@ -283,14 +283,17 @@ class Reporter:
         what = "target" if self.partial else "goal"
         verdict = f"{what} reached" if result.reached else f"{what} NOT reached"
         counts = f"({len(result.steps)} steps, {result.replans} replans)"
+        style = "bold green" if result.reached else "bold red"
         if result.dry_run:
             # Nothing ran, so "goal NOT reached" would read as a failure.
             verdict = "dry run: nothing ran"
             counts = f"({len(result.steps)} steps planned)"
-        self._line(
-            f"{verdict} in {format_duration(result.seconds)} {counts}",
-            "bold green" if result.reached or result.dry_run else "bold red",
-        )
+            style = "bold green"
+        elif result.status == "waiting":
+            # Nothing failed: the run stopped where a person decides.
+            verdict = f"{what} not reached yet, waiting for approval"
+            style = "bold yellow"
+        self._line(f"{verdict} in {format_duration(result.seconds)} {counts}", style)
         if result.reason:
             self._line(f"  {result.reason}")
         if self.partial and result.reached and not result.steps:

@@ -11,7 +11,6 @@ loses nothing.  How one step runs lives in ``steps``; approvals in
 
 from __future__ import annotations
 
-import shlex
 import signal
 import sys
 import threading
@@ -29,7 +28,6 @@ from ..errors import (
     Diagnostic,
     InputError,
     NoPlanError,
-    display_path,
 )
 from ..files import project_root
 from ..model import DELIVERY_TEXT, Action, Ruleset
@@ -59,7 +57,7 @@ from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
 from .statefile import StateWriter
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
-from .waiting import granted
+from .waiting import granted, pending_of, still_waiting
 from .worker import WorkerPool
 from .workspace import goal_lock, journal_path, run_dir, state_path, workspace
 from .world import (
@@ -202,7 +200,10 @@ class Runner(StepRunner):
             wait=wait,
         )
         self.given = []
+        self.resumed = None
         self.waiting = None
+        self.plan_approved = set()
+        self.gates = set()
 
     def log(self, text: str) -> None:
         self.event("log", message=text)
@@ -267,18 +268,21 @@ class Runner(StepRunner):
                 resume_of = previous.get("run")
                 self.lineage = str(previous.get("lineage") or resume_of)
                 self.remote_handles = remote_handles(events, str(resume_of))
-                if previous.get("status") == "waiting":
-                    # It goes on as it ran: waiting, never asking.
+                if previous.get("status") == "waiting" or previous.get("wait"):
+                    # It goes on as it ran: waiting, never asking (also when
+                    # it was killed before it could stop to wait).
                     self.given = granted(events, str(resume_of))
+                    self.resumed = pending_of(events, str(resume_of))
                     self.approvals.wait, self.approvals.ask = True, None
                 self.check_resume(left, str(resume_of))
             elif previous.get("status") == "waiting" and not self.options.fresh:
-                goal = shlex.quote(display_path(self.ruleset.path))
                 raise InputError(
-                    f"the previous run {previous.get('run')} waits for approval; "
-                    f"approve with 'goap-engine approve {goal}' and continue "
-                    f"with '{self.approvals.command} --resume', or start over "
-                    f"with '{self.approvals.command} --fresh'"
+                    still_waiting(
+                        self.ruleset,
+                        events,
+                        str(previous.get("run")),
+                        self.approvals.command,
+                    )
                 )
             elif not self.options.fresh:
                 raise InputError(
@@ -297,6 +301,7 @@ class Runner(StepRunner):
             ruleset=ruleset_fingerprint(self.ruleset),
             jobs=self.jobs,
             **self.options.focus,
+            **({"wait": True} if self.approvals.wait else {}),
         )
         if previous is not None and left is not None:
             self.end_leftovers(left, str(previous.get("run")))

@@ -102,6 +102,9 @@ def runs(
             for field in ("target", "tags", "skip_tags"):
                 if isinstance(event.get(field), list):
                     item[field] = event[field]
+            earlier = found.get(str(event.get("resume_of")))
+            if earlier is not None and earlier is not item:
+                earlier["resumed_by"] = run
         elif kind == "step_end":
             key = "ok" if event.get("status") == "ok" else "failed"
             item[key] += 1

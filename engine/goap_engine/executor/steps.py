@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import display_path
 from ..model import Action, Ruleset
 from ..planner.plan import Plan, Step, apply, reference_eval
 from ..planner.schedule import dependencies
 from ..templates import action_template_reads
-from ..values import state_dict
+from ..values import fingerprint, ruleset_fingerprint, state_dict
 from .approvals import why
 from .context import HookContext, HookError, Outcome
 from .hooks import (
@@ -38,6 +40,7 @@ from .world import fingerprint_sources, record_facts, remember_facts
 
 if TYPE_CHECKING:
     from .approvals import Approvals
+    from .waiting import Pending
 
 State = tuple[Any, ...]
 RETRY_BASE = float(os.environ.get("GOAP_RETRY_BASE", "1.0"))
@@ -94,9 +97,17 @@ class StepRunner:
     """Action name -> the remote job an interrupted run left running."""
     given: list[dict[str, Any]]
     """The ``approval_given`` events of the waiting run this one resumes."""
+    resumed: Pending | None
+    """What the waiting run this one resumes waited for."""
     waiting: dict[str, Any] | None
     """What this run stopped to wait for (the ``approval_pending`` fields)."""
     plan_steps: tuple[Step, ...] = ()
+    plan_start: State = ()
+    """The state the current plan started from."""
+    plan_approved: set[str]
+    """Actions an approval given for the current plan (and it only) allows."""
+    gates: set[int]
+    """Numbers of the current plan's steps that stopped it to wait."""
 
     def event(self, kind: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -119,6 +130,9 @@ class StepRunner:
         """Run ``plan``'s steps (in parallel where allowed) up to the first failure."""
         deps = dependencies(plan.steps)
         self.plan_steps = plan.steps
+        self.plan_start = state
+        self.plan_approved = set()
+        self.gates = set()
         pending = list(zip(plan.steps, deps, strict=True))
         done: set[int] = set()
         progress = Progress(state, True, "")
@@ -136,6 +150,10 @@ class StepRunner:
                         pending.remove(item)
                         started = self.start(step, progress, pool)
                         if started is None:
+                            if step.number in self.gates:
+                                # Held: what depends on it never starts, the
+                                # rest of the plan goes on.
+                                continue
                             done.add(step.number)
                             if not progress.ok:
                                 break
@@ -150,6 +168,9 @@ class StepRunner:
                     done.add(step.number)
                 if not progress.ok:
                     pending.clear()
+            if self.gates and progress.ok:
+                # (After a failure the run replans, and meets the gate again.)
+                self.note_waiting(progress, done)
         except BaseException:
             # Ctrl-C, or an error of the engine itself: either way nothing
             # may go on running (the pool would wait for it).
@@ -167,51 +188,85 @@ class StepRunner:
         return progress
 
     def wait_here(self, step: Step, progress: Progress) -> bool:
-        """Whether ``step`` must wait for an approval; journal it if so.
+        """Whether ``step`` must wait for an approval; stop the plan if so.
 
-        An approval given for this very point (same rules, state and plan
-        from here) lets the step and the others it named run.
+        An approval given for this plan (the same rules, the same state where
+        it starts, the same steps) lets the steps it named run.  Anything
+        else holds the step: the steps that depend on it never start, the
+        others run, and ``note_waiting`` then journals what the run waits for.
         """
-        from .waiting import gate_fingerprint, unapproved
+        from .waiting import gate_fingerprint
 
-        remaining = [s.action for s in self.plan_steps if s.number >= step.number]
-        values = state_dict(self.ruleset, progress.state)
-        mark = gate_fingerprint(self.ruleset, values, remaining)
+        if step.action.name in self.plan_approved:
+            return False
+        mark = gate_fingerprint(
+            self.ruleset,
+            state_dict(self.ruleset, self.plan_start),
+            [s.action for s in self.plan_steps],
+        )
+        planned = {s.action.name for s in self.plan_steps}
         for given in reversed(self.given):
             if given["fingerprint"] == mark and step.action.name in given["actions"]:
-                self.approvals.approved.update(str(a) for a in given["actions"])
+                # Only for this plan: a replan is a plan nobody saw.
+                self.plan_approved = {a for a in given["actions"] if a in planned}
                 self.event("approval_used", step=step.action.label, by=given.get("by"))
                 return False
-        missing = unapproved(remaining, self.approvals.approved)
-        earlier = [g for g in self.given if step.action.name in g["actions"]]
+        self.gates.add(step.number)
+        return True
+
+    def note_waiting(self, progress: Progress, done: set[int]) -> None:
+        """Journal what the stopped plan waits for, as it stands now.
+
+        Taken once every step that could run has ended: the fingerprint is
+        of the state the run stops in and the steps left, which is where
+        ``--resume`` plans from.
+        """
+        from .waiting import gate_fingerprint, unapproved, what_changed
+
+        left = [
+            s.action
+            for s in self.plan_steps
+            if s.number not in done or s.number in self.gates
+        ]
+        values = state_dict(self.ruleset, progress.state)
+        parts = {
+            "rules": ruleset_fingerprint(self.ruleset),
+            "state": fingerprint(values),
+        }
+        missing = unapproved(left, self.approvals.approved)
+        earlier = [
+            g for g in self.given if any(a.name in g["actions"] for a in missing)
+        ]
         self.waiting = {
             "steps": [a.label for a in missing],
             "actions": [a.name for a in missing],
-            "fingerprint": mark,
-            "plan": [a.label for a in remaining],
+            "fingerprint": gate_fingerprint(self.ruleset, values, left),
+            "plan": [a.label for a in left],
+            **parts,
+            # With this run's --var and --target: 'approve' shows it as is.
+            "resume": f"{self.approvals.command} --resume",
         }
+        again = ""
         if earlier:
             # Given for another plan: the person approved what they saw.
             self.waiting["outdated"] = {
                 "by": earlier[-1].get("by"),
                 "ts": earlier[-1].get("ts"),
             }
-        self.event("approval_pending", **self.waiting)
-        goal = self.approvals.command.split(" ", 3)[2]
-        again = ""
-        if earlier:
             again = (
                 f" (the approval {earlier[-1].get('by')} gave at "
-                f"{earlier[-1].get('ts')} was for another plan: the rules or the "
-                "sensed state changed since)"
+                f"{earlier[-1].get('ts')} was for another plan: "
+                f"{what_changed(self.resumed, parts, self.waiting['plan'])})"
             )
+        self.event("approval_pending", **self.waiting)
+        # Quoted as a shell reads it: a goal's path may hold spaces.
+        goal = shlex.quote(display_path(self.ruleset.path))
         progress.fail(
             f"waiting for approval: {', '.join(self.waiting['steps'])}{again}; "
             f"approve with 'goap-engine approve {goal}' (all, or name the "
-            f"steps), then '{self.approvals.command} --resume'"
+            f"steps), then '{self.waiting['resume']}'"
         )
         progress.stop = True
-        return True
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:
         """Kill hooks until every running step has returned; Ctrl-C cannot skip it.
@@ -306,7 +361,7 @@ class StepRunner:
         )
         if unapproved and self.approvals.wait and self.wait_here(step, progress):
             return None  # a waiting run stops here; an approval given here runs
-        if unapproved and not self.approvals.allows(action):
+        if unapproved and action.name not in self.plan_approved:
             # Approvals are settled before a plan runs; this is the last guard.
             message = f"{label} is {why(action)} and was not approved"
             progress.fail(message)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, display_path
 from ..model import Action, Ruleset
 from ..values import fingerprint, ruleset_fingerprint
 
@@ -42,6 +43,12 @@ class Pending:
     plan: tuple[str, ...]
     """The plan from the gate on, as labels: what the approval is for."""
     since: str
+    resume: str = ""
+    """The command that resumes the run, with its vars (empty if not known)."""
+    rules: str = ""
+    """The fingerprint of the rules alone, to say what changed (or empty)."""
+    state: str = ""
+    """The fingerprint of the state alone (or empty)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +58,7 @@ class Pending:
             "fingerprint": self.fingerprint,
             "plan": list(self.plan),
             "since": self.since,
+            "resume": self.resume,
         }
 
 
@@ -64,6 +72,51 @@ def gate_fingerprint(
             "state": state,
             "plan": [a.name for a in plan],
         }
+    )
+
+
+def what_changed(before: Pending | None, parts: dict[str, str], plan: list[str]) -> str:
+    """Say what differs from where the resumed run waited (``before``).
+
+    ``parts`` holds the fingerprints of the rules and of the state where the
+    run now stops, ``plan`` the labels of the steps left.
+    """
+    if before is None or not (before.rules and before.state):
+        return "the rules, the sensed state or the plan changed since"
+    changed = []
+    if before.rules != parts["rules"]:
+        changed.append("the rules (files or vars) changed")
+    if before.state != parts["state"]:
+        changed.append("the state changed")
+    if list(before.plan) != plan:
+        changed.append(
+            f"the plan from there is {', '.join(plan)} (was {', '.join(before.plan)})"
+        )
+    # Nothing changed, yet the fingerprints differ: the approval names one
+    # this run never waited for (a journal line written by hand).
+    return "; ".join(changed) or "its fingerprint is not the one the run waited for"
+
+
+def still_waiting(
+    ruleset: Ruleset, events: Sequence[dict[str, Any]], run: str, command: str
+) -> str:
+    """Return what to do about the waiting ``run``: approve, or resume.
+
+    ``command`` is ``goap-engine run GOAL [VARS]`` as this run was started.
+    """
+    goal = shlex.quote(display_path(ruleset.path))
+    pending = pending_of(events, run)
+    resume = (pending.resume if pending else "") or f"{command} --resume"
+    fresh = f"or start over with '{command} --fresh'"
+    approved = {a for g in granted(events, run) for a in g["actions"]}
+    if pending is not None and set(pending.actions) <= approved:
+        return (
+            f"the previous run {run} waits, and what it waits for is approved; "
+            f"continue with '{resume}', {fresh}"
+        )
+    return (
+        f"the previous run {run} waits for approval; approve with "
+        f"'goap-engine approve {goal}' and continue with '{resume}', {fresh}"
     )
 
 
@@ -94,6 +147,9 @@ def pending_of(events: Iterable[dict[str, Any]], run: str) -> Pending | None:
         fingerprint=str(found.get("fingerprint", "")),
         plan=tuple(str(s) for s in found.get("plan") or ()),
         since=str(found.get("ts", "")),
+        resume=str(found.get("resume") or ""),
+        rules=str(found.get("rules") or ""),
+        state=str(found.get("state") or ""),
     )
 
 
@@ -142,7 +198,7 @@ def choose(ruleset: Ruleset, pending: Pending, keys: Sequence[str]) -> list[int]
         try:
             name = ruleset.action(key).name
         except KeyError:
-            name = key
+            name = None
         matches = [
             i
             for i, (label, action) in enumerate(
@@ -151,7 +207,12 @@ def choose(ruleset: Ruleset, pending: Pending, keys: Sequence[str]) -> list[int]
             if key in (label, action) or name == action
         ]
         if not matches:
-            problems.append(f"'{key}' does not wait for approval")
+            known = name is not None or any(a.label == key for a in ruleset.actions)
+            problems.append(
+                f"'{key}' does not wait for approval"
+                if known
+                else f"no step '{key}' in {display_path(ruleset.path)}"
+            )
         chosen += [i for i in matches if i not in chosen]
     if problems:
         raise InputError(
@@ -179,6 +240,13 @@ def approve(ruleset: Ruleset, keys: Sequence[str], by: str | None) -> dict[str, 
         pending = None
         if previous is not None and previous.get("status") == "waiting":
             pending = pending_of(events, str(previous.get("run")))
+        if pending is None and previous is not None:
+            raise InputError(
+                f"no run of {ruleset.path} waits for approval: the last run "
+                f"{previous.get('run')} was interrupted; continue it with "
+                "'run --resume' (a run started with --wait-for-approval stops "
+                "again where an approval is needed)"
+            )
         if pending is None:
             state = "no run yet" if not events else _last_status(events)
             raise InputError(
@@ -197,6 +265,7 @@ def approve(ruleset: Ruleset, keys: Sequence[str], by: str | None) -> dict[str, 
                 fingerprint=pending.fingerprint,
                 plan=list(pending.plan),
                 by=who,
+                **({"resume": pending.resume} if pending.resume else {}),
             )
         finally:
             journal.close()

@@ -6,6 +6,7 @@ it is read, so a plan can never set a value the variable does not accept.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +122,12 @@ class ActionReading(HookReading):
             k = (*keys, name)
             var = by_name.get(name)
             if var is None:
+                # A typo here is the commonest mistake of a proposed action.
+                close = difflib.get_close_matches(str(name), list(by_name), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
                 self.error(
                     doc.where(k, key=True),
-                    f"effect on undeclared state variable '{name}'",
+                    f"effect on undeclared state variable '{name}'{hint}",
                     entity,
                 )
                 continue

@@ -25,6 +25,34 @@ from .scope import plain_value
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """What a proposal may make the engine read: the project, and what it reads.
+
+    A proposal is text from someone who may not be able to read the machine's
+    files (an agent through the MCP server): a ``uses`` entry that names a
+    file elsewhere would have its first problems, values included, shown.
+    """
+
+    root: Path
+    """The project's folder, links resolved."""
+    known: frozenset[Path]
+    """The files the goal reads without the proposal, links resolved."""
+
+    def allows(self, target: Path) -> bool:
+        real = resolved(target)
+        if real.is_relative_to(self.root) or real in self.known:
+            return True
+        if real.is_relative_to(resolved(shipped_folder())):
+            return True
+        # A folder the goal uses: only if it holds no pack the goal does not.
+        return real.is_dir() and all(
+            resolved(p) in self.known
+            for p in real.iterdir()
+            if p.suffix in YAML_SUFFIXES
+        )
+
+
 @dataclass
 class LoadContext:
     """What reading the tree collects: documents (imports first), problems, lock."""
@@ -37,6 +65,8 @@ class LoadContext:
     update: bool | frozenset[str] = False
     remote_names: set[str] = field(default_factory=set)
     """The names and specs of the git and installed packs met (``packs update``)."""
+    bounds: Bounds | None = None
+    """Where a proposal's ``uses`` may lead (None: anywhere; not a proposal)."""
     _lock: Lockfile | None = None
 
     def lock(self) -> Lockfile:
@@ -108,10 +138,21 @@ def _locate(
         target = (path.parent / source.spec).absolute()
         if fence is not None:
             fence.check(target, source.spec)
+        # Inside a fetched or installed pack the fence already confines it.
+        bounds = ctx.bounds if fence is None else None
+        if bounds is not None and not bounds.allows(target):
+            raise SourceError(
+                f"'{source.spec}': a proposal reads only files inside the project "
+                f"{bounds.root} and those the goal already uses"
+            )
         check_local_pack(target, source.spec, YAML_SUFFIXES)
         return target, source.alias, fence
     target = resolve(
-        source, base=path.parent, lock=ctx.lock(), update=ctx.wants_update(source)
+        source,
+        base=path.parent,
+        lock=ctx.lock(),
+        update=ctx.wants_update(source),
+        offline=ctx.bounds is not None,
     )
     assert ctx.lock_file is not None
     # Cached rulesets resolve it again: a new commit or install is a miss.
