@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..language.runs_on import ENTRY_POINTS
-from ..model import Placement
+from ..model import Action, Placement
 from .context import Outcome
 from .output import Output
+
+if TYPE_CHECKING:
+    from .steps import StepRunner
 
 POLL = 0.2
 """Seconds between two looks at a remote job (its output and whether it ended)."""
@@ -295,3 +298,50 @@ def remote_handles(events: Iterable[Mapping[str, Any]], run: str) -> dict[str, s
         elif kind == "step_end" and event.get("status") != "interrupted":
             open_jobs.pop(step, None)
     return dict(open_jobs.values())
+
+
+def run_elsewhere(
+    runner: StepRunner,
+    action: Action,
+    command: str | list[str],
+    declared: dict[str, str],
+    output: Output,
+    timeout: float,
+    marker: str,
+) -> Outcome:
+    """Run ``runner``'s step ``command`` where ``action.runs_on`` says."""
+    placement = action.runs_on
+    assert placement is not None
+    workdir = runner.ruleset.workdir
+    # Only what the step declares goes: its env: and the secrets, never
+    # the engine's whole environment (it may hold anything).
+    env = {n: os.environ[n] for n in runner.ruleset.secrets if n in os.environ}
+    env.update(declared)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        files = gather_inputs(workdir, placement.inputs)
+    except ExecutorError as exc:
+        return Outcome(False, message=str(exc))
+    spec = JobSpec(marker, command, env, files, placement.options, timeout, workdir)
+
+    def journalled(handle: str, reconnected: bool) -> None:
+        runner.event(
+            "remote_submitted",
+            step=action.label,
+            action=action.name,
+            executor=placement.executor,
+            handle=handle,
+            reconnected=reconnected,
+        )
+
+    return run_remote(
+        placement,
+        spec,
+        workdir=workdir,
+        output=output,
+        timeout=timeout,
+        stop=runner.stopping,
+        # Once: a retry after the reconnected job failed submits anew.
+        handle=runner.remote_handles.pop(action.name, None),
+        on_handle=journalled,
+    )

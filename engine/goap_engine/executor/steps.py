@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -15,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import display_path
 from ..model import Action, Ruleset
 from ..planner.plan import Plan, Step, apply, reference_eval
 from ..planner.schedule import dependencies
 from ..templates import action_template_reads
-from ..values import fingerprint, ruleset_fingerprint, state_dict
+from ..values import state_dict
 from .approvals import why
 from .context import HookContext, HookError, Outcome
+from .gate import ApprovalGate
 from .hooks import (
     callable_spec,
     describe,
@@ -40,7 +39,6 @@ from .world import fingerprint_sources, record_facts, remember_facts
 
 if TYPE_CHECKING:
     from .approvals import Approvals
-    from .waiting import Pending
 
 State = tuple[Any, ...]
 RETRY_BASE = float(os.environ.get("GOAP_RETRY_BASE", "1.0"))
@@ -72,7 +70,7 @@ class Progress:
             self.message = message
 
 
-class StepRunner:
+class StepRunner(ApprovalGate):
     """The part of a run that executes a plan's steps; the runner derives from it."""
 
     ruleset: Ruleset
@@ -95,19 +93,6 @@ class StepRunner:
     source_prints: dict[str, dict[str, Any]]
     remote_handles: dict[str, str]
     """Action name -> the remote job an interrupted run left running."""
-    given: list[dict[str, Any]]
-    """The ``approval_given`` events of the waiting run this one resumes."""
-    resumed: Pending | None
-    """What the waiting run this one resumes waited for."""
-    waiting: dict[str, Any] | None
-    """What this run stopped to wait for (the ``approval_pending`` fields)."""
-    plan_steps: tuple[Step, ...] = ()
-    plan_start: State = ()
-    """The state the current plan started from."""
-    plan_approved: set[str]
-    """Actions an approval given for the current plan (and it only) allows."""
-    gates: set[int]
-    """Numbers of the current plan's steps that stopped it to wait."""
 
     def event(self, kind: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -186,87 +171,6 @@ class StepRunner:
                     self.stop_all(list(running))
                 pool.shutdown(wait=True)
         return progress
-
-    def wait_here(self, step: Step, progress: Progress) -> bool:
-        """Whether ``step`` must wait for an approval; stop the plan if so.
-
-        An approval given for this plan (the same rules, the same state where
-        it starts, the same steps) lets the steps it named run.  Anything
-        else holds the step: the steps that depend on it never start, the
-        others run, and ``note_waiting`` then journals what the run waits for.
-        """
-        from .waiting import gate_fingerprint
-
-        if step.action.name in self.plan_approved:
-            return False
-        mark = gate_fingerprint(
-            self.ruleset,
-            state_dict(self.ruleset, self.plan_start),
-            [s.action for s in self.plan_steps],
-        )
-        planned = {s.action.name for s in self.plan_steps}
-        for given in reversed(self.given):
-            if given["fingerprint"] == mark and step.action.name in given["actions"]:
-                # Only for this plan: a replan is a plan nobody saw.
-                self.plan_approved = {a for a in given["actions"] if a in planned}
-                self.event("approval_used", step=step.action.label, by=given.get("by"))
-                return False
-        self.gates.add(step.number)
-        return True
-
-    def note_waiting(self, progress: Progress, done: set[int]) -> None:
-        """Journal what the stopped plan waits for, as it stands now.
-
-        Taken once every step that could run has ended: the fingerprint is
-        of the state the run stops in and the steps left, which is where
-        ``--resume`` plans from.
-        """
-        from .waiting import gate_fingerprint, unapproved, what_changed
-
-        left = [
-            s.action
-            for s in self.plan_steps
-            if s.number not in done or s.number in self.gates
-        ]
-        values = state_dict(self.ruleset, progress.state)
-        parts = {
-            "rules": ruleset_fingerprint(self.ruleset),
-            "state": fingerprint(values),
-        }
-        missing = unapproved(left, self.approvals.approved)
-        earlier = [
-            g for g in self.given if any(a.name in g["actions"] for a in missing)
-        ]
-        self.waiting = {
-            "steps": [a.label for a in missing],
-            "actions": [a.name for a in missing],
-            "fingerprint": gate_fingerprint(self.ruleset, values, left),
-            "plan": [a.label for a in left],
-            **parts,
-            # With this run's --var and --target: 'approve' shows it as is.
-            "resume": f"{self.approvals.command} --resume",
-        }
-        again = ""
-        if earlier:
-            # Given for another plan: the person approved what they saw.
-            self.waiting["outdated"] = {
-                "by": earlier[-1].get("by"),
-                "ts": earlier[-1].get("ts"),
-            }
-            again = (
-                f" (the approval {earlier[-1].get('by')} gave at "
-                f"{earlier[-1].get('ts')} was for another plan: "
-                f"{what_changed(self.resumed, parts, self.waiting['plan'])})"
-            )
-        self.event("approval_pending", **self.waiting)
-        # Quoted as a shell reads it: a goal's path may hold spaces.
-        goal = shlex.quote(display_path(self.ruleset.path))
-        progress.fail(
-            f"waiting for approval: {', '.join(self.waiting['steps'])}{again}; "
-            f"approve with 'goap-engine approve {goal}' (all, or name the "
-            f"steps), then '{self.waiting['resume']}'"
-        )
-        progress.stop = True
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:
         """Kill hooks until every running step has returned; Ctrl-C cannot skip it.
@@ -492,8 +396,10 @@ class StepRunner:
                 for k, v in action.env.items()
             }
             if isinstance(prepared, str | list) and action.runs_on is not None:
-                return self.run_elsewhere(
-                    action, prepared, declared, output, timeout, marker
+                from .remote import run_elsewhere
+
+                return run_elsewhere(
+                    self, action, prepared, declared, output, timeout, marker
                 )
             env = hook_env(declared)
             if isinstance(prepared, str | list):
@@ -530,54 +436,6 @@ class StepRunner:
             )
         except HookError as exc:
             return Outcome(False, message=str(exc))
-
-    def run_elsewhere(
-        self,
-        action: Action,
-        command: str | list[str],
-        declared: dict[str, str],
-        output: Output,
-        timeout: float,
-        marker: str,
-    ) -> Outcome:
-        """Run ``command`` where ``action.runs_on`` says; see ``remote``."""
-        from .remote import ExecutorError, JobSpec, gather_inputs, run_remote
-
-        placement = action.runs_on
-        assert placement is not None
-        workdir = self.ruleset.workdir
-        # Only what the step declares goes: its env: and the secrets, never
-        # the engine's whole environment (it may hold anything).
-        env = {n: os.environ[n] for n in self.ruleset.secrets if n in os.environ}
-        env.update(declared)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        try:
-            files = gather_inputs(workdir, placement.inputs)
-        except ExecutorError as exc:
-            return Outcome(False, message=str(exc))
-        spec = JobSpec(marker, command, env, files, placement.options, timeout, workdir)
-
-        def journalled(handle: str, reconnected: bool) -> None:
-            self.event(
-                "remote_submitted",
-                step=action.label,
-                action=action.name,
-                executor=placement.executor,
-                handle=handle,
-                reconnected=reconnected,
-            )
-
-        return run_remote(
-            placement,
-            spec,
-            workdir=workdir,
-            output=output,
-            timeout=timeout,
-            stop=self.stopping,
-            # Once: a retry after the reconnected job failed submits anew.
-            handle=self.remote_handles.pop(action.name, None),
-            on_handle=journalled,
-        )
 
     def poll(self, action: Action, state: State) -> Outcome:
         wait_spec = action.wait
