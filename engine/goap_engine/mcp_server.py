@@ -29,6 +29,9 @@ from typing import Any, Literal
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.resources import FunctionResource
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
+from pydantic import ValidationError
 
 from . import __version__
 from .errors import (
@@ -74,6 +77,29 @@ def _secrets() -> Callable[[Any], Any]:
 def refusal(name: str) -> str:
     """Return why a tool that changes the world is refused."""
     return f"{name}: refused: this server is read-only (goap-engine mcp --read-only)"
+
+
+def prompt_error(text: str) -> MCPError:
+    """Return a prompt's bad input as the protocol's invalid-params error.
+
+    The SDK passes an ``MCPError`` to the client as it is; anything else
+    becomes "Internal server error" and a traceback on the server's stderr.
+    """
+    return MCPError(INVALID_PARAMS, text)
+
+
+def bad_arguments(tool: str, exc: ValidationError) -> str:
+    """Return arguments that do not fit a tool's schema as the engine says it.
+
+    Each wrong argument by name with what was expected, but not the value
+    given: it may be a secret the model put in the wrong place.
+    """
+    wrong = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]) or "arguments"
+        wrong.append(f"argument '{where}': {error['msg'].lower()}")
+    lines = [f"error: {tool}: {line}" for line in wrong]
+    return "\n".join([*lines, f"(exit code {EXIT_INPUT}: bad input)"])
 
 
 def _failure(exc: GoapError) -> str:
@@ -143,7 +169,7 @@ class Project:
         fn: Callable[..., Any],
         *,
         engine: bool = True,
-        error: type[Exception] = ToolError,
+        error: Callable[[str], Exception] = ToolError,
     ) -> Callable[..., Any]:
         """Wrap ``fn``: one engine call at a time, its errors as ``error``."""
 
@@ -156,7 +182,7 @@ class Project:
                     return _secrets()(fn(*args, **kwargs))
                 except GoapError as exc:
                     raise error(_secrets()(_failure(exc))) from None
-                except (ToolError, ResourceError) as exc:
+                except (ToolError, ResourceError, MCPError) as exc:
                     raise error(str(exc)) from None
                 except Exception as exc:  # noqa: BLE001 - the server stays up
                     raise error(
@@ -323,6 +349,11 @@ class Project:
         from .executor.journal import read_events
         from .executor.workspace import journal_path
 
+        if goal is None and len(goal_files(goals_folder())) != 1:
+            raise InputError(
+                f"run_status: no run '{run}' started by this server; give "
+                "'goal' to read the run from that goal's journal"
+            )
         with self._engine:
             path = self.goal(goal)
             events = list(read_events(journal_path(self.load(path))))
@@ -462,17 +493,14 @@ class Project:
         """How to add an action: this project's state and actions, then the loop."""
         from .mcp_prompts import add_action
 
-        with self._engine:
-            path = self.goal(goal)
-            ruleset = self.load(path)
-        text: str = _secrets()(add_action(path, ruleset, description))
-        return text
+        path = self.goal(goal)
+        return add_action(path, self.load(path), description)
 
     def why_unreachable(self, goal: str | None = None) -> str:
         """Why the goal has no plan: the result of explain, to reason about."""
         from .mcp_prompts import why_unreachable
 
-        return why_unreachable(self.tool(self.explain)(goal))
+        return why_unreachable(self.explain(goal))
 
 
 @contextmanager
@@ -538,7 +566,28 @@ class ProjectServer(MCPServer[Any]):
     ) -> Any:
         if name in self.refused:
             raise ToolError(refusal(name))
-        return await super().call_tool(name, arguments, context)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                text = bad_arguments(name, exc.__cause__)
+                raise ToolError(f"Error executing tool {name}: {text}") from None
+            raise
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Any = None
+    ) -> Any:
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as exc:
+            # An unknown prompt or a missing argument: the client's mistake.
+            text = f"error: prompt '{name}': {exc}"
+            cause = exc.__cause__
+            while cause is not None and str(cause) in text:
+                cause = cause.__cause__
+            if cause is not None:
+                text += f": {type(cause).__name__}: {cause}"
+            raise prompt_error(_secrets()(text)) from None
 
 
 def build(project: Project) -> MCPServer[Any]:
@@ -580,6 +629,6 @@ def build(project: Project) -> MCPServer[Any]:
     ]
     for uri, reader, mime in templates:
         server.resource(uri, mime_type=mime)(project.tool(reader, error=ResourceError))
-    server.prompt(name="add_action")(project.add_action)
-    server.prompt(name="why_unreachable")(project.why_unreachable)
+    for prompt in (project.add_action, project.why_unreachable):
+        server.prompt(name=prompt.__name__)(project.tool(prompt, error=prompt_error))
     return server
