@@ -396,6 +396,37 @@ def test_a_run_goes_on_when_the_client_and_the_server_have_gone(
     _serve(tmp_path, later)
 
 
+def test_a_hook_printing_without_end_is_kept_to_a_bound(tmp_path: Path) -> None:
+    _project(
+        tmp_path,
+        """\
+        version: 1
+        state:
+          done: {type: bool, sense: "test -f done.txt"}
+        actions:
+          chatter:
+            id: C1
+            effects: {done: true}
+            run: "seq 1 10005; echo ok > done.txt"
+        goal: [done]
+        """,
+    )
+
+    async def test(client: Client) -> None:
+        started = await _call(client, "run")
+        events = await _follow(client, started["run"])
+        lines = [e["line"] for e in events if e["event"] == "output"]
+        assert lines == [str(n) for n in range(1, 10001)]
+        [cut] = [e for e in events if e["event"] == "output_cut"]
+        assert cut["step"] == "C1: chatter"
+        assert "step_end event has the last lines" in cut["message"]
+        [end] = [e for e in events if e["event"] == "step_end"]
+        assert end["tail"].endswith("10004\n10005")
+        assert events[-1]["status"] == "reached"
+
+    _serve(tmp_path, test)
+
+
 def test_read_only_leaves_out_and_refuses_what_changes_the_world(
     tmp_path: Path,
 ) -> None:
