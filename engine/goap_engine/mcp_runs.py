@@ -14,6 +14,7 @@ its events, but not its hook output, which only the live stream carries.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -171,15 +172,25 @@ class Runs:
         """
         # Kept open by the run: it is how its messages are read back.
         stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        process = subprocess.Popen(
-            [sys.executable, "-m", "goap_engine", *arguments],
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            # A file, not a pipe: the run may outlive this server.
-            stderr=stderr,
-            start_new_session=True,
-        )
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "goap_engine", *arguments],
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                # A file, not a pipe: the run may outlive this server.
+                stderr=stderr,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            stderr.close()
+            if exc.errno == errno.E2BIG:
+                raise InputError(
+                    "run: the values given (vars, sets, targets, tags, approve) "
+                    f"are too long for the run's command line ({exc.strerror}); "
+                    "give shorter ones"
+                ) from None
+            raise RunError(f"run: cannot start the run: {exc.strerror}", 1) from None
         run = BackgroundRun(goal, process, stderr)
         threading.Thread(target=run.read, name="goap-mcp-run", daemon=True).start()
         run.started.wait()

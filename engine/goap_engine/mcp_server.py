@@ -102,6 +102,17 @@ def bad_arguments(tool: str, exc: ValidationError) -> str:
     return "\n".join([*lines, f"(exit code {EXIT_INPUT}: bad input)"])
 
 
+def _has_nul(value: Any) -> bool:
+    """Return whether a NUL character is anywhere in ``value`` (keys included)."""
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _failure(exc: GoapError) -> str:
     """Return an engine error as a tool error's text: the message and its code."""
     text = str(exc)
@@ -566,6 +577,15 @@ class ProjectServer(MCPServer[Any]):
     ) -> Any:
         if name in self.refused:
             raise ToolError(refusal(name))
+        # No command line can carry a NUL, and a process argument, a path or
+        # a shell hook cannot hold one: refused here as bad input, for all.
+        for key, value in (arguments or {}).items():
+            if _has_nul(value):
+                raise ToolError(
+                    f"Error executing tool {name}: error: {name}: argument "
+                    f"'{key}': a NUL character cannot be given\n"
+                    f"(exit code {EXIT_INPUT}: bad input)"
+                )
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:

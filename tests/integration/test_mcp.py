@@ -178,6 +178,17 @@ def test_tools_validate_and_a_path_outside_the_project(tmp_path: Path) -> None:
             "error: plan: argument 'sets': input should be a valid dictionary\n"
             "(exit code 2: bad input)"
         )
+        # No command line carries a NUL or an argument past the system's bound.
+        message = await _error(client, "state_set", values={"built": "a\0"})
+        assert message == (
+            "Error executing tool state_set: error: state_set: argument "
+            "'values': a NUL character cannot be given\n(exit code 2: bad input)"
+        )
+        message = await _error(
+            client, "run", goal="goals.d/ship.yaml", vars={"v": "x" * 200_000}
+        )
+        assert "run: the values given (vars, sets, targets, tags, approve) " in message
+        assert "(exit code 2: bad input)" in message
         # A prompt's bad input is the protocol's invalid params, with the
         # engine's message; the server goes on.
         for prompt, arguments, expected in [
