@@ -356,6 +356,10 @@ class Project:
         """
         found = self.runs.find(run)
         if found is not None:
+            if goal is not None and self.inside(goal) != found.goal:
+                raise InputError(
+                    f"run_status: run '{run}' is a run of {found.goal}, not of {goal}"
+                )
             return live_status(found, cursor, _secrets())
         from .executor.journal import read_events
         from .executor.workspace import journal_path

@@ -178,6 +178,8 @@ def test_tools_validate_and_a_path_outside_the_project(tmp_path: Path) -> None:
             "error: plan: argument 'sets': input should be a valid dictionary\n"
             "(exit code 2: bad input)"
         )
+        message = await _error(client, "run_status", run="../x")
+        assert "no run '../x' started by this server; give 'goal'" in message
         # No command line carries a NUL or an argument past the system's bound.
         message = await _error(client, "state_set", values={"built": "a\0"})
         assert message == (
@@ -348,6 +350,13 @@ def test_cancel_interrupts_a_run_and_status_outlives_the_server(
                 ]
             ):
                 await anyio.sleep(0.05)
+        message = await _error(
+            client, "run_status", run=started["run"], goal="goals.d/other.yaml"
+        )
+        assert (
+            f"run '{started['run']}' is a run of goals.d/ship.yaml, "
+            "not of goals.d/other.yaml"
+        ) in message
         stopped = await _call(client, "cancel", run=started["run"])
         assert stopped["ended"] and stopped["status"] == "interrupted"
         assert stopped["exit_code"] == 130
