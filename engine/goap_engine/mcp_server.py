@@ -63,7 +63,10 @@ the plan's guarantee (tool plan), explain a goal that has no plan (tool
 explain), then run it (tool run, then run_status with the cursor it returns
 until it ended). A run that reaches an irreversible step waits for an
 approval: approve it (tool approve), then run again with resume=true. Never
-edit the state file by hand: use state_set.
+edit the state file by hand: use state_set. A failed call says what was
+wrong and its exit code (2 bad input, 3 no plan, 4 locked: another run holds
+the goal, try again when it ended); messages name arguments as the command
+line does (--set for sets, --var for vars, --target, --tag, --skip-tag).
 """
 
 
