@@ -290,6 +290,7 @@ class Project:
         goal: str | None = None,
         replaces: str | None = None,
         sets: dict[str, Any] | None = None,
+        vars: dict[str, Any] | None = None,
         sense: bool = True,
     ) -> dict[str, Any]:
         """Check a proposed pack or goal change (YAML text) without writing it.
@@ -307,7 +308,8 @@ class Project:
         ruleset = self.load(path)
         where = self.inside(replaces, "path") if replaces is not None else None
         values = checked_values(ruleset, sets or {}, label="sets") if sets else {}
-        return propose(path, text, replaces=where, sense=sense, sets=values)
+        with _giving(vars):
+            return propose(path, text, replaces=where, sense=sense, sets=values)
 
     def run(
         self,
