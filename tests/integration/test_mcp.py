@@ -180,6 +180,14 @@ def test_tools_validate_and_a_path_outside_the_project(tmp_path: Path) -> None:
         )
         message = await _error(client, "run_status", run="../x")
         assert "no run '../x' started by this server; give 'goal'" in message
+        message = await _error(
+            client,
+            "propose",
+            text="version: 1\n",
+            goal="goals.d/ship.yaml",
+            vars={"v": 1},
+        )
+        assert "--var v: unknown var 'v'; the goal's vars: none" in message
         # No command line carries a NUL or an argument past the system's bound.
         message = await _error(client, "state_set", values={"built": "a\0"})
         assert message == (
