@@ -30,32 +30,22 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.resources import FunctionResource
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS
 from pydantic import ValidationError
 
 from . import __version__
-from .errors import (
-    EXIT_FAILED,
-    EXIT_INPUT,
-    EXIT_LOCKED,
-    EXIT_NO_PLAN,
-    EXIT_WAITING,
-    GoapError,
-    InputError,
-    NoPlanError,
-)
+from .errors import GoapError, InputError
 from .goal_files import find_goal, goal_files, goals_folder
+from .mcp_errors import (
+    bad_arguments,
+    failure,
+    nul_argument,
+    prompt_error,
+    refusal,
+)
 from .mcp_runs import Runs, journal_status, live_status, run_arguments
 
 # The tools that change the world: left out, and refused, with --read-only.
 WRITING = frozenset({"run", "cancel", "approve", "state_set"})
-EXIT_MEANINGS = {
-    EXIT_FAILED: "a run or step failed",
-    EXIT_INPUT: "bad input",
-    EXIT_NO_PLAN: "no plan",
-    EXIT_LOCKED: "locked by another run",
-    EXIT_WAITING: "waiting for an approval",
-}
 INSTRUCTIONS = """\
 goap-engine plans and runs goal-driven automation described in YAML.
 Validate after every edit (tool validate: located diagnostics), plan and read
@@ -75,54 +65,6 @@ def _secrets() -> Callable[[Any], Any]:
     from .executor.redaction import everything
 
     return everything().data
-
-
-def refusal(name: str) -> str:
-    """Return why a tool that changes the world is refused."""
-    return f"{name}: refused: this server is read-only (goap-engine mcp --read-only)"
-
-
-def prompt_error(text: str) -> MCPError:
-    """Return a prompt's bad input as the protocol's invalid-params error.
-
-    The SDK passes an ``MCPError`` to the client as it is; anything else
-    becomes "Internal server error" and a traceback on the server's stderr.
-    """
-    return MCPError(INVALID_PARAMS, text)
-
-
-def bad_arguments(tool: str, exc: ValidationError) -> str:
-    """Return arguments that do not fit a tool's schema as the engine says it.
-
-    Each wrong argument by name with what was expected, but not the value
-    given: it may be a secret the model put in the wrong place.
-    """
-    wrong = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in error["loc"]) or "arguments"
-        wrong.append(f"argument '{where}': {error['msg'].lower()}")
-    lines = [f"error: {tool}: {line}" for line in wrong]
-    return "\n".join([*lines, f"(exit code {EXIT_INPUT}: bad input)"])
-
-
-def _has_nul(value: Any) -> bool:
-    """Return whether a NUL character is anywhere in ``value`` (keys included)."""
-    if isinstance(value, str):
-        return "\0" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
-def _failure(exc: GoapError) -> str:
-    """Return an engine error as a tool error's text: the message and its code."""
-    text = str(exc)
-    if isinstance(exc, NoPlanError):
-        text = "\n".join([f"error: {text}", *exc.explanation.lines])
-    meaning = EXIT_MEANINGS.get(exc.exit_code, "error")
-    return f"{text}\n(exit code {exc.exit_code}: {meaning})"
 
 
 class Project:
@@ -195,7 +137,7 @@ class Project:
                 try:
                     return _secrets()(fn(*args, **kwargs))
                 except GoapError as exc:
-                    raise error(_secrets()(_failure(exc))) from None
+                    raise error(_secrets()(failure(exc))) from None
                 except (ToolError, ResourceError, MCPError) as exc:
                     raise error(str(exc)) from None
                 except Exception as exc:  # noqa: BLE001 - the server stays up
@@ -586,15 +528,9 @@ class ProjectServer(MCPServer[Any]):
     ) -> Any:
         if name in self.refused:
             raise ToolError(refusal(name))
-        # No command line can carry a NUL, and a process argument, a path or
-        # a shell hook cannot hold one: refused here as bad input, for all.
-        for key, value in (arguments or {}).items():
-            if _has_nul(value):
-                raise ToolError(
-                    f"Error executing tool {name}: error: {name}: argument "
-                    f"'{key}': a NUL character cannot be given\n"
-                    f"(exit code {EXIT_INPUT}: bad input)"
-                )
+        wrong = nul_argument(name, arguments or {})
+        if wrong is not None:
+            raise ToolError(f"Error executing tool {name}: {wrong}")
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
