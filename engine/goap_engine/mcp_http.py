@@ -3,7 +3,10 @@
 Anything that can reach the port could run the project's hooks, so the
 server binds a loopback address alone and answers 401 to every request
 without ``Authorization: Bearer <token>``.  The token comes from
-``GOAP_MCP_TOKEN`` or is made at start and printed once on stderr.
+``GOAP_MCP_TOKEN`` or is made at start and printed once on stderr.  A
+request whose ``Host`` or ``Origin`` is not a loopback name is refused (421,
+403) whatever address it is bound to: a web page whose name an attacker
+points at 127.0.0.1 (DNS rebinding) reaches the port but not the tools.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from .errors import InputError
 
 TOKEN_ENV = "GOAP_MCP_TOKEN"
 PATH = "/mcp"
+# One person's agents on one machine: past this many open sessions a new one
+# is refused (503) until one closes or idles out, not held in memory.
+MAX_SESSIONS = 64
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -101,12 +107,34 @@ class BearerGuard:
         return False
 
 
+def guarded_names(host: str) -> Any:
+    """Return the SDK's Host and Origin check allowing loopback names alone.
+
+    The SDK turns the check on by itself only for 127.0.0.1, localhost and
+    ::1; any other loopback address (127.0.0.2) would be left unguarded.
+    """
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    bound = f"[{host}]" if ":" in host else host
+    names = list(dict.fromkeys([bound, "127.0.0.1", "localhost", "[::1]"]))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{name}:*" for name in names],
+        allowed_origins=[f"http://{name}:*" for name in names],
+    )
+
+
 def serve(server: Any, sock: socket.socket, key: str) -> None:
     """Serve ``server`` (an MCPServer) on ``sock`` until interrupted."""
     import uvicorn
 
     host, port = sock.getsockname()[:2]
-    app = server.streamable_http_app(streamable_http_path=PATH, host=host)
+    app = server.streamable_http_app(
+        streamable_http_path=PATH,
+        host=host,
+        transport_security=guarded_names(host),
+        max_sessions=MAX_SESSIONS,
+    )
     config = uvicorn.Config(
         BearerGuard(app, key), log_level="warning", access_log=False, lifespan="on"
     )

@@ -14,6 +14,7 @@ its events, but not its hook output, which only the live stream carries.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -32,6 +33,11 @@ CANCEL_GRACE = 10.0  # seconds from SIGINT to SIGKILL: a step's own cleanup
 STDERR_TAIL = 8192  # characters of a run's stderr returned when it fails
 MAX_EVENTS = 500  # returned by one ``status`` call; the cursor gets the rest
 MAX_LINE = 1_000_000  # a longer stdout line is cut, not buffered without end
+# Hook output kept in the server's memory, per step: a hook printing millions
+# of lines (a training loop) would otherwise grow the server without end.
+# Past it the step's log has every line and its step_end event the last ones.
+MAX_OUTPUT_LINES = 10_000
+MAX_OUTPUT_CHARS = 4_000_000
 
 
 class RunError(GoapError):
@@ -54,6 +60,7 @@ class BackgroundRun:
     started: threading.Event = field(default_factory=threading.Event)
     drained: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    kept: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def read(self) -> None:
         """Collect the run's JSON lines until it closes its stdout."""
@@ -66,6 +73,10 @@ class BackgroundRun:
                     continue  # a cut line; the run's own output is JSON only
                 if not isinstance(record, dict):
                     continue
+                if record.get("event") == "output":
+                    record = self._kept_output(record)
+                    if record is None:
+                        continue
                 with self.lock:
                     self.events.append(record)
                     if record.get("event") == "run_start" and self.run_id is None:
@@ -75,6 +86,29 @@ class BackgroundRun:
             self.process.wait()
             self.drained.set()
             self.started.set()
+
+    def _kept_output(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Return an output event to keep, the note that output is cut, or None."""
+        step = str(record.get("step", ""))
+        lines, chars = self.kept.get(step, (0, 0))
+        if lines > MAX_OUTPUT_LINES:
+            return None
+        chars += len(str(record.get("line", "")))
+        lines += 1
+        if lines > MAX_OUTPUT_LINES or chars > MAX_OUTPUT_CHARS:
+            lines = MAX_OUTPUT_LINES + 1
+            record = {
+                **{k: v for k, v in record.items() if k != "line"},
+                "event": "output_cut",
+                "message": (
+                    f"more output of {step} than run_status keeps "
+                    f"({MAX_OUTPUT_LINES} lines or {MAX_OUTPUT_CHARS} characters); "
+                    "its step_end event has the last lines and the path of its "
+                    "log, which has them all"
+                ),
+            }
+        self.kept[step] = (lines, chars)
+        return record
 
     def stderr_text(self) -> str:
         """Return the end of what the run wrote on stderr (its messages)."""
@@ -138,15 +172,25 @@ class Runs:
         """
         # Kept open by the run: it is how its messages are read back.
         stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        process = subprocess.Popen(
-            [sys.executable, "-m", "goap_engine", *arguments],
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            # A file, not a pipe: the run may outlive this server.
-            stderr=stderr,
-            start_new_session=True,
-        )
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "goap_engine", *arguments],
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                # A file, not a pipe: the run may outlive this server.
+                stderr=stderr,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            stderr.close()
+            if exc.errno == errno.E2BIG:
+                raise InputError(
+                    "run: the values given (vars, sets, targets, tags, approve) "
+                    f"are too long for the run's command line ({exc.strerror}); "
+                    "give shorter ones"
+                ) from None
+            raise RunError(f"run: cannot start the run: {exc.strerror}", 1) from None
         run = BackgroundRun(goal, process, stderr)
         threading.Thread(target=run.read, name="goap-mcp-run", daemon=True).start()
         run.started.wait()

@@ -29,30 +29,23 @@ from typing import Any, Literal
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.resources import FunctionResource
+from mcp.shared.exceptions import MCPError
+from pydantic import ValidationError
 
 from . import __version__
-from .errors import (
-    EXIT_FAILED,
-    EXIT_INPUT,
-    EXIT_LOCKED,
-    EXIT_NO_PLAN,
-    EXIT_WAITING,
-    GoapError,
-    InputError,
-    NoPlanError,
-)
+from .errors import GoapError, InputError
 from .goal_files import find_goal, goal_files, goals_folder
+from .mcp_errors import (
+    bad_arguments,
+    failure,
+    nul_argument,
+    prompt_error,
+    refusal,
+)
 from .mcp_runs import Runs, journal_status, live_status, run_arguments
 
 # The tools that change the world: left out, and refused, with --read-only.
 WRITING = frozenset({"run", "cancel", "approve", "state_set"})
-EXIT_MEANINGS = {
-    EXIT_FAILED: "a run or step failed",
-    EXIT_INPUT: "bad input",
-    EXIT_NO_PLAN: "no plan",
-    EXIT_LOCKED: "locked by another run",
-    EXIT_WAITING: "waiting for an approval",
-}
 INSTRUCTIONS = """\
 goap-engine plans and runs goal-driven automation described in YAML.
 Validate after every edit (tool validate: located diagnostics), plan and read
@@ -60,7 +53,10 @@ the plan's guarantee (tool plan), explain a goal that has no plan (tool
 explain), then run it (tool run, then run_status with the cursor it returns
 until it ended). A run that reaches an irreversible step waits for an
 approval: approve it (tool approve), then run again with resume=true. Never
-edit the state file by hand: use state_set.
+edit the state file by hand: use state_set. A failed call says what was
+wrong and its exit code (2 bad input, 3 no plan, 4 locked: another run holds
+the goal, try again when it ended); messages name arguments as the command
+line does (--set for sets, --var for vars, --target, --tag, --skip-tag).
 """
 
 
@@ -69,20 +65,6 @@ def _secrets() -> Callable[[Any], Any]:
     from .executor.redaction import everything
 
     return everything().data
-
-
-def refusal(name: str) -> str:
-    """Return why a tool that changes the world is refused."""
-    return f"{name}: refused: this server is read-only (goap-engine mcp --read-only)"
-
-
-def _failure(exc: GoapError) -> str:
-    """Return an engine error as a tool error's text: the message and its code."""
-    text = str(exc)
-    if isinstance(exc, NoPlanError):
-        text = "\n".join([f"error: {text}", *exc.explanation.lines])
-    meaning = EXIT_MEANINGS.get(exc.exit_code, "error")
-    return f"{text}\n(exit code {exc.exit_code}: {meaning})"
 
 
 class Project:
@@ -143,7 +125,7 @@ class Project:
         fn: Callable[..., Any],
         *,
         engine: bool = True,
-        error: type[Exception] = ToolError,
+        error: Callable[[str], Exception] = ToolError,
     ) -> Callable[..., Any]:
         """Wrap ``fn``: one engine call at a time, its errors as ``error``."""
 
@@ -155,8 +137,8 @@ class Project:
                 try:
                     return _secrets()(fn(*args, **kwargs))
                 except GoapError as exc:
-                    raise error(_secrets()(_failure(exc))) from None
-                except (ToolError, ResourceError) as exc:
+                    raise error(_secrets()(failure(exc))) from None
+                except (ToolError, ResourceError, MCPError) as exc:
                     raise error(str(exc)) from None
                 except Exception as exc:  # noqa: BLE001 - the server stays up
                     raise error(
@@ -250,6 +232,7 @@ class Project:
         goal: str | None = None,
         replaces: str | None = None,
         sets: dict[str, Any] | None = None,
+        vars: dict[str, Any] | None = None,
         sense: bool = True,
     ) -> dict[str, Any]:
         """Check a proposed pack or goal change (YAML text) without writing it.
@@ -267,7 +250,8 @@ class Project:
         ruleset = self.load(path)
         where = self.inside(replaces, "path") if replaces is not None else None
         values = checked_values(ruleset, sets or {}, label="sets") if sets else {}
-        return propose(path, text, replaces=where, sense=sense, sets=values)
+        with _giving(vars):
+            return propose(path, text, replaces=where, sense=sense, sets=values)
 
     def run(
         self,
@@ -319,10 +303,19 @@ class Project:
         """
         found = self.runs.find(run)
         if found is not None:
+            if goal is not None and self.inside(goal) != found.goal:
+                raise InputError(
+                    f"run_status: run '{run}' is a run of {found.goal}, not of {goal}"
+                )
             return live_status(found, cursor, _secrets())
         from .executor.journal import read_events
         from .executor.workspace import journal_path
 
+        if goal is None and len(goal_files(goals_folder())) != 1:
+            raise InputError(
+                f"run_status: no run '{run}' started by this server; give "
+                "'goal' to read the run from that goal's journal"
+            )
         with self._engine:
             path = self.goal(goal)
             events = list(read_events(journal_path(self.load(path))))
@@ -462,17 +455,14 @@ class Project:
         """How to add an action: this project's state and actions, then the loop."""
         from .mcp_prompts import add_action
 
-        with self._engine:
-            path = self.goal(goal)
-            ruleset = self.load(path)
-        text: str = _secrets()(add_action(path, ruleset, description))
-        return text
+        path = self.goal(goal)
+        return add_action(path, self.load(path), description)
 
     def why_unreachable(self, goal: str | None = None) -> str:
         """Why the goal has no plan: the result of explain, to reason about."""
         from .mcp_prompts import why_unreachable
 
-        return why_unreachable(self.tool(self.explain)(goal))
+        return why_unreachable(self.explain(goal))
 
 
 @contextmanager
@@ -538,7 +528,31 @@ class ProjectServer(MCPServer[Any]):
     ) -> Any:
         if name in self.refused:
             raise ToolError(refusal(name))
-        return await super().call_tool(name, arguments, context)
+        wrong = nul_argument(name, arguments or {})
+        if wrong is not None:
+            raise ToolError(f"Error executing tool {name}: {wrong}")
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                text = bad_arguments(name, exc.__cause__)
+                raise ToolError(f"Error executing tool {name}: {text}") from None
+            raise
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Any = None
+    ) -> Any:
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as exc:
+            # An unknown prompt or a missing argument: the client's mistake.
+            text = f"error: prompt '{name}': {exc}"
+            cause = exc.__cause__
+            while cause is not None and str(cause) in text:
+                cause = cause.__cause__
+            if cause is not None:
+                text += f": {type(cause).__name__}: {cause}"
+            raise prompt_error(_secrets()(text)) from None
 
 
 def build(project: Project) -> MCPServer[Any]:
@@ -580,6 +594,6 @@ def build(project: Project) -> MCPServer[Any]:
     ]
     for uri, reader, mime in templates:
         server.resource(uri, mime_type=mime)(project.tool(reader, error=ResourceError))
-    server.prompt(name="add_action")(project.add_action)
-    server.prompt(name="why_unreachable")(project.why_unreachable)
+    for prompt in (project.add_action, project.why_unreachable):
+        server.prompt(name=prompt.__name__)(project.tool(prompt, error=prompt_error))
     return server

@@ -206,10 +206,11 @@ def _names(plan: Mapping[str, Any]) -> list[str]:
 
 
 def _diagnostic(d: Diagnostic) -> dict[str, Any]:
+    # The keys of validate --format json: an agent reads both the same way.
     return {
         "file": d.location.path,
         "line": d.location.line,
-        "column": d.location.col,
+        "col": d.location.col,
         "severity": d.severity,
         "code": d.code,
         "entity": d.entity,
@@ -225,7 +226,7 @@ def describe(result: Mapping[str, Any]) -> list[str]:
         came = f"{'standard input' if source == '-' else source} as "
     lines = [f"proposal: {came}{result['file']} ({result['mode']} it)"]
     for d in result["diagnostics"]:
-        where = f"{d['file']}:{d['line']}:{d['column']}: " if d["file"] else ""
+        where = f"{d['file']}:{d['line']}:{d['col']}: " if d["file"] else ""
         entity = f"{d['entity']}: " if d["entity"] else ""
         lines.append(f"  {where}{d['severity']}: {entity}{d['message']}")
     for label in ("current", "proposed"):

@@ -6,11 +6,13 @@ over streamable HTTP for the token and the loopback rule.
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import sys
 import textwrap
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +28,8 @@ from conftest import engine_env, journal_events, run_engine, wait_for  # noqa: E
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp.shared.exceptions import MCPError  # noqa: E402
+from mcp.types import INVALID_PARAMS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-Mcp-Value-42"
@@ -166,6 +170,47 @@ def test_tools_validate_and_a_path_outside_the_project(tmp_path: Path) -> None:
         assert record["name"] == "git.push"
         message = await _error(client, "builtins", name="git.pushh")
         assert "git.pushh" in message and "exit code 2" in message
+        # Arguments of the wrong type: the engine's words, not the value given.
+        message = await _error(client, "plan", goal=["a"], sets=f"X={SECRET}")
+        assert message == (
+            "Error executing tool plan: "
+            "error: plan: argument 'goal': input should be a valid string\n"
+            "error: plan: argument 'sets': input should be a valid dictionary\n"
+            "(exit code 2: bad input)"
+        )
+        message = await _error(client, "run_status", run="../x")
+        assert "no run '../x' started by this server; give 'goal'" in message
+        message = await _error(
+            client,
+            "propose",
+            text="version: 1\n",
+            goal="goals.d/ship.yaml",
+            vars={"v": 1},
+        )
+        assert "--var v: unknown var 'v'; the goal's vars: none" in message
+        # No command line carries a NUL or an argument past the system's bound.
+        message = await _error(client, "state_set", values={"built": "a\0"})
+        assert message == (
+            "Error executing tool state_set: error: state_set: argument "
+            "'values': a NUL character cannot be given\n(exit code 2: bad input)"
+        )
+        message = await _error(
+            client, "run", goal="goals.d/ship.yaml", vars={"v": "x" * 200_000}
+        )
+        assert "run: the values given (vars, sets, targets, tags, approve) " in message
+        assert "(exit code 2: bad input)" in message
+        # A prompt's bad input is the protocol's invalid params, with the
+        # engine's message; the server goes on.
+        for prompt, arguments, expected in [
+            ("add_action", {"description": "x", "goal": "/etc/passwd"}, "outside"),
+            ("add_action", {}, "Missing required arguments: {'description'}"),
+            ("why_unreachable", {"goal": "loop.yaml"}, "cannot be followed"),
+        ]:
+            with pytest.raises(MCPError) as failed:
+                await client.get_prompt(prompt, arguments)
+            assert failed.value.error.code == INVALID_PARAMS
+            assert expected in failed.value.error.message
+        assert (await client.list_tools()).tools
 
     _serve(tmp_path, test)
 
@@ -313,6 +358,13 @@ def test_cancel_interrupts_a_run_and_status_outlives_the_server(
                 ]
             ):
                 await anyio.sleep(0.05)
+        message = await _error(
+            client, "run_status", run=started["run"], goal="goals.d/other.yaml"
+        )
+        assert (
+            f"run '{started['run']}' is a run of goals.d/ship.yaml, "
+            "not of goals.d/other.yaml"
+        ) in message
         stopped = await _call(client, "cancel", run=started["run"])
         assert stopped["ended"] and stopped["status"] == "interrupted"
         assert stopped["exit_code"] == 130
@@ -372,6 +424,37 @@ def test_a_run_goes_on_when_the_client_and_the_server_have_gone(
     _serve(tmp_path, later)
 
 
+def test_a_hook_printing_without_end_is_kept_to_a_bound(tmp_path: Path) -> None:
+    _project(
+        tmp_path,
+        """\
+        version: 1
+        state:
+          done: {type: bool, sense: "test -f done.txt"}
+        actions:
+          chatter:
+            id: C1
+            effects: {done: true}
+            run: "seq 1 10005; echo ok > done.txt"
+        goal: [done]
+        """,
+    )
+
+    async def test(client: Client) -> None:
+        started = await _call(client, "run")
+        events = await _follow(client, started["run"])
+        lines = [e["line"] for e in events if e["event"] == "output"]
+        assert lines == [str(n) for n in range(1, 10001)]
+        [cut] = [e for e in events if e["event"] == "output_cut"]
+        assert cut["step"] == "C1: chatter"
+        assert "step_end event has the last lines" in cut["message"]
+        [end] = [e for e in events if e["event"] == "step_end"]
+        assert end["tail"].endswith("10004\n10005")
+        assert events[-1]["status"] == "reached"
+
+    _serve(tmp_path, test)
+
+
 def test_read_only_leaves_out_and_refuses_what_changes_the_world(
     tmp_path: Path,
 ) -> None:
@@ -402,9 +485,12 @@ def test_read_only_leaves_out_and_refuses_what_changes_the_world(
     assert journal_events(tmp_path, "goals.d/ship.yaml") == []
 
 
-def _start_http(folder: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
+def _start_http(
+    folder: Path, host: str = "127.0.0.1", **env: str
+) -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "goap_engine", "mcp", "--http", "--port", "0"],
+        [sys.executable, "-m", "goap_engine", "mcp", "--http", "--port", "0"]
+        + ["--host", host],
         cwd=folder,
         env=engine_env(**env),
         stdin=subprocess.DEVNULL,
@@ -414,7 +500,7 @@ def _start_http(folder: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
     )
     assert server.stderr is not None
     first = server.stderr.readline()
-    assert first.startswith(f"goap-engine mcp: serving {folder} at http://127.0.0.1:")
+    assert first.startswith(f"goap-engine mcp: serving {folder} at http://{host}:")
     return server, first.split(" at ")[1].strip()
 
 
@@ -462,6 +548,57 @@ def test_http_needs_the_token_and_listens_on_loopback_only(tmp_path: Path) -> No
     assert "--host 0.0.0.0: goap-engine mcp listens on loopback only" in far.stderr
 
 
+def _initialize(url: str, **headers: str) -> int:
+    """Return the HTTP status of an initialize request with ``headers``."""
+    where = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"},
+        },
+    }
+    try:
+        connection.request(
+            "POST",
+            where.path,
+            body=json.dumps(body),
+            headers={
+                "Authorization": "Bearer t0ken-for-the-test",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+                **headers,
+            },
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_http_refuses_a_name_that_is_not_loopback_on_any_loopback_address(
+    tmp_path: Path,
+) -> None:
+    # DNS rebinding: a web page's own name pointed at 127.0.0.x reaches the
+    # port; the Host or Origin it sends is refused on 127.0.0.2 as on 127.0.0.1.
+    _project(tmp_path)
+    server, url = _start_http(
+        tmp_path, "127.0.0.2", GOAP_MCP_TOKEN="t0ken-for-the-test"
+    )
+    try:
+        port = urllib.parse.urlsplit(url).port
+        assert _initialize(url) == 200
+        assert _initialize(url, Host=f"localhost:{port}") == 200
+        assert _initialize(url, Host=f"rebound.example:{port}") == 421
+        assert _initialize(url, Origin="http://rebound.example") == 403
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
 UNREACHABLE = """\
 version: 1
 state:
@@ -499,7 +636,7 @@ def test_a_proposal_makes_an_unreachable_goal_reachable_without_writing(
         broken = await _call(client, "propose", text=SHIPPING.replace("pre:", "pree:"))
         assert broken["valid"] is False
         [problem] = broken["diagnostics"]
-        assert (problem["file"], problem["line"], problem["column"]) == (
+        assert (problem["file"], problem["line"], problem["col"]) == (
             "goals.d/proposal.yaml",
             5,
             5,
