@@ -38,10 +38,11 @@ import shlex
 import threading
 import time
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+# The Ray side's matcher: outputs match alike wherever the step ran.
+from .ray_step import matches
 from .remote import ExecutorError, JobSpec
 
 APP = "goap-engine"
@@ -322,7 +323,7 @@ class ModalJob:
             # Once: the driver asks glob by glob, and each listing is a request.
             self.listed = self._files()
         for name in self.listed:
-            if any(_matches(name, pattern) for pattern in globs):
+            if any(matches(name, pattern) for pattern in globs):
                 try:
                     found[name] = self.sandbox.filesystem.read_bytes(f"{WORK}/{name}")
                 except Exception as exc:  # noqa: BLE001
@@ -357,26 +358,6 @@ def script(command: str | list[str]) -> bytes:
         return f"{command}\n".encode()
     # Quoted word by word: the words reach the program as they were given.
     return ("exec " + " ".join(shlex.quote(word) for word in command) + "\n").encode()
-
-
-def _matches(name: str, pattern: str) -> bool:
-    """Whether the relative path ``name`` matches the glob ``pattern``.
-
-    Folder by folder: ``*``, ``?`` and ``[...]`` stay within one name, ``**``
-    stands for any number of folders (as on the Ray side's ``glob``).
-    """
-    return _match(tuple(name.split("/")), tuple(pattern.split("/")))
-
-
-def _match(parts: tuple[str, ...], segments: tuple[str, ...]) -> bool:
-    if not segments:
-        return not parts
-    head, rest = segments[0], segments[1:]
-    if head == "**":
-        # Last, it names files below the folder: at least one name.
-        start = 0 if rest else 1
-        return any(_match(parts[i:], rest) for i in range(start, len(parts) + 1))
-    return bool(parts) and fnmatchcase(parts[0], head) and _match(parts[1:], rest)
 
 
 def _inside(workdir: Path | None, name: str, key: str) -> str:

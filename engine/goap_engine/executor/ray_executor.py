@@ -21,9 +21,19 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .remote import ExecutorError, JobSpec
+from .remote import MAX_SHIPPED, ExecutorError, JobSpec
 
 NAMESPACE = "goap_engine"
+ANSWER = 10.0
+"""Seconds a cancel or cleanup may take (the actor's cancel waits 5 s for the
+command): an actor that cannot answer, such as one the cluster has no room
+for yet, is killed instead of waited for."""
+FETCH = 300.0
+"""Seconds fetching a step's outputs may take."""
+GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""HTTP/2's client preface and an empty SETTINGS frame (type 4)."""
+PROBE = 5.0
+"""Seconds the cluster's port has to answer as a gRPC server before connecting."""
 
 
 class RayExecutor:
@@ -112,7 +122,13 @@ class RayExecutor:
 
 
 class RayJob:
-    """A step's actor on the cluster, read from the engine."""
+    """A step's actor on the cluster, read from the engine.
+
+    Only ``read`` and ``exit_code`` are called while the step runs, and
+    neither waits for the actor: one that the cluster has no room for (a
+    ``num_gpus`` it lacks) answers nothing, and the engine must still see
+    its timeout and Ctrl-C.  The other calls wait a bounded time.
+    """
 
     def __init__(self, ray: Any, actor: Any, handle: str) -> None:
         self.ray = ray
@@ -120,20 +136,38 @@ class RayJob:
         self.handle = handle
         self.offset = 0
         self.code: int | None = None
+        self.pending: Any = None
+        self.silent = False
 
-    def call(self, method: str, *args: Any) -> Any:
+    def call(self, method: str, *args: Any, timeout: float = ANSWER) -> Any:
+        return self.answer(getattr(self.actor, method).remote(*args), timeout)
+
+    def answer(self, ref: Any, timeout: float) -> Any:
+        exceptions = self.ray.exceptions
         try:
-            return self.ray.get(getattr(self.actor, method).remote(*args))
-        except self.ray.exceptions.RayActorError as exc:
+            return self.ray.get(ref, timeout=timeout)
+        except exceptions.GetTimeoutError:
+            self.silent = True
+            raise ExecutorError(
+                f"the Ray actor {self.handle} did not answer within {timeout:g} s"
+            ) from None
+        except exceptions.RayActorError as exc:
             raise ExecutorError(
                 f"the Ray actor running the step died: {_first_line(exc)}"
             ) from None
-        except self.ray.exceptions.RayTaskError as exc:
+        except exceptions.RayTaskError as exc:
             # The command could not start (no such program, a bad folder).
             raise ExecutorError(f"on Ray: {_first_line(exc.cause or exc)}") from None
 
     def read(self) -> bytes:
-        data, self.code = self.call("read", self.offset)
+        if self.code is not None:
+            return b""
+        if self.pending is None:
+            self.pending = self.actor.read.remote(self.offset)
+        if not self.ray.wait([self.pending], timeout=0)[0]:
+            return b""
+        ref, self.pending = self.pending, None
+        data, self.code = self.answer(ref, ANSWER)
         self.offset += len(data)
         chunk: bytes = data
         return chunk
@@ -142,17 +176,22 @@ class RayJob:
         return self.code
 
     def cancel(self) -> None:
+        if self.silent:
+            return
         # Already gone: nothing left to stop.
         with contextlib.suppress(ExecutorError):
             self.call("cancel")
 
     def outputs(self, globs: tuple[str, ...]) -> dict[str, bytes]:
-        found: dict[str, bytes] = self.call("outputs", list(globs))
+        found: dict[str, bytes] = self.call(
+            "outputs", list(globs), MAX_SHIPPED, timeout=FETCH
+        )
         return found
 
     def release(self) -> None:
-        with contextlib.suppress(ExecutorError):
-            self.call("cleanup")
+        if not self.silent:
+            with contextlib.suppress(ExecutorError):
+                self.call("cleanup")
         # It may be gone already, and Ray raises many kinds of errors.
         with contextlib.suppress(Exception):
             self.ray.kill(self.actor, no_restart=True)
@@ -170,11 +209,35 @@ def _unreachable(address: str) -> str:
         return ""  # Ray finds the cluster itself, or a client address
     host, _, port = address.rpartition(":")
     try:
-        socket.create_connection((host, int(port)), timeout=5).close()
+        with socket.create_connection((host, int(port)), timeout=PROBE) as conn:
+            if os.environ.get("RAY_USE_TLS", "0").lower() in ("0", "false", ""):
+                return _not_grpc(conn)
     except ValueError:
         return "expected HOST:PORT"
     except OSError as exc:
         return exc.strerror or str(exc)
+    return ""
+
+
+def _not_grpc(conn: socket.socket) -> str:
+    """Return why ``conn`` is not a gRPC server, or '' if it answers as one.
+
+    A port that accepts and never answers would hold ``ray.init`` for ever
+    (it retries without end); a gRPC server answers an HTTP/2 greeting with
+    its SETTINGS frame at once.
+    """
+    conn.settimeout(PROBE)
+    conn.sendall(
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    )
+    try:
+        header = conn.recv(9)
+    except TimeoutError:
+        return f"it accepted a connection but did not answer within {PROBE:g} s"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if len(header) < 4 or header[3] != 4:
+        return "it answered, but not as a Ray cluster's port (gRPC) does"
     return ""
 
 
