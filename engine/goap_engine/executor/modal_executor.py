@@ -66,11 +66,19 @@ IDLE = (
     f"sleep {KEEP}"
 )
 # Everything goes to stdout, which the engine reads; the command's exit code
-# is kept in a file, since the pipeline's own is tee's.
+# is kept in a file, since the pipeline's own is tee's.  The pipeline runs in
+# the background and is waited for by that file, not by its end: a process
+# the command left in the background holds the pipe open, and would hold the
+# step (a local step's output is read for OUTPUT_GRACE after its command
+# exited, as here; what is left ends with the sandbox).
 RUN = (
     "exec 2>&1\n"
     "mkdir -p goap/work && : > goap/started && cd goap/work || exit 127\n"
-    "{ sh ../step.sh; echo $? > ../exit.part; } 2>&1 | tee -a ../out.log\n"
+    "{ sh ../step.sh; echo $? > ../exit.part; } 2>&1 | tee -a ../out.log &\n"
+    "copy=$!\n"
+    "while [ ! -e ../exit.part ]; do sleep 0.2; done\n"
+    "( sleep 1; kill $copy ) >/dev/null 2>&1 &\n"
+    "wait $copy\n"
     "mv ../exit.part ../exit\n"
     'exit "$(cat ../exit)"\n'
 )

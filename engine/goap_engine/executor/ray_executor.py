@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import threading
 import uuid
@@ -24,6 +25,8 @@ from typing import Any
 from .remote import MAX_SHIPPED, ExecutorError, JobSpec
 
 NAMESPACE = "goap_engine"
+HANDLE = re.compile(r"goap-[0-9a-f]{32}-[0-9a-f]{8}")
+"""The actor names ``submit`` gives: ``goap-<step marker>-<attempt>``."""
 ANSWER = 10.0
 """Seconds a cancel or cleanup may take (the actor's cancel waits 5 s for the
 command): an actor that cannot answer, such as one the cluster has no room
@@ -113,6 +116,8 @@ class RayExecutor:
         return RayJob(self.ray, actor, name)
 
     def reconnect(self, handle: str, options: Mapping[str, Any]) -> RayJob | None:
+        if not HANDLE.fullmatch(handle):
+            return None  # not a name this engine gives: the journal was edited
         self.connect(options)
         try:
             actor = self.ray.get_actor(handle, namespace=NAMESPACE)
