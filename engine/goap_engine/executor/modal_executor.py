@@ -43,7 +43,7 @@ from typing import Any
 
 # The Ray side's matcher: outputs match alike wherever the step ran.
 from .ray_step import matches
-from .remote import ExecutorError, JobSpec
+from .remote import MAX_SHIPPED, ExecutorError, JobSpec
 
 APP = "goap-engine"
 """The Modal app sandboxes belong to, unless ``runs_on: {modal: {app}}`` says."""
@@ -83,6 +83,11 @@ RUN = (
     'exit "$(cat ../exit)"\n'
 )
 WORK = f"{BASE}/goap/work"
+# Portable (POSIX find, wc and printf, as in Debian or BusyBox images).
+LIST = (
+    "find . -type f -exec sh -c "
+    "'for f; do printf \"%s\\0%s\\0\" \"$(wc -c < \"$f\")\" \"$f\"; done' sh {} +"
+)
 
 
 class ModalExecutor:
@@ -233,7 +238,8 @@ class ModalJob:
         self.asked = 0.0
         self.pumped = threading.Event()
         self.failure = ""
-        self.listed: list[str] | None = None
+        self.listed: dict[str, int] | None = None
+        self.fetched = 0
 
     def start(self) -> None:
         """Start the command written in the sandbox; its output streams from here."""
@@ -326,35 +332,49 @@ class ModalJob:
             self.sandbox.terminate()
 
     def outputs(self, globs: tuple[str, ...]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
         if self.listed is None:
             # Once: the driver asks glob by glob, and each listing is a request.
             self.listed = self._files()
-        for name in self.listed:
-            if any(matches(name, pattern) for pattern in globs):
-                try:
-                    found[name] = self.sandbox.filesystem.read_bytes(f"{WORK}/{name}")
-                except Exception as exc:  # noqa: BLE001
-                    raise ExecutorError(
-                        f"cannot fetch output '{name}' from Modal: {_said(exc)}"
-                    ) from None
+        names = [n for n in self.listed if any(matches(n, p) for p in globs)]
+        # Sized before they are read: a huge file is refused, not downloaded.
+        self.fetched += sum(self.listed[n] for n in names)
+        if self.fetched > MAX_SHIPPED:
+            raise ExecutorError(
+                f"outputs are more than {MAX_SHIPPED // 2**20} MiB; write big "
+                "results to storage the sandbox reaches instead (a volume)"
+            )
+        found: dict[str, bytes] = {}
+        for name in names:
+            try:
+                found[name] = self.sandbox.filesystem.read_bytes(f"{WORK}/{name}")
+            except Exception as exc:  # noqa: BLE001
+                raise ExecutorError(
+                    f"cannot fetch output '{name}' from Modal: {_said(exc)}"
+                ) from None
         return found
 
-    def _files(self) -> list[str]:
-        """Return the regular files of the working folder (links are not followed)."""
+    def _files(self) -> dict[str, int]:
+        """Return the regular files of the working folder and their sizes.
+
+        Links are not followed; each name and size come NUL-terminated, so
+        any name (a newline in it) is read as it is.
+        """
 
         def listing() -> Any:
-            process = self.sandbox.exec(
-                "find", ".", "-type", "f", "-print0", workdir=WORK, text=False
-            )
+            process = self.sandbox.exec("sh", "-c", LIST, workdir=WORK, text=False)
             data = process.stdout.read()
             process.wait()
             return data
 
         data = self._ask(listing)
         raw = data if isinstance(data, bytes) else str(data).encode()
-        names = (i.decode("utf-8", "surrogateescape") for i in raw.split(b"\0"))
-        return sorted(n.removeprefix("./") for n in names if n)
+        fields = raw.split(b"\0")
+        found = {}
+        for size, name in zip(fields[0::2], fields[1::2], strict=False):
+            text = name.decode("utf-8", "surrogateescape").removeprefix("./")
+            if text and size.strip().isdigit():
+                found[text] = int(size)
+        return dict(sorted(found.items()))
 
     def release(self) -> None:
         self.cancel()
