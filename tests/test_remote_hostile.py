@@ -1,0 +1,170 @@
+"""What a hostile workspace or remote command does to a step that runs elsewhere.
+
+Inputs and outputs cross between the workspace and a folder on another
+machine; these tests give each crossing the files an attacker (or an
+accident) would: links out, loops, FIFOs, huge sparse files, names with
+newlines, a folder where a file goes, the engine's and git's own folders.
+The Ray side (``ray_step``) is plain Python, so it runs here in process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from goap_engine.executor.remote import (
+    MAX_SHIPPED,
+    ExecutorError,
+    gather_inputs,
+    place_outputs,
+)
+from goap_engine.executor.ray_step import StepProcess
+
+BIG = MAX_SHIPPED + 1
+
+
+def _sparse(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+
+
+def test_inputs_leave_out_the_engines_and_gits_folders(tmp_path: Path) -> None:
+    for name in (".goap/goals.d/g/state.json", ".git/config", "src/.git/HEAD"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("private")
+    (tmp_path / "src" / "train.py").write_text("print()")
+    assert gather_inputs(tmp_path, ("**/*",)) == {"src/train.py": b"print()"}
+
+
+def test_a_huge_input_is_refused_unread(tmp_path: Path) -> None:
+    _sparse(tmp_path / "data.bin", BIG)
+    with pytest.raises(ExecutorError, match="inputs are more than 512 MiB"):
+        gather_inputs(tmp_path, ("*.bin",))
+
+
+def test_a_fifo_among_inputs_fails_the_step_without_blocking(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("a")
+    os.mkfifo(tmp_path / "b.csv")
+    with pytest.raises(ExecutorError, match="'b.csv' is not a regular file"):
+        gather_inputs(tmp_path, ("*.csv",))
+
+
+def test_an_input_matched_twice_ships_once(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("a")
+    assert gather_inputs(tmp_path, ("*.csv", "a.csv", "**/*.csv")) == {"a.csv": b"a"}
+
+
+def test_a_refused_output_leaves_the_workspace_as_it_was(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (work / "linked").symlink_to(outside)
+    # Sorted, 'a.txt' would be written first: nothing is, since the last
+    # output is refused; and no folder appears outside through the link.
+    with pytest.raises(ExecutorError) as caught:
+        place_outputs(work, {"a.txt": b"a", "linked/sub/deeper/x": b"x"})
+    assert str(caught.value) == (
+        "output 'linked/sub/deeper/x': would be written outside the workdir "
+        "(through a link)"
+    )
+    assert sorted(p.name for p in work.iterdir()) == ["linked"]
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (".git/hooks/pre-commit", "is in .goap/ or .git/, which a remote step never writes"),
+        (".goap/goals.d/g/state.json", "is in .goap/ or .git/, which a remote step never writes"),
+        ("vendor/.git/config", "is in .goap/ or .git/, which a remote step never writes"),
+        ("models", "is a folder in the workspace, where a file is expected"),
+        ("notes.txt/x", "'notes.txt' is a file in the workspace"),
+        ("a\0b", "is not a path inside the workdir"),
+    ],
+)  # fmt: skip
+def test_an_output_that_cannot_land_is_named_with_the_reason(
+    tmp_path: Path, name: str, message: str
+) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ExecutorError) as caught:
+        place_outputs(tmp_path, {name: b"x"})
+    assert str(caught.value) == f"output {name!r}: {message}"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / ".git").exists() and not (tmp_path / ".goap").exists()
+
+
+def test_an_output_named_with_a_newline_or_other_bytes_lands_as_named(
+    tmp_path: Path,
+) -> None:
+    names = ["a\nb.txt", "c\udcff.txt", "deep/er/d.txt"]
+    assert place_outputs(tmp_path, dict.fromkeys(names, b"x")) == sorted(names)
+    assert (tmp_path / "a\nb.txt").read_bytes() == b"x"
+    assert os.path.exists(os.fsencode(tmp_path) + b"/c\xff.txt")
+
+
+def _finished(step: StepProcess) -> tuple[bytes, int]:
+    # A guard against a hang, not a measure: the commands here take no time.
+    printed, deadline = b"", time.monotonic() + 60
+    while True:
+        data, code = step.read(len(printed))
+        printed += data
+        if code is not None:
+            return printed, code
+        assert time.monotonic() < deadline, f"still running: {printed!r}"
+        time.sleep(0.05)
+
+
+def _ray_side(command: str) -> StepProcess:
+    step = StepProcess(command, {}, {})
+    _finished(step)
+    return step
+
+
+def test_ray_side_outputs_neither_take_nor_follow_links(tmp_path: Path) -> None:
+    (tmp_path / "inside.txt").write_text("not the step's")
+    step = _ray_side(
+        f"echo m > model.txt; ln -s /etc/passwd passwd.txt; ln -s . loop; "
+        f"ln -s {tmp_path} outside; mkfifo pipe.txt; mkdir -p d; echo e > d/e.txt"
+    )
+    try:
+        assert step.outputs(["*.txt"], MAX_SHIPPED) == {"model.txt": b"m\n"}
+        assert step.outputs(["**/*.txt"], MAX_SHIPPED) == {
+            "model.txt": b"m\n",
+            "d/e.txt": b"e\n",
+        }
+    finally:
+        step.cleanup()
+
+
+def test_ray_side_refuses_huge_outputs_unread() -> None:
+    step = _ray_side(f"echo m > model.txt; truncate -s {BIG} model.bin")
+    try:
+        with pytest.raises(ValueError, match=r"outputs \*.bin are 512 MiB, more"):
+            step.outputs(["*.bin"], MAX_SHIPPED)
+        assert step.outputs(["*.txt"], MAX_SHIPPED) == {"model.txt": b"m\n"}
+    finally:
+        step.cleanup()
+
+
+def test_ray_side_ends_what_the_command_left_holding_its_output(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "pid"
+    step = StepProcess(f"sleep 300 & echo $! > {pid_file}; echo started", {}, {})
+    try:
+        assert _finished(step) == (b"started\n", 0)
+        pid = int(pid_file.read_text())
+        # Ended with the step, as a local step's leftovers are (a zombie
+        # until its parent, the command's shell, which is gone, is reaped).
+        state = subprocess.run(
+            ["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True
+        ).stdout.strip()
+        assert state in ("", "Z")
+    finally:
+        step.cleanup()
