@@ -16,15 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from goap_engine.executor.ray_step import StepProcess
 from goap_engine.executor.remote import (
     MAX_SHIPPED,
     ExecutorError,
     gather_inputs,
     place_outputs,
 )
-from goap_engine.executor.ray_step import StepProcess
 
 BIG = MAX_SHIPPED + 1
+PRIVATE = "is in .goap/ or .git/, which a remote step never writes"
 
 
 def _sparse(path: Path, size: int) -> None:
@@ -79,9 +80,9 @@ def test_a_refused_output_leaves_the_workspace_as_it_was(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        (".git/hooks/pre-commit", "is in .goap/ or .git/, which a remote step never writes"),
-        (".goap/goals.d/g/state.json", "is in .goap/ or .git/, which a remote step never writes"),
-        ("vendor/.git/config", "is in .goap/ or .git/, which a remote step never writes"),
+        (".git/hooks/pre-commit", PRIVATE),
+        (".goap/goals.d/g/state.json", PRIVATE),
+        ("vendor/.git/config", PRIVATE),
         ("models", "is a folder in the workspace, where a file is expected"),
         ("notes.txt/x", "'notes.txt' is a file in the workspace"),
         ("a\0b", "is not a path inside the workdir"),
