@@ -86,7 +86,7 @@ WORK = f"{BASE}/goap/work"
 # Portable (POSIX find, wc and printf, as in Debian or BusyBox images).
 LIST = (
     "find . -type f -exec sh -c "
-    "'for f; do printf \"%s\\0%s\\0\" \"$(wc -c < \"$f\")\" \"$f\"; done' sh {} +"
+    '\'for f; do printf "%s\\0%s\\0" "$(wc -c < "$f")" "$f"; done\' sh {} +'
 )
 
 

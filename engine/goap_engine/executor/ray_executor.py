@@ -67,8 +67,11 @@ class RayExecutor:
                 return
             problem = _unreachable(address)
             if problem:
+                named = f"'{address}'"
+                if address == "auto" and os.environ.get("RAY_ADDRESS"):
+                    named += f" (RAY_ADDRESS={os.environ['RAY_ADDRESS']})"
                 raise ExecutorError(
-                    f"cannot reach the Ray cluster at '{address}': {problem}"
+                    f"cannot reach the Ray cluster at {named}: {problem}"
                 )
             ray = self.ray
             from . import ray_step
