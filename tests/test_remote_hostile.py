@@ -169,3 +169,15 @@ def test_ray_side_ends_what_the_command_left_holding_its_output(
         assert state in ("", "Z")
     finally:
         step.cleanup()
+
+
+def test_an_input_naming_only_private_files_says_they_never_ship(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[remote] url = https://t@x")
+    with pytest.raises(ExecutorError) as caught:
+        gather_inputs(tmp_path, (".git/config",))
+    assert str(caught.value) == (
+        "input '.git/config' matches only files of .goap/ or .git/, which never ship"
+    )

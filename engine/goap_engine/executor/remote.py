@@ -148,9 +148,17 @@ def gather_inputs(workdir: Path, globs: tuple[str, ...]) -> dict[str, bytes]:
         matched = sorted(workdir.glob(pattern))
         if not matched:
             raise ExecutorError(f"input '{pattern}' matches no file in {workdir}")
-        for path in matched:
+        shipped = [
+            p for p in matched if not _private(p.relative_to(workdir).as_posix())
+        ]
+        if not shipped:
+            raise ExecutorError(
+                f"input '{pattern}' matches only files of .goap/ or .git/, "
+                "which never ship"
+            )
+        for path in shipped:
             relative = path.relative_to(workdir).as_posix()
-            if _private(relative) or relative in files or path.is_dir():
+            if relative in files or path.is_dir():
                 continue
             if not path.is_file() or not path.resolve().is_relative_to(root):
                 raise ExecutorError(
