@@ -113,7 +113,7 @@ def _finished(step: StepProcess) -> tuple[bytes, int]:
     # A guard against a hang, not a measure: the commands here take no time.
     printed, deadline = b"", time.monotonic() + 60
     while True:
-        data, code = step.read(len(printed))
+        data, _, code = step.read(len(printed))
         printed += data
         if code is not None:
             return printed, code
@@ -181,3 +181,35 @@ def test_an_input_naming_only_private_files_says_they_never_ship(
     assert str(caught.value) == (
         "input '.git/config' matches only files of .goap/ or .git/, which never ship"
     )
+
+
+def test_ray_side_keeps_a_bounded_tail_of_endless_output(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from goap_engine.executor import ray_step
+
+    monkeypatch.setattr(ray_step, "MAX_KEPT", 1000)
+    monkeypatch.setattr(ray_step, "MAX_READ", 300)
+    step = StepProcess("head -c 5000 /dev/zero | tr '\\0' x; echo; echo end", {}, {})
+    try:
+        step.read(0)  # starts it
+        # A guard against a hang, not a measure.
+        deadline = time.monotonic() + 60
+        while step.code is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # Read from the start after the end: what is gone is said, the rest
+        # comes in pieces of at most MAX_READ bytes, the exit code with the
+        # last one.
+        chunks, at, code = [], 0, None
+        while code is None:
+            data, at, code = step.read(at)
+            chunks.append(data)
+        assert code == 0
+        assert b"".join(chunks) == (
+            b"[... 4005 bytes of output dropped ...]\n" + b"x" * 995 + b"\nend\n"
+        )
+        note = len(b"[... 4005 bytes of output dropped ...]\n")
+        assert [len(c) for c in chunks] == [note + 300, 300, 300, 100]
+    finally:
+        step.cleanup()

@@ -175,9 +175,8 @@ class RayJob:
         if not self.ray.wait([self.pending], timeout=0)[0]:
             return b""
         ref, self.pending = self.pending, None
-        data, self.code = self.answer(ref, ANSWER)
-        self.offset += len(data)
-        chunk: bytes = data
+        chunk: bytes
+        chunk, self.offset, self.code = self.answer(ref, ANSWER)
         return chunk
 
     def exit_code(self) -> int | None:

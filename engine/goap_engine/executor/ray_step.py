@@ -29,6 +29,10 @@ from fnmatch import fnmatchcase
 KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
 START_WAIT = 120
 KEEP = 600
+MAX_KEPT = 64 * 1024 * 1024
+"""Bytes of a command's output the actor keeps (what a reconnect shows again)."""
+MAX_READ = 4 * 1024 * 1024
+"""Bytes of output one read returns."""
 OUTPUT_GRACE = 1.0
 """Seconds the output may stay open after the command exited (a background
 process holding it), as for a local step; then what is left of it is ended."""
@@ -53,6 +57,8 @@ class StepProcess:
         self.environment = {k: os.environ[k] for k in KEPT if k in os.environ}
         self.environment.update(env)
         self.printed = bytearray()
+        self.base = 0
+        """Where ``printed`` starts in the whole output (older bytes were dropped)."""
         self.code: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.started = False
@@ -124,6 +130,12 @@ class StepProcess:
                 break
             with self.lock:
                 self.printed += chunk
+                # A command printing without end must not fill the node's
+                # memory: past the cap, the oldest bytes go.
+                over = len(self.printed) - MAX_KEPT
+                if over > 0:
+                    del self.printed[:over]
+                    self.base += over
         code = process.wait()
         # A step owns what it started: a background process still holding
         # the output ends with it, as a local step's leftovers do.
@@ -133,13 +145,25 @@ class StepProcess:
         with self.lock:
             self.code = code
 
-    def read(self, offset: int) -> tuple[bytes, int | None]:
-        """Return the output from byte ``offset`` on, and the exit code if done."""
+    def read(self, offset: int) -> tuple[bytes, int, int | None]:
+        """Return output from byte ``offset`` on, the offset after it, and
+        the exit code once the command ended and all of it is returned.
+
+        At most ``MAX_READ`` bytes at a time; bytes dropped past the cap
+        are said to be missing, not silently skipped.
+        """
         self.start()
         with self.lock:
-            # The code is read under the same lock as the bytes: once it is
-            # set, the bytes returned with it are the whole output.
-            return bytes(self.printed[offset:]), self.code
+            note = ""
+            if offset < self.base:
+                note = f"[... {self.base - offset} bytes of output dropped ...]\n"
+                offset = self.base
+            start = offset - self.base
+            data = bytes(self.printed[start : start + MAX_READ])
+            # The code is read under the same lock as the bytes: returned
+            # only with the last of them.
+            done = start + len(data) >= len(self.printed)
+            return note.encode() + data, offset + len(data), self.code if done else None
 
     def cancel(self) -> None:
         """End the command's whole process group (it started a session)."""
