@@ -213,3 +213,48 @@ def test_ray_side_keeps_a_bounded_tail_of_endless_output(
         assert [len(c) for c in chunks] == [note + 300, 300, 300, 100]
     finally:
         step.cleanup()
+
+
+class _Files:
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def read_bytes(self, path: str) -> bytes:
+        return self.files[path]
+
+
+class _Sandbox:
+    object_id = "sb-test"
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.filesystem = _Files(files)
+
+    def poll(self) -> None:
+        return None
+
+
+def test_a_modal_output_matched_by_two_globs_counts_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from goap_engine.executor import modal_executor
+
+    monkeypatch.setattr(modal_executor, "MAX_SHIPPED", 100)
+    job = modal_executor.ModalJob(
+        _Sandbox({"/tmp/goap/work/model.bin": b"w" * 80}), started=True
+    )
+    job.listed = {"model.bin": 80}
+    assert job.outputs(("model.bin",)) == {"model.bin": b"w" * 80}
+    assert job.outputs(("*.bin",)) == {"model.bin": b"w" * 80}
+    job.listed = {"model.bin": 80, "other.bin": 30}
+    with pytest.raises(ExecutorError, match="outputs are more than 0 MiB"):
+        job.outputs(("other.bin",))
+
+
+def test_a_modal_exit_file_the_command_overwrote_reads_as_a_failure() -> None:
+    from goap_engine.executor.modal_executor import ModalJob
+
+    job = ModalJob(
+        _Sandbox({"/tmp/goap/exit": b"not a number\n", "/tmp/goap/out.log": b"hi\n"}),
+        started=True,
+    )
+    assert (job.read(), job.exit_code()) == (b"hi\n", 1)

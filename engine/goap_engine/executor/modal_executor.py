@@ -239,7 +239,7 @@ class ModalJob:
         self.pumped = threading.Event()
         self.failure = ""
         self.listed: dict[str, int] | None = None
-        self.fetched = 0
+        self.fetched: set[str] = set()
 
     def start(self) -> None:
         """Start the command written in the sandbox; its output streams from here."""
@@ -282,7 +282,9 @@ class ModalJob:
         chunk = log[self.offset :]
         self.offset = max(self.offset, len(log))
         if code is not None:
-            self.code = int(code.strip() or 1)
+            # Written by the script, but in a folder the command can write.
+            text = code.strip()
+            self.code = int(text) if text.isdigit() else 1
         elif self._ask(self.sandbox.poll) is not None:
             raise ExecutorError(
                 f"Modal sandbox {self.handle} ended before the step did "
@@ -336,9 +338,10 @@ class ModalJob:
             # Once: the driver asks glob by glob, and each listing is a request.
             self.listed = self._files()
         names = [n for n in self.listed if any(matches(n, p) for p in globs)]
-        # Sized before they are read: a huge file is refused, not downloaded.
-        self.fetched += sum(self.listed[n] for n in names)
-        if self.fetched > MAX_SHIPPED:
+        # Sized before they are read: a huge file is refused, not downloaded
+        # (once, however many globs match it).
+        self.fetched |= set(names)
+        if sum(self.listed[n] for n in self.fetched) > MAX_SHIPPED:
             raise ExecutorError(
                 f"outputs are more than {MAX_SHIPPED // 2**20} MiB; write big "
                 "results to storage the sandbox reaches instead (a volume)"

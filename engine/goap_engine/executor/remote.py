@@ -164,20 +164,24 @@ def gather_inputs(workdir: Path, globs: tuple[str, ...]) -> dict[str, bytes]:
                 raise ExecutorError(
                     f"input '{relative}' is not a regular file inside the workdir"
                 )
-            # Sized before it is read: a huge (or sparse) file is refused
-            # without being loaded.
-            total += path.stat().st_size
+            try:
+                size, data = path.stat().st_size, b""
+                # Sized before it is read: a huge (or sparse) file is refused
+                # unread; read bounded, as a file growing meanwhile counts too.
+                if total + size <= MAX_SHIPPED:
+                    with path.open("rb") as handle:
+                        data = handle.read(MAX_SHIPPED - total + 1)
+            except OSError as exc:
+                raise ExecutorError(
+                    f"input '{relative}' cannot be read: {exc.strerror or exc}"
+                ) from None
+            total += max(size, len(data))
             if total > MAX_SHIPPED:
                 raise ExecutorError(
                     f"inputs are more than {MAX_SHIPPED // 2**20} MiB; ship big "
                     "data through storage the cluster reads instead"
                 )
-            try:
-                files[relative] = path.read_bytes()
-            except OSError as exc:
-                raise ExecutorError(
-                    f"input '{relative}' cannot be read: {exc.strerror or exc}"
-                ) from None
+            files[relative] = data
     return files
 
 
