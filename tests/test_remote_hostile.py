@@ -258,3 +258,34 @@ def test_a_modal_exit_file_the_command_overwrote_reads_as_a_failure() -> None:
         started=True,
     )
     assert (job.read(), job.exit_code()) == (b"hi\n", 1)
+
+
+class _Unplaced:
+    """Ray as it is for an actor the cluster has no room for: nothing answers."""
+
+    class _Method:
+        def remote(self, *args: object) -> str:
+            return "ref"
+
+    read = _Method()
+
+    def wait(self, refs: list[str], timeout: float) -> tuple[list[str], list[str]]:
+        return [], refs
+
+
+def test_a_ray_step_nobody_places_says_so_once_and_never_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from goap_engine.executor import ray_executor
+
+    monkeypatch.setattr(ray_executor, "PLACING", 0)
+    ray = _Unplaced()
+    job = ray_executor.RayJob(ray, ray, "goap-x", "num_cpus 1, num_gpus 1")
+    said = [job.read() for _ in range(3)]
+    assert said == [
+        b"(the Ray cluster has not started the step after 0 s: is there room for "
+        b"num_cpus 1, num_gpus 1?)\n",
+        b"",
+        b"",
+    ]
+    assert job.exit_code() is None

@@ -18,6 +18,7 @@ import os
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -35,6 +36,8 @@ FETCH = 300.0
 """Seconds fetching a step's outputs may take."""
 GREETING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 """HTTP/2's client preface and an empty SETTINGS frame (type 4)."""
+PLACING = 30.0
+"""Seconds after which a step the cluster has not started says so."""
 PROBE = 5.0
 """Seconds the cluster's port has to answer as a gRPC server before connecting."""
 
@@ -116,7 +119,7 @@ class RayExecutor:
             raise ExecutorError(
                 f"Ray refused the step: {type(exc).__name__}: {_first_line(exc)}"
             ) from None
-        return RayJob(self.ray, actor, name)
+        return RayJob(self.ray, actor, name, _reserved(options))
 
     def reconnect(self, handle: str, options: Mapping[str, Any]) -> RayJob | None:
         if not HANDLE.fullmatch(handle):
@@ -126,7 +129,7 @@ class RayExecutor:
             actor = self.ray.get_actor(handle, namespace=NAMESPACE)
         except ValueError:
             return None  # gone: it ended and was released, or the cluster restarted
-        return RayJob(self.ray, actor, handle)
+        return RayJob(self.ray, actor, handle, _reserved(options))
 
 
 class RayJob:
@@ -138,10 +141,13 @@ class RayJob:
     its timeout and Ctrl-C.  The other calls wait a bounded time.
     """
 
-    def __init__(self, ray: Any, actor: Any, handle: str) -> None:
+    def __init__(self, ray: Any, actor: Any, handle: str, reserved: str = "") -> None:
         self.ray = ray
         self.actor = actor
         self.handle = handle
+        self.reserved = reserved
+        self.since = time.monotonic()
+        self.settled = False
         self.offset = 0
         self.code: int | None = None
         self.pending: Any = None
@@ -173,7 +179,16 @@ class RayJob:
         if self.pending is None:
             self.pending = self.actor.read.remote(self.offset)
         if not self.ray.wait([self.pending], timeout=0)[0]:
+            if not self.settled and time.monotonic() - self.since > PLACING:
+                # Said once, so a step that waits for room is not mistaken
+                # for one that hangs.
+                self.settled = True
+                return (
+                    f"(the Ray cluster has not started the step after "
+                    f"{PLACING:g} s: is there room for {self.reserved}?)\n"
+                ).encode()
             return b""
+        self.settled = True
         ref, self.pending = self.pending, None
         chunk: bytes
         chunk, self.offset, self.code = self.answer(ref, ANSWER)
@@ -246,6 +261,13 @@ def _not_grpc(conn: socket.socket) -> str:
     if len(header) < 4 or header[3] != 4:
         return "it answered, but not as a Ray cluster's port (gRPC) does"
     return ""
+
+
+def _reserved(options: Mapping[str, Any]) -> str:
+    return (
+        f"num_cpus {options.get('num_cpus', 1):g}, "
+        f"num_gpus {options.get('num_gpus', 0):g}"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
