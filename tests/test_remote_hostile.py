@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from goap_engine.executor import remote
+from goap_engine.executor.output import Output
 from goap_engine.executor.ray_step import StepProcess
 from goap_engine.executor.remote import (
     MAX_SHIPPED,
     ExecutorError,
+    JobSpec,
     gather_inputs,
     place_outputs,
 )
+from goap_engine.model import Placement
 
 BIG = MAX_SHIPPED + 1
 PRIVATE = "is in .goap/ or .git/, which a remote step never writes"
@@ -289,3 +296,75 @@ def test_a_ray_step_nobody_places_says_so_once_and_never_waits(
         b"",
     ]
     assert job.exit_code() is None
+
+
+class _Finished:
+    """A job that ended well, leaving ``files`` in its folder."""
+
+    handle = "j1"
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+
+    def read(self) -> bytes:
+        return b""
+
+    def exit_code(self) -> int:
+        return 0
+
+    def cancel(self) -> None:
+        pass
+
+    def outputs(self, globs: tuple[str, ...]) -> dict[str, bytes]:
+        from goap_engine.executor.ray_step import matches
+
+        return {n: d for n, d in self.files.items() if matches(n, globs[0])}
+
+    def release(self) -> None:
+        pass
+
+
+class _Once:
+    def __init__(self, job: _Finished) -> None:
+        self.job = job
+
+    def submit(self, spec: JobSpec) -> _Finished:
+        return self.job
+
+    def reconnect(self, handle: str, options: Mapping[str, Any]) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("globs", "message", "landed"),
+    [
+        (("**/*",), "", ["model.pt"]),
+        (
+            ("model.pt", ".git/config"),
+            "output '.git/config' matches only files of .goap/ or .git/, which a "
+            "remote step never writes",
+            [],
+        ),
+    ],
+)
+def test_a_remote_repository_is_left_where_it_was_made(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    globs: tuple[str, ...],
+    message: str,
+    landed: list[str],
+) -> None:
+    job = _Finished({"model.pt": b"w", ".git/config": b"[core]", ".git/HEAD": b"x"})
+    monkeypatch.setitem(remote._executors, "once", _Once(job))
+    outcome = remote.run_remote(
+        Placement("once", {}, (), globs),
+        JobSpec("m1", "train", {}, {}),
+        workdir=tmp_path,
+        output=Output(),
+        timeout=30,
+        stop=threading.Event(),
+        handle=None,
+        on_handle=lambda h, again: None,
+    )
+    assert (outcome.ok, outcome.message) == (not message, message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == landed

@@ -320,6 +320,17 @@ def run_remote(
             # One glob at a time: an output that was not produced is a
             # failed step, named by its glob.
             found = job.outputs((pattern,))
+            # A tool that made a repository in the step's folder does not
+            # fail a '**' glob: those files are left there, never written.
+            kept = {n: d for n, d in found.items() if not _private(n)}
+            if found and not kept:
+                return Outcome(
+                    False,
+                    code,
+                    message=f"output '{pattern}' matches only files of .goap/ "
+                    "or .git/, which a remote step never writes",
+                    seconds=seconds,
+                )
             if not found:
                 return Outcome(
                     False,
@@ -327,7 +338,7 @@ def run_remote(
                     message=f"output '{pattern}' was not produced",
                     seconds=seconds,
                 )
-            fetched.update(found)
+            fetched.update(kept)
         if sum(len(data) for data in fetched.values()) > MAX_SHIPPED:
             raise ExecutorError(f"outputs are more than {MAX_SHIPPED // 2**20} MiB")
         place_outputs(workdir, fetched)
