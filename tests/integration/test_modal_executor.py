@@ -129,7 +129,7 @@ def test_a_step_runs_in_a_sandbox_with_its_inputs_and_brings_outputs_back(
     # command line holds the token.
     writes = calls(modal_env, "filesystem.write_bytes")
     assert [w["path"] for w in writes] == [
-        "/tmp/goap/work/data/rows.csv",
+        "/tmp/goap/inputs.tar",
         "/tmp/goap/step.sh",
     ]
     record = (Path(modal_env["FAKE_MODAL_ROOT"]) / "calls.jsonl").read_text()
