@@ -71,7 +71,7 @@ class RayExecutor:
             problem = _unreachable(address)
             if problem:
                 named = f"'{address}'"
-                if address == "auto" and os.environ.get("RAY_ADDRESS"):
+                if address in ("auto", "local") and os.environ.get("RAY_ADDRESS"):
                     named += f" (RAY_ADDRESS={os.environ['RAY_ADDRESS']})"
                 raise ExecutorError(
                     f"cannot reach the Ray cluster at {named}: {problem}"
@@ -225,7 +225,8 @@ def _unreachable(address: str) -> str:
     Ray itself retries an unreachable address for minutes, writing warnings
     to the engine's stderr; one plain connection says it at once.
     """
-    if address == "auto":
+    if address in ("auto", "local"):
+        # Ray reads RAY_ADDRESS for 'local' too (ray.init without an address).
         address = os.environ.get("RAY_ADDRESS", "")
     if address in ("", "local", "auto") or "://" in address:
         return ""  # Ray finds the cluster itself, or a client address
