@@ -148,6 +148,11 @@ ONLY_VALIDATE: dict[str, str] = {
     "sources_outside_workdir": "what a glob may hold is the matcher's rule",
     "runs_on_output_leaves_workdir": "what a glob may hold is the matcher's rule",
     "runs_on_unknown_executor": "executors come from installed packages",
+    "policy_executors_unknown_executor": "executors come from installed packages",
+    # The schema sees the template, not what the vars render it to.
+    "runs_on_template_unknown_executor": _NAMES,
+    "runs_on_template_reads_state": _NAMES,
+    "runs_on_two_ray_clusters": _VALUES,
     # A schema could tie runs_on to the hook's kind, but the rule is the
     # executor layer's (a command can move, the engine's worker cannot).
     "runs_on_python_hook": "which hooks can run elsewhere is the executors' rule",

@@ -26,6 +26,9 @@ LIBRARIES = (
     "huggingface_hub",
     "mlflow",
     "modal",
+    "mcp",
+    "uvicorn",
+    "starlette",
 )
 # The engine's own layers below the command line.
 LAYERS = (
@@ -36,6 +39,9 @@ LAYERS = (
     "goap_engine.executor",
     "goap_engine.integrations",
     "goap_engine.pddl",
+    "goap_engine.mcp_server",
+    "goap_engine.mcp_http",
+    "goap_engine.mcp_runs",
 )
 # What senses and runs hooks: processes, workers, the run loop.
 RUNNING = (
@@ -117,3 +123,15 @@ def test_builtins_loads_no_library_and_no_layer() -> None:
     others = tuple(n for n in LAYERS if n != "goap_engine.executor")
     assert loaded(modules, LIBRARIES + RUNNING + others) == []
     assert "goap_engine.executor.builtins" not in modules
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["validate", GOAL], ["plan", "--no-sense", GOAL], ["mcp", "--help"]],
+    ids=["validate", "plan-no-sense", "mcp-help"],
+)
+def test_no_command_but_mcp_itself_imports_the_mcp_sdk(argv: list[str]) -> None:
+    """The SDK (with its web server) is imported when 'mcp' serves, not before."""
+    modules = imported(argv)
+    assert loaded(modules, ("mcp", "uvicorn", "starlette", "httpx2")) == []
+    assert loaded(modules, ("goap_engine.mcp_server", "goap_engine.mcp_runs")) == []

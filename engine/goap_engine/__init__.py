@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 _WHERE = {
     "Sensed": "api",
+    "approve": "api",
     "focus": "api",
     "run": "api",
     "sense": "api",
@@ -67,6 +68,7 @@ __all__ = [
     "Step",
     "StepRecord",
     "__version__",
+    "approve",
     "find_plan",
     "focus",
     "load",
@@ -77,7 +79,7 @@ __all__ = [
 ]
 
 if _typing.TYPE_CHECKING:
-    from .api import Sensed, focus, run, sense
+    from .api import Sensed, approve, focus, run, sense
     from .errors import (
         Diagnostic,
         ExecutionError,

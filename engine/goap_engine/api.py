@@ -154,6 +154,7 @@ def run(
     targets: Iterable[str] = (),
     tags: Iterable[str] = (),
     skip_tags: Iterable[str] = (),
+    wait_for_approval: bool = False,
 ) -> RunResult:
     """Sense, plan, act, verify and replan until the goal holds, as ``run`` does.
 
@@ -163,6 +164,9 @@ def run(
     ``approve`` names the irreversible or approval steps allowed (ids or
     names), ``yes`` allows them all, and ``confirm`` is asked once otherwise
     (without it such steps make the result ``needs_approval``).
+    ``wait_for_approval`` stops at the first such step instead (status
+    ``waiting``, ``result.waiting`` says what for): ``approve()`` and a run
+    with ``resume=True`` go on.
 
     Nothing is printed: ``on_event`` gets each journal event (redacted),
     ``on_output`` each line of hook output with its step's label, and
@@ -213,6 +217,7 @@ def run(
         interactive=confirm is not None,
         confirm=confirm,
         focus=chosen.record(),
+        wait_for_approval=wait_for_approval,
         focus_arguments=chosen.arguments(),
     )
     reporter = None
@@ -231,6 +236,23 @@ def run(
     if reporter is not None:
         reporter.summary(result)
     return result
+
+
+def approve(
+    ruleset: Ruleset, steps: Iterable[str] = (), *, by: str | None = None
+) -> dict[str, Any]:
+    """Approve what the goal's waiting run waits for, as ``goap-engine approve``.
+
+    ``steps`` are ids, names or labels (all waiting steps when empty); ``by``
+    says who (default ``$GOAP_APPROVER``, else the login name).  Returns the
+    journalled ``approval_given`` event; ``InputError`` when nothing waits.
+    """
+    from .executor.waiting import approve as record
+
+    _check_ruleset(ruleset)
+    if isinstance(steps, str):
+        steps = [steps]
+    return record(ruleset, list(steps), by)
 
 
 def focus(

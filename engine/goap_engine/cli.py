@@ -8,6 +8,7 @@ never a traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,7 +19,6 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from . import __version__
-from .assignments import parse_assignments
 from .cli_focus import focus_options, show_focus, verbosity_options
 from .errors import (
     EXIT_BUG,
@@ -26,13 +26,10 @@ from .errors import (
     EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_NO_PLAN,
-    Diagnostic,
     GoapError,
     InputError,
-    Location,
     NoPlanError,
 )
-from .goal_files import find_goal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,6 +82,13 @@ def _guard(fn: F) -> F:
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if isinstance(exc, OSError) and exc.errno in _BAD_PATH:
+                # A path given on the command line that the system cannot
+                # even look up (too long, looping links): bad input.
+                name = str(exc.filename)
+                shown = name if len(name) <= 80 else name[:80] + "..."
+                _stderr(f"error: {shown}: {exc.strerror}", style="red")
+                sys.exit(EXIT_INPUT)
             if os.environ.get("GOAP_DEBUG"):
                 raise
             _stderr(
@@ -97,6 +101,9 @@ def _guard(fn: F) -> F:
             sys.exit(EXIT_BUG)
 
     return wrapper  # type: ignore[return-value]
+
+
+_BAD_PATH = frozenset({errno.ENAMETOOLONG, errno.ELOOP})
 
 
 def _use_cache(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -225,15 +232,9 @@ def validate(paths: Sequence[Path], strict: bool, fmt: str) -> None:
 
     With no PATH, validates every goal in goals.d/ (or every pack in actions.d/).
     """
-    from .validate import validate_paths
+    from .queries import validate_files
 
-    targets = list(paths) or _default_targets()
-    diagnostics, files = validate_paths(targets)
-    if strict:
-        diagnostics = [
-            Diagnostic(d.location, d.message, d.entity, "error", d.code)
-            for d in diagnostics
-        ]
+    diagnostics, files = validate_files(paths, strict=strict)
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = len(diagnostics) - errors
     if fmt == "json":
@@ -253,69 +254,9 @@ def validate(paths: Sequence[Path], strict: bool, fmt: str) -> None:
         sys.exit(EXIT_INPUT)
 
 
-def _default_targets() -> list[Path]:
-    from .goal_files import goals_folder
-
-    for folder in (goals_folder(), Path("actions.d")):
-        if folder.is_dir():
-            found = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
-            if found:
-                return found
-    raise InputError(
-        Diagnostic(Location("."), "no PATH given and no goals.d/ or actions.d/ here")
-    )
-
-
-def _start_state(
-    ruleset: Any,
-    state_file: Path | None,
-    sets: Sequence[str],
-    *,
-    sense: bool = True,
-    fresh: bool = False,
-    redact: Any = None,
-) -> Any:
-    """Return the start state every command shares, after showing what is unknown.
-
-    Defaults, the stored state (the goal's state file unless ``--state``),
-    remembered facts that expired forgotten, the sensors the goal can need,
-    then ``--set``.  Secret values learnt on the way join ``redact``.
-    """
-    from .executor.redaction import Redactor
-    from .executor.world import start_state
-
-    values = parse_assignments(ruleset, sets)
-    if redact is None:
-        redact = Redactor.from_env(ruleset.secrets)
-    if sense:
-        from .executor.processes import process_scope
-
-        # Sensors are hooks: bounded, and whatever they leave behind ended.
-        with process_scope():
-            start = start_state(
-                ruleset, state_file=state_file, sets=values, fresh=fresh, redact=redact
-            )
-    else:
-        start = start_state(
-            ruleset,
-            state_file=state_file,
-            sets=values,
-            sense=False,
-            fresh=fresh,
-            redact=redact,
-        )
-    for name, why in start.forgotten.items():
-        _stderr(f"forgot {name}: {why}", style="dim", info=True)
-    from .console import verbosity
-
-    if verbosity() > 0 and (start.sensed or start.failures):
-        from .values import shown
-
-        values = shown(ruleset, start.sensed)
-        readings = [f"{k}={v!r}" for k, v in values.items()]
-        readings += [f"{k} failed ({f.reason})" for k, f in start.failures.items()]
-        _stderr(redact(f"sensed: {', '.join(readings)}"), style="dim")
-    return start
+def _note(text: str) -> None:
+    """Show a detail of the work on stderr (``-q`` leaves it out)."""
+    _stderr(text, style="dim", info=True)
 
 
 @main.command()
@@ -400,49 +341,29 @@ def plan(
     focus: Any,
 ) -> None:
     """Plan the cheapest way to reach GOAL (or a --target) and show it."""
-    from .executor.redaction import Redactor
-    from .executor.world import checked_plan
-    from .planner.focus import narrow
-    from .planner.plan import find_plan
+    from .console import verbosity
+    from .queries import plan_goal
     from .render import PLAN_FORMATS, plan_json, plan_text
 
-    ruleset = _ruleset(goal, pddl)
-    _require_goal(ruleset)
-    narrowed = narrow(ruleset, focus)
-    ruleset = narrowed.ruleset
-    show_focus(narrowed.lines)
-    _require_values(ruleset)
-    # A start value given with --set or sensed may hold a secret: plans never
-    # show it.
-    redact = Redactor.from_env(ruleset.secrets)
-    # A PDDL problem is its own start state: nothing is stored or sensed.
-    start = _start_state(
-        ruleset,
-        state_file,
-        sets,
-        sense=not no_sense and not pddl,
-        fresh=bool(pddl),
-        redact=redact,
+    planned = plan_goal(
+        goal,
+        sets=sets,
+        state_file=state_file,
+        sense=not no_sense,
+        search=search,
+        heuristic=heuristic,
+        weight=weight,
+        max_nodes=max_nodes,
+        timeout=timeout,
+        focus=focus,
+        pddl=pddl,
+        on_focus=show_focus,
+        note=_note,
+        verbose=verbosity() > 0,
     )
-    result, warnings = checked_plan(
-        ruleset,
-        start,
-        lambda: _explained(
-            narrowed,
-            start.state,
-            lambda: find_plan(
-                ruleset,
-                start.state,
-                search=search,
-                heuristic=heuristic,
-                weight=weight,
-                max_nodes=max_nodes,
-                max_seconds=timeout,
-            ),
-        ),
-    )
-    for warning in warnings:
-        _stderr(redact(warning), style="yellow", info=True)
+    result, ruleset, redact = planned.plan, planned.ruleset, planned.redact
+    for warning in planned.warnings:
+        _stderr(warning, style="yellow", info=True)
     if output is not None:
         from .cli_documents import write_output
 
@@ -450,8 +371,6 @@ def plan(
             output, redact(plan_json(result)), ruleset.path, allow_outside
         )
         _stderr(f"plan written to {written}", info=True)
-    from .console import verbosity
-
     if verbosity() > 0:
         _stderr(
             f"search: {result.search} with {result.heuristic}, {result.expanded} "
@@ -461,29 +380,6 @@ def plan(
         )
     text = plan_text(result) if fmt == "text" else PLAN_FORMATS[fmt](result)
     click.echo(redact(text), nl=False)
-
-
-def _explained(narrowed: Any, state: Any, search: Callable[[], Any]) -> Any:
-    """Return ``search()``; a NoPlanError also names what a tag filter left out."""
-    from .planner.focus import left_out_needed
-
-    try:
-        return search()
-    except NoPlanError as exc:
-        exc.explanation.lines[:0] = left_out_needed(narrowed, state)
-        raise
-
-
-def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
-    from .loader import load
-
-    if pddl is not None:
-        if goal is not None:
-            raise InputError("give either GOAL or --pddl DOMAIN PROBLEM, not both")
-        from .pddl.convert import load_pddl
-
-        return load_pddl(*pddl)
-    return load(find_goal(goal))
 
 
 @main.command()
@@ -502,6 +398,13 @@ def _ruleset(goal: Path | None, pddl: tuple[Path, Path] | None) -> Any:
     is_flag=True,
     help="Explain from the stored state without running any sensor.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
 @focus_options
 @verbosity_options
 @no_cache_option
@@ -512,80 +415,66 @@ def explain(
     sets: Sequence[str],
     state_file: Path | None,
     no_sense: bool,
+    fmt: str,
     focus: Any,
 ) -> None:
     """Explain whether GOAL (or a --target) is reachable and what blocks it."""
-    goal = find_goal(goal)
-    from .executor.redaction import Redactor
-    from .executor.world import checked_plan
-    from .loader import load
-    from .planner.explain import explain as explain_goal
-    from .planner.focus import left_out_needed, narrow
+    from .console import verbosity
+    from .queries import explain_goal
 
-    full = load(goal)
-    _require_goal(full)
-    narrowed = narrow(full, focus)
-    ruleset = narrowed.ruleset
-    show_focus(narrowed.lines)
-    redact = Redactor.from_env(ruleset.secrets)
-    known = _start_state(ruleset, state_file, sets, sense=not no_sense, redact=redact)
-    start = known.state
-    from .planner.plan import find_plan, reference_eval
+    answer = explain_goal(
+        goal,
+        sets=sets,
+        state_file=state_file,
+        sense=not no_sense,
+        focus=focus,
+        on_focus=show_focus,
+        note=_note,
+        verbose=verbosity() > 0,
+    )
+    for warning in answer["warnings"]:
+        _stderr(warning, style="yellow", info=True)
+    if fmt == "json":
+        import json
 
-    # The same rule as plan and run: an unknown value stops the answer only
-    # when the plan (or, without one, the search) needs it.
-    try:
-        found, warnings = checked_plan(
-            ruleset, known, lambda: find_plan(ruleset, start)
-        )
-    except NoPlanError:
-        found, warnings = None, []
-    for warning in warnings:
-        _stderr(redact(warning), style="yellow", info=True)
-    for subgoal in ruleset.subgoals:
-        click.echo(f"{subgoal.name}:")
-        for condition in subgoal.conditions:
-            holds = reference_eval(ruleset, condition.expr, start) is True
-            click.echo(f"  [{'x' if holds else ' '}] {condition.expr.source}")
+        click.echo(json.dumps(answer, indent=2))
+    else:
+        _explain_text(answer)
+    if not answer["reachable"]:
+        sys.exit(EXIT_NO_PLAN)  # as plan does: scripts test the answer by its code
+
+
+def _explain_text(answer: dict[str, Any]) -> None:
+    for subgoal in answer["subgoals"]:
+        click.echo(f"{subgoal['name']}:")
+        for c in subgoal["conditions"]:
+            click.echo(f"  [{'x' if c['holds'] else ' '}] {c['condition']}")
     click.echo("")
-    if found is not None:
-        if not found.steps:
-            click.echo("The goal already holds: nothing to do.")
-        else:
-            steps = len(found.steps)
-            click.echo(
-                f"The goal is reachable: {steps} step{'s' * (steps != 1)}, "
-                f"cost {found.cost:g} ('goap-engine plan' shows them)."
-            )
-        return
-    for line in left_out_needed(narrowed, start) + explain_goal(ruleset, start).lines:
-        click.echo(redact(line))
-    sys.exit(EXIT_NO_PLAN)  # as plan does: scripts test the answer by its code
+    if not answer["reachable"]:
+        for line in answer["why"]:
+            click.echo(line)
+    elif not answer["steps"]:
+        click.echo("The goal already holds: nothing to do.")
+    else:
+        steps = answer["steps"]
+        click.echo(
+            f"The goal is reachable: {steps} step{'s' * (steps != 1)}, "
+            f"cost {answer['cost']:g} ('goap-engine plan' shows them)."
+        )
 
 
 def _require_goal(ruleset: Any) -> None:
     """Refuse a file without goal conditions (a pack given where a goal belongs)."""
-    if not ruleset.conditions:
-        raise InputError(
-            Diagnostic(
-                Location.of(ruleset.path, 1, 1),
-                "this file has no 'goal:' (is it a pack? give a goal file, "
-                "such as goals.d/production.yaml)",
-            )
-        )
+    from .queries import require_goal
+
+    require_goal(ruleset)
 
 
 def _require_values(ruleset: Any) -> None:
-    """Refuse a goal whose needed steps would get an empty required argument.
+    """Refuse a goal whose needed steps would get an empty required argument."""
+    from .queries import require_values
 
-    A Hub repository nobody set is found now, not after the steps before it
-    ran; ``ruleset`` is the narrowed one, so ``--target`` of a part that does
-    not publish needs none.
-    """
-    from .required_values import empty_required
-
-    if problems := empty_required(ruleset):
-        raise InputError(problems)
+    require_values(ruleset)
 
 
 def run() -> None:
@@ -623,6 +512,7 @@ from . import (  # noqa: E402, F401
     cli_builtins,
     cli_completion,
     cli_documents,
+    cli_mcp,
     cli_packs,
     cli_run,
     cli_state,

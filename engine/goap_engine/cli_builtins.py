@@ -79,6 +79,18 @@ def _record(name: str) -> dict[str, Any]:
     }
 
 
+def builtin_data(name: str | None) -> Any:
+    """Return every built-in's record (a list), or the one of ``name``."""
+    from .errors import InputError
+    from .language.builtins import BUILTINS, entry_point_target, unknown_name
+
+    if name is None:
+        return [_record(n) for n in [*BUILTINS, *_third_party()]]
+    if name not in BUILTINS and entry_point_target(name) is None:
+        raise InputError(unknown_name(name))
+    return _record(name)
+
+
 def _third_party() -> list[str]:
     from importlib.metadata import entry_points
 
@@ -186,14 +198,11 @@ def markdown() -> str:
 @_guard
 def builtins_command(name: str | None, fmt: str) -> None:
     """List the built-in hooks (name, kind, summary), or document NAME's arguments."""
-    from .errors import InputError
-    from .language.builtins import BUILTINS, entry_point_target, unknown_name
-
     if name is None:
         if fmt == "markdown":
             click.echo(markdown(), nl=False)
             return
-        records = [_record(n) for n in [*BUILTINS, *_third_party()]]
+        records = builtin_data(None)
         if fmt == "json":
             click.echo(json.dumps(records, indent=2))
             return
@@ -202,9 +211,7 @@ def builtins_command(name: str | None, fmt: str) -> None:
             kind = r["kind"] or "package"
             click.echo(f"{r['name']:<{width}}  {kind:<7}  {r['summary']}")
         return
-    if name not in BUILTINS and entry_point_target(name) is None:
-        raise InputError(unknown_name(name))
-    record = _record(name)
+    record = builtin_data(name)
     if fmt == "json":
         click.echo(json.dumps(record, indent=2))
     elif fmt == "markdown" and record["kind"] is not None:

@@ -92,8 +92,28 @@ def packs_update(goal: str | None, names: Sequence[str]) -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @_guard
 def init(root: Path, force: bool) -> None:
-    """Scaffold actions.d/ and goals.d/ (on the standard packs) in ROOT."""
-    from .init import scaffold
+    """Scaffold actions.d/ and goals.d/ (on the standard packs) in ROOT.
+
+    Also puts a short guide for coding agents into ROOT/AGENTS.md (appended
+    to one that exists; an earlier guide section is replaced).
+    """
+    from .init import ScaffoldExistsError, scaffold, write_agents_guide
 
     for path in scaffold(root, force=force):
         click.echo(str(path))
+    try:
+        guide = write_agents_guide(root)
+    except ScaffoldExistsError as exc:
+        # The scaffold is written: the guide is a help, not a reason to fail.
+        _stderr(f"warning: {exc}", style="yellow")
+        return
+    if guide is not None:
+        click.echo(str(guide))
+
+
+@main.command("agents-guide")
+def agents_guide_command() -> None:
+    """Print the AGENTS.md section that tells a coding agent how to use the engine."""
+    from .init import agents_guide
+
+    click.echo(agents_guide(), nl=False)

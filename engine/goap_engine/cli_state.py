@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,28 +43,16 @@ def state() -> None:
 def state_show(goal: str | None, names: Sequence[str], fmt: str) -> None:
     """Show the stored state of GOAL (or of its VARs) and where each came from."""
     path, names = goal_and_rest(goal, tuple(names))
-    from .executor.workspace import adopt_shared_state
-    from .executor.world import describe_origin, stored_origins
+    from .executor.world import describe_origin
     from .loader import load
-    from .values import SECRET_SHOWN
+    from .queries import stored_state
 
-    ruleset = load(path)
-    adopt_shared_state(ruleset)
-    values, origins, expired = stored_origins(ruleset)
-    for name in ruleset.secret_names:
-        values[name] = SECRET_SHOWN
-        origins[name] = {"kind": "secret"}
-    if names:
-        for name in names:
-            if name not in values:
-                close = difflib.get_close_matches(name, list(values), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise InputError(f"state show: no state variable '{name}'{hint}")
-        values = {name: values[name] for name in dict.fromkeys(names)}
+    data = stored_state(path, names)
     if fmt == "json":
-        data = {"state": values, "origins": origins, "expired": expired}
         click.echo(json.dumps(data, indent=2))
         return
+    ruleset = load(path)
+    values, origins, expired = data["state"], data["origins"], data["expired"]
     width = max((len(n) for n in values), default=0)
     for name, value in values.items():
         if name in ruleset.secret_names:
@@ -186,7 +173,18 @@ def history(goal: Path | None, fmt: str) -> None:
             f"{item['run']}  {item['started']}  {item['status']:<11}  "
             f"{item['ok']} ok, {item['failed']} failed, {item['replans']} replans"
             + _focus_text(item)
+            + _approval_text(item)
         )
+
+
+def _approval_text(item: dict[str, Any]) -> str:
+    """Return what a run waits for and who approved it, or nothing."""
+    text = ""
+    for given in item.get("approved", []):
+        text += f"  approved by {given['by']}: {', '.join(given['steps'] or ())}"
+    if item["status"] == "waiting" and item.get("waiting_for"):
+        text += f"  waiting for approval: {', '.join(item['waiting_for'])}"
+    return text
 
 
 def _focus_text(item: dict[str, Any]) -> str:

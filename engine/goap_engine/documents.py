@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -82,11 +83,18 @@ class Document:
         return Location(base.path, base.line, base.col + int(quoted) + stripped + col)
 
 
+OVERLAY: ContextVar[Mapping[Path, str] | None] = ContextVar("overlay", default=None)
+"""Texts read instead of files, by resolved path: a proposal loaded in memory."""
+
+
 def read_document(path: Path) -> tuple[Document | None, list[Diagnostic]]:
     """Return the YAML document at ``path`` or the diagnostics explaining why not."""
     shown = display_path(path)
+    overlay = OVERLAY.get()
+    text = overlay.get(path.resolve()) if overlay else None
     try:
-        text = read_text_limited(path)
+        if text is None:
+            text = read_text_limited(path)
     except FileError as exc:
         return None, [Diagnostic(Location(shown, exc.line, exc.col), exc.reason)]
     try:

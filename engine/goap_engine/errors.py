@@ -31,6 +31,7 @@ EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_NO_PLAN = 3
 EXIT_LOCKED = 4
+EXIT_WAITING = 5  # a run stopped at a step that waits for an approval
 EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away

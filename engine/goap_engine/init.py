@@ -8,6 +8,8 @@ import re
 import stat
 from pathlib import Path
 
+from .errors import FileError
+from .files import read_text_limited, regular_file_problem
 from .sources import SourceError
 from .store import atomic_write
 
@@ -216,3 +218,54 @@ def scaffold(root: Path, *, force: bool = False) -> list[Path]:
                 f"cannot write {path}: {exc.strerror or exc}"
             ) from None
     return list(files)
+
+
+GUIDE_BEGIN = "<!-- goap-engine: begin"
+GUIDE_END = "<!-- goap-engine: end -->"
+
+
+def agents_guide() -> str:
+    """Return the ``AGENTS.md`` section that tells a coding agent how to work here."""
+    from importlib.resources import files
+
+    return (files("goap_engine") / "doc_templates" / "agents.md").read_text("utf-8")
+
+
+def write_agents_guide(root: Path) -> Path | None:
+    """Put the guide into ``root/AGENTS.md``; return the file, or None if unchanged.
+
+    A new file gets the guide; an existing one keeps everything it has and
+    gets the guide appended, or its earlier guide section replaced.
+    """
+    path = root / "AGENTS.md"
+    guide = agents_guide()
+    old = ""
+    if path.is_symlink() or path.exists():
+        # Only a plain file is edited: a link or a FIFO is the user's business.
+        link = "is a symbolic link" if path.is_symlink() else None
+        problem = link or regular_file_problem(path)
+        if problem:
+            raise ScaffoldExistsError(
+                f"{path}: {problem}; left alone (add the guide with "
+                "'goap-engine agents-guide >> AGENTS.md')"
+            )
+        try:
+            old = read_text_limited(path)
+        except FileError as exc:
+            raise ScaffoldExistsError(f"{path}: {exc.reason}; left alone") from None
+    start, end = old.find(GUIDE_BEGIN), old.find(GUIDE_END)
+    if start >= 0 and end > start:
+        new = old[:start] + guide.rstrip("\n") + old[end + len(GUIDE_END) :]
+    elif old:
+        new = old.rstrip("\n") + "\n\n" + guide
+    else:
+        new = guide
+    if new == old:
+        return None
+    try:
+        atomic_write(path, new)
+    except OSError as exc:
+        raise ScaffoldExistsError(
+            f"cannot write {path}: {exc.strerror or exc}"
+        ) from None
+    return path

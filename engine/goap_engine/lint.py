@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 
 from .errors import Diagnostic, FileError, display_path
@@ -115,6 +117,9 @@ def _lint(ruleset: Ruleset) -> list[Diagnostic]:
     facts, _ = reachable(task.relaxed, open_start(ruleset, task.domains))
     for action in ruleset.actions:
         for expr, where in zip(action.pre, action.pre_locations, strict=False):
+            off = expr.is_const and not expr.const
+            if off and _names_a_var(expr.source, ruleset.vars):
+                break  # a var switches the action off: --var switches it on
             if not holds_relaxed(condition_facts(ruleset, expr, task.domains), facts):
                 found.append(
                     Diagnostic(
@@ -352,3 +357,12 @@ def _modal_credentials() -> bool:
     from .integrations.modal import credentials_found
 
     return credentials_found(os.environ)
+
+
+def _names_a_var(source: str, names: Mapping[str, object]) -> bool:
+    """Return whether expression ``source`` reads one of the vars ``names``."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(tree))

@@ -21,6 +21,7 @@ from .files import cache_enabled
 from .language.actions import ActionReading
 from .language.goal import GoalReading, relative, tracking, tracking_bounds
 from .language.overrides import OverrideReading
+from .language.runs_on import with_defaults
 from .language.scope import parse_duration
 from .language.state import StateReading
 from .language.uses import LoadContext as _Context
@@ -91,11 +92,41 @@ def load_with_diagnostics(
     return _load(Path(path), inputs, update)
 
 
+def load_proposal(
+    path: str | Path, texts: Mapping[Path, str], added: Path | None = None
+) -> tuple[Ruleset | None, list[Diagnostic]]:
+    """Load the goal at ``path`` with ``texts`` read instead of those files.
+
+    ``added`` (one of ``texts``) is a pack the goal does not use yet: it is
+    loaded as if the goal's ``uses`` ended with it.  Nothing is written: no
+    ruleset cache, no lock file (a remote pack must already be locked).
+    """
+    from .documents import OVERLAY
+
+    inputs = list(given())
+    token = OVERLAY.set({p.resolve(): t for p, t in texts.items()})
+    try:
+        return _load(Path(path), inputs, False, added=added, write_lock=False)
+    finally:
+        OVERLAY.reset(token)
+
+
 def _load(
-    root: Path, inputs: Sequence[VarInput], update: bool | frozenset[str]
+    root: Path,
+    inputs: Sequence[VarInput],
+    update: bool | frozenset[str],
+    *,
+    added: Path | None = None,
+    write_lock: bool = True,
 ) -> tuple[Ruleset | None, list[Diagnostic]]:
     ctx = _Context(lock_file=lock_path(root.absolute()), update=update)
     _read_tree(ctx, root.absolute(), chain=())
+    if added is not None and ctx.documents:
+        # Before the goal, which is the last document read: the goal's own
+        # names see the added pack's as they see those of its other packs.
+        goal = ctx.documents.pop()
+        _read_tree(ctx, added.absolute(), chain=(root.absolute(),))
+        ctx.documents.append(goal)
     if isinstance(update, frozenset) and update - ctx.remote_names:
         unknown = ", ".join(sorted(update - ctx.remote_names))
         known = ", ".join(sorted(ctx.remote_names)) or "none"
@@ -105,7 +136,7 @@ def _load(
             f"(its remote packs: {known})",
             "packs update",
         )
-    if not any(d.severity == "error" for d in ctx.diagnostics):
+    if write_lock and not any(d.severity == "error" for d in ctx.diagnostics):
         try:
             ctx.save_lock()
         except (SourceError, OSError) as exc:
@@ -194,6 +225,7 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
                 )
             )
         self.apply_overrides()
+        self.actions = with_defaults(self.root, self.actions, self.error)
         subgoals = self.goal(self.root)
         data = self.root.data
         workdir = self.workdir()
@@ -221,6 +253,7 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
                 "policy",
             ),
             allow_outside=bool(policy_data.get("allow_outside", False)),
+            approvals=str(policy_data.get("approvals", "ask")),
         )
         if not policy.allow_outside:
             self.check_inside("workdir", workdir)

@@ -255,6 +255,8 @@ class Policy:
     """The timeout of sensors that set none."""
     allow_outside: bool = False
     """Whether the engine may write outside the project (state_file, workdir)."""
+    approvals: str = "ask"
+    """'ask' (before anything runs) or 'wait' (stop at the step; see waiting)."""
 
 
 @dataclass(frozen=True, slots=True)

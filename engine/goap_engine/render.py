@@ -226,30 +226,29 @@ PLAN_FORMATS = {
 }
 
 
+def diagnostics_data(diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
+    """Return diagnostics as data: counts, and each with its place and code."""
+    return {
+        "errors": sum(d.severity == "error" for d in diagnostics),
+        "warnings": sum(d.severity == "warning" for d in diagnostics),
+        "diagnostics": [
+            {
+                "file": d.location.path,
+                "line": d.location.line,
+                "col": d.location.col,
+                "severity": d.severity,
+                "entity": d.entity,
+                "message": d.message,
+                "code": d.code,
+            }
+            for d in diagnostics
+        ],
+    }
+
+
 def diagnostics_json(diagnostics: Sequence[Diagnostic]) -> str:
     """Return diagnostics as a JSON document."""
-    return (
-        json.dumps(
-            {
-                "errors": sum(d.severity == "error" for d in diagnostics),
-                "warnings": sum(d.severity == "warning" for d in diagnostics),
-                "diagnostics": [
-                    {
-                        "file": d.location.path,
-                        "line": d.location.line,
-                        "col": d.location.col,
-                        "severity": d.severity,
-                        "entity": d.entity,
-                        "message": d.message,
-                        "code": d.code,
-                    }
-                    for d in diagnostics
-                ],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    return json.dumps(diagnostics_data(diagnostics), indent=2) + "\n"
 
 
 def diagnostics_github(diagnostics: Sequence[Diagnostic]) -> str:

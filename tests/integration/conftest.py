@@ -43,13 +43,15 @@ def run_engine(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m goap_engine ARGS`` to completion and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "goap_engine", *map(str, args)],
         cwd=cwd,
         env=env or engine_env(),
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -405,6 +405,39 @@ def test_every_call_the_stand_in_took_fits_the_installed_sdk(
         assert issubclass(getattr(modal.exception, name), modal.exception.Error)
 
 
+BARRIER = """\
+version: 1
+state:
+  a_done: bool
+  b_done: bool
+actions:
+  a:
+    effects: {a_done: true}
+    run: >-
+      touch {dir}/a.started; for i in $(seq 200); do
+      [ -e {dir}/b.started ] && exit 0; sleep 0.05; done; exit 1
+    runs_on: modal
+  b:
+    effects: {b_done: true}
+    run: >-
+      touch {dir}/b.started; for i in $(seq 200); do
+      [ -e {dir}/a.started ] && exit 0; sleep 0.05; done; exit 1
+    runs_on: modal
+goal: [a_done, b_done]
+"""
+
+
+def test_independent_steps_run_side_by_side_with_jobs(
+    tmp_path: Path, h: SimpleNamespace, modal_env: dict[str, str]
+) -> None:
+    # Each step waits for the other to have started: one after the other,
+    # the first would give up and fail.
+    goal = h.goal(tmp_path, BARRIER.replace("{dir}", str(tmp_path)))
+    result = h.run("run", goal, "--jobs", "2", cwd=tmp_path, env=modal_env)
+    assert result.returncode == 0, result.stderr
+    assert len(calls(modal_env, "Sandbox.create")) == 2
+
+
 def test_a_background_process_does_not_hold_a_modal_step(
     tmp_path: Path, h: SimpleNamespace, modal_env: dict[str, str]
 ) -> None:

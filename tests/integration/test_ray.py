@@ -292,6 +292,60 @@ def test_a_retried_remote_step_is_submitted_again(
     assert (tmp_path / "model.txt").read_text() == "ok\n"
 
 
+@pytest.mark.slow
+def test_independent_remote_steps_run_side_by_side_with_jobs(
+    tmp_path: Path, h: SimpleNamespace, cluster: str
+) -> None:
+    from test_modal_executor import BARRIER
+
+    # Each step waits for the other to have started (the cluster runs on
+    # this machine, so both see tmp_path): one after the other, the first
+    # would give up and fail.
+    text = BARRIER.replace("{dir}", str(tmp_path)).replace(
+        "runs_on: modal", "runs_on: {ray: {address: auto}}"
+    )
+    goal = h.goal(tmp_path, text)
+    result = h.run("run", goal, "--jobs", "2", cwd=tmp_path, env=_env(h, cluster))
+    assert result.returncode == 0, result.stderr
+
+
+TINY_CATS = Path(__file__).resolve().parents[2] / "examples" / "tiny-cats"
+
+
+@pytest.mark.slow
+def test_tiny_cats_checks_its_training_on_the_cluster_a_var_names(
+    tmp_path: Path, h: SimpleNamespace, cluster: str
+) -> None:
+    project = tmp_path / "tiny-cats"
+    shutil.copytree(TINY_CATS, project)
+    env = _env(h, cluster)
+    for name in ("MODAL_TOKEN_ID", "MODAL_TOKEN_SECRET", "GITHUB_TOKEN", "HF_TOKEN"):
+        env.pop(name, None)
+    goal = "goals.d/production.yaml"
+    # The goal's policy.executors.ray says 'address: local': the cluster
+    # RAY_ADDRESS names on this machine, here the test's.
+    result = h.run(
+        "run",
+        goal,
+        "--target",
+        "A01R",
+        "--var",
+        "training_runs_on=ray",
+        "--yes",
+        cwd=project,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "plan: 1 steps, cost 4: A01R" in result.stderr
+    # src/train.py imported src/tiny_cats, both shipped as the step's inputs.
+    line = "  [A01R: check_training_remotely] | TinyDiT 128px, 12 breeds (dry run)\n"
+    assert line in result.stderr
+    submitted = [e for e in h.events(project, goal) if e["event"] == "remote_submitted"]
+    assert [(e["executor"], e["reconnected"]) for e in submitted] == [("ray", False)]
+    state = json.loads((project / "plans" / "deployment_state.json").read_text())
+    assert state["state"]["code_validated_modal"] is True
+
+
 NO_ROOM = """\
 version: 1
 state:

@@ -81,6 +81,8 @@ class Approvals:
     approved: set[str] = field(default_factory=set)
     all: bool = False
     ask: Callable[[str], bool] | None = None
+    wait: bool = False
+    """Stop at a step that needs approval instead of before the run (waiting)."""
 
     def missing(self, actions: Sequence[Action]) -> list[Action]:
         """Return the actions of a plan that need an approval not yet given."""
@@ -106,8 +108,8 @@ class Approvals:
         how to approve them.
         """
         missing = self.missing(actions)
-        if not missing:
-            return
+        if not missing or self.wait:
+            return  # waiting: the step itself stops the run
         listing = "; ".join(f"{a.label} ({why(a)})" for a in missing)
         if self.ask is not None:
             lead = "This run will" if first else "The new plan needs to"

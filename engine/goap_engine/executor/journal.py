@@ -44,6 +44,9 @@ SYNCED = frozenset(
         # A remote job's handle must be on disk before the engine waits for
         # the job: a resume after a crash reconnects to it by that handle.
         "remote_submitted",
+        # What a waiting run waits for, and the approval that lets it go on.
+        "approval_pending",
+        "approval_given",
     }
 )
 
@@ -226,7 +229,8 @@ def last_run(events: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     A run stopped by Ctrl-C or SIGTERM records its end but is as unfinished as
     one killed outright: both leave work to resume.  A run that ended (in any
     way) before any step started changed nothing, so it neither settles an
-    earlier interrupted run nor needs resuming.
+    earlier interrupted run nor needs resuming.  A run that waits for an
+    approval is unfinished whether or not a step ran: ``--resume`` goes on.
     """
     pending: dict[str, Any] | None = None
     current: dict[str, Any] | None = None
@@ -237,7 +241,9 @@ def last_run(events: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
         if current is None:
             return
         status = current.get("status")
-        if started and status in (None, "interrupted", "error"):
+        if status == "waiting" or (
+            started and status in (None, "interrupted", "error")
+        ):
             pending = current
         elif started or status in ("reached", "failed"):
             pending = None

@@ -11,6 +11,7 @@ loses nothing.  How one step runs lives in ``steps``; approvals in
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 import threading
@@ -23,7 +24,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
-from ..errors import ApprovalError, Diagnostic, InputError, NoPlanError
+from ..errors import (
+    ApprovalError,
+    Diagnostic,
+    InputError,
+    NoPlanError,
+    display_path,
+)
 from ..files import project_root
 from ..model import DELIVERY_TEXT, Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval
@@ -52,6 +59,7 @@ from .saved import load_saved_plan, read_plan_file
 from .sensing import sense
 from .statefile import StateWriter
 from .steps import RETRY_BASE, State, StepRecord, StepRunner
+from .waiting import granted
 from .worker import WorkerPool
 from .workspace import goal_lock, journal_path, run_dir, state_path, workspace
 from .world import (
@@ -78,7 +86,7 @@ __all__ = [
 TRACK_TIMEOUT = 300.0
 TRACK_BOUNDS = {"http_timeout": 10, "retries": 1, "max_wait": 10.0}
 
-RunStatus = Literal["reached", "failed", "needs_approval", "planned"]
+RunStatus = Literal["reached", "failed", "needs_approval", "waiting", "planned"]
 
 
 @dataclass
@@ -100,6 +108,8 @@ class RunOptions:
     """The journal fields of ``--target``/``--tag`` (see ``planner.focus``)."""
     focus_arguments: str = ""
     """Those options again, for the commands a message suggests."""
+    wait_for_approval: bool = False
+    """Stop at a step that needs approval; see ``waiting``."""
 
 
 @dataclass
@@ -118,6 +128,8 @@ class RunResult:
     dry_run: bool = False
     no_plan: bool = False
     """The run stopped because no plan reached the goal."""
+    waiting: dict[str, Any] | None = None
+    """What the run waits for (the ``approval_pending`` fields), if it does."""
 
     @property
     def status(self) -> RunStatus:
@@ -130,6 +142,8 @@ class RunResult:
             return "planned"
         if self.approval is not None:
             return "needs_approval"
+        if self.waiting is not None and not self.reached:
+            return "waiting"
         return "reached" if self.reached else "failed"
 
 
@@ -179,12 +193,16 @@ class Runner(StepRunner):
         self.state_file = state_path(ruleset)
         self.writer = StateWriter(ruleset, self.state_file, self.redact)
         self.journal_file = journal_path(ruleset)
+        wait = options.wait_for_approval or ruleset.policy.approvals == "wait"
         self.approvals = Approvals(
             command=run_command(ruleset.path) + options.focus_arguments,
             approved=set(options.approve),
             all=options.yes,
-            ask=options.confirm if options.interactive else None,
+            ask=options.confirm if options.interactive and not wait else None,
+            wait=wait,
         )
+        self.given = []
+        self.waiting = None
 
     def log(self, text: str) -> None:
         self.event("log", message=text)
@@ -249,7 +267,19 @@ class Runner(StepRunner):
                 resume_of = previous.get("run")
                 self.lineage = str(previous.get("lineage") or resume_of)
                 self.remote_handles = remote_handles(events, str(resume_of))
+                if previous.get("status") == "waiting":
+                    # It goes on as it ran: waiting, never asking.
+                    self.given = granted(events, str(resume_of))
+                    self.approvals.wait, self.approvals.ask = True, None
                 self.check_resume(left, str(resume_of))
+            elif previous.get("status") == "waiting" and not self.options.fresh:
+                goal = shlex.quote(display_path(self.ruleset.path))
+                raise InputError(
+                    f"the previous run {previous.get('run')} waits for approval; "
+                    f"approve with 'goap-engine approve {goal}' and continue "
+                    f"with '{self.approvals.command} --resume', or start over "
+                    f"with '{self.approvals.command} --fresh'"
+                )
             elif not self.options.fresh:
                 raise InputError(
                     f"the previous run {previous.get('run')} (started "
@@ -574,7 +604,8 @@ class Runner(StepRunner):
             self.event("replan", number=self.replans, reason=failed.message)
         reached = self.goal_holds(state)
         if not first or reached:
-            self.persist(state, "reached" if reached else "failed")
+            status = "reached" if reached else "failed"
+            self.persist(state, "waiting" if self.waiting and not reached else status)
         return RunResult(
             run_id=self.run_id,
             reached=reached,
@@ -586,6 +617,7 @@ class Runner(StepRunner):
             reason=self.redact(reason),
             approval=approval,
             no_plan=no_plan,
+            waiting=self.waiting,
         )
 
     def dry_run(self) -> RunResult:

@@ -107,6 +107,16 @@ def runs(
             item[key] += 1
         elif kind == "replan":
             item["replans"] += 1
+        elif kind == "approval_pending":
+            item["waiting_for"] = list(event.get("steps") or ())
+        elif kind == "approval_given":
+            item.setdefault("approved", []).append(
+                {
+                    "steps": event.get("steps"),
+                    "by": event.get("by"),
+                    "at": event.get("ts"),
+                }
+            )
         elif kind == "run_end":
             item["status"] = str(event.get("status"))
     return list(found.values())

@@ -92,6 +92,11 @@ class StepRunner:
     source_prints: dict[str, dict[str, Any]]
     remote_handles: dict[str, str]
     """Action name -> the remote job an interrupted run left running."""
+    given: list[dict[str, Any]]
+    """The ``approval_given`` events of the waiting run this one resumes."""
+    waiting: dict[str, Any] | None
+    """What this run stopped to wait for (the ``approval_pending`` fields)."""
+    plan_steps: tuple[Step, ...] = ()
 
     def event(self, kind: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -113,6 +118,7 @@ class StepRunner:
     def execute(self, plan: Plan, state: State) -> Progress:
         """Run ``plan``'s steps (in parallel where allowed) up to the first failure."""
         deps = dependencies(plan.steps)
+        self.plan_steps = plan.steps
         pending = list(zip(plan.steps, deps, strict=True))
         done: set[int] = set()
         progress = Progress(state, True, "")
@@ -159,6 +165,53 @@ class StepRunner:
                     self.stop_all(list(running))
                 pool.shutdown(wait=True)
         return progress
+
+    def wait_here(self, step: Step, progress: Progress) -> bool:
+        """Whether ``step`` must wait for an approval; journal it if so.
+
+        An approval given for this very point (same rules, state and plan
+        from here) lets the step and the others it named run.
+        """
+        from .waiting import gate_fingerprint, unapproved
+
+        remaining = [s.action for s in self.plan_steps if s.number >= step.number]
+        values = state_dict(self.ruleset, progress.state)
+        mark = gate_fingerprint(self.ruleset, values, remaining)
+        for given in reversed(self.given):
+            if given["fingerprint"] == mark and step.action.name in given["actions"]:
+                self.approvals.approved.update(str(a) for a in given["actions"])
+                self.event("approval_used", step=step.action.label, by=given.get("by"))
+                return False
+        missing = unapproved(remaining, self.approvals.approved)
+        earlier = [g for g in self.given if step.action.name in g["actions"]]
+        self.waiting = {
+            "steps": [a.label for a in missing],
+            "actions": [a.name for a in missing],
+            "fingerprint": mark,
+            "plan": [a.label for a in remaining],
+        }
+        if earlier:
+            # Given for another plan: the person approved what they saw.
+            self.waiting["outdated"] = {
+                "by": earlier[-1].get("by"),
+                "ts": earlier[-1].get("ts"),
+            }
+        self.event("approval_pending", **self.waiting)
+        goal = self.approvals.command.split(" ", 3)[2]
+        again = ""
+        if earlier:
+            again = (
+                f" (the approval {earlier[-1].get('by')} gave at "
+                f"{earlier[-1].get('ts')} was for another plan: the rules or the "
+                "sensed state changed since)"
+            )
+        progress.fail(
+            f"waiting for approval: {', '.join(self.waiting['steps'])}{again}; "
+            f"approve with 'goap-engine approve {goal}' (all, or name the "
+            f"steps), then '{self.approvals.command} --resume'"
+        )
+        progress.stop = True
+        return True
 
     def stop_all(self, futures: list[Future[Outcome]]) -> None:
         """Kill hooks until every running step has returned; Ctrl-C cannot skip it.
@@ -248,9 +301,12 @@ class StepRunner:
                 StepRecord(label, "skipped", action.duration, 0.0, "already true")
             )
             return None
-        if not self.approvals.allows(action) and (
+        unapproved = not self.approvals.allows(action) and (
             action.irreversible or action.approval
-        ):
+        )
+        if unapproved and self.approvals.wait and self.wait_here(step, progress):
+            return None  # a waiting run stops here; an approval given here runs
+        if unapproved and not self.approvals.allows(action):
             # Approvals are settled before a plan runs; this is the last guard.
             message = f"{label} is {why(action)} and was not approved"
             progress.fail(message)

@@ -107,7 +107,9 @@ class ActionReading(HookReading):
             sources=self.source_globs(
                 doc, (*keys, "sources"), spec.get("sources"), entity
             ),
-            runs_on=read_placement(doc, keys, spec, hook, entity, self.error),
+            runs_on=read_placement(
+                doc, keys, spec, hook, entity, self.error, self.vars
+            ),
         )
 
     def effects(

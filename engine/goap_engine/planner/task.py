@@ -215,11 +215,21 @@ def relevant_actions(ruleset: Ruleset, goal: Sequence[Expr]) -> list[Action]:
     for expr in goal:
         relevant |= expr.reads
     chosen: dict[str, Action] = {}
+    # A precondition false whatever the state (a var switching an action
+    # off, as 'training_runs_on != "local"') rules its action out here, so
+    # that it weighs in no heuristic either.
+    switched_off = {
+        a.name
+        for a in ruleset.actions
+        if any(p.is_const and not p.const for p in a.pre)
+    }
     changed = True
     while changed:
         changed = False
         for action in ruleset.actions:
             if action.name in chosen or not (action.writes & relevant):
+                continue
+            if action.name in switched_off:
                 continue
             chosen[action.name] = action
             needs = set(action.reads)
