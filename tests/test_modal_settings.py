@@ -15,8 +15,8 @@ from goap_engine.executor.modal_executor import (
     MARGIN,
     MAX_LIFETIME,
     ModalExecutor,
-    _matches,
 )
+from goap_engine.executor.ray_step import matches
 from goap_engine.executor.remote import ExecutorError, JobSpec
 
 STAND_IN = Path(__file__).parent / "integration" / "fakes" / "modal_sdk" / "modal"
@@ -59,7 +59,7 @@ def sdk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_an_output_glob_matches_as_path_glob_reads_it(
     name: str, pattern: str, expected: bool
 ) -> None:
-    assert _matches(name, pattern) is expected
+    assert matches(name, pattern) is expected
 
 
 def _spec(

@@ -259,7 +259,7 @@ def test_ray_not_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
 def _until_done(step: Any) -> tuple[bytes, int]:
     printed, deadline = b"", time.monotonic() + 20
     while True:
-        data, code = step.read(len(printed))
+        data, _, code = step.read(len(printed))
         printed += data
         if code is not None:
             return printed, code
@@ -289,6 +289,6 @@ def test_a_ray_step_cancelled_before_it_started_never_starts(tmp_path: Path) -> 
     mark = tmp_path / "ran"
     step = StepProcess(["touch", str(mark)], {}, {})
     step.cancel()
-    assert step.read(0) == (b"", 143)
+    assert step.read(0) == (b"", 0, 143)
     assert not mark.exists()
     step.cleanup()

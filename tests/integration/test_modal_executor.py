@@ -129,7 +129,7 @@ def test_a_step_runs_in_a_sandbox_with_its_inputs_and_brings_outputs_back(
     # command line holds the token.
     writes = calls(modal_env, "filesystem.write_bytes")
     assert [w["path"] for w in writes] == [
-        "/tmp/goap/work/data/rows.csv",
+        "/tmp/goap/inputs.tar",
         "/tmp/goap/step.sh",
     ]
     record = (Path(modal_env["FAKE_MODAL_ROOT"]) / "calls.jsonl").read_text()
@@ -436,3 +436,87 @@ def test_independent_steps_run_side_by_side_with_jobs(
     result = h.run("run", goal, "--jobs", "2", cwd=tmp_path, env=modal_env)
     assert result.returncode == 0, result.stderr
     assert len(calls(modal_env, "Sandbox.create")) == 2
+
+
+def test_a_background_process_does_not_hold_a_modal_step(
+    tmp_path: Path, h: SimpleNamespace, modal_env: dict[str, str]
+) -> None:
+    goal = h.goal(
+        tmp_path,
+        """\
+        version: 1
+        state:
+          trained: {type: bool, sense: "test -f model.txt"}
+        actions:
+          train:
+            effects: {trained: true}
+            run: "sleep 600 & echo started; echo done > model.txt"
+            runs_on: modal
+            outputs: [model.txt]
+            timeout: 5m
+        goal: [trained]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, env=modal_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  [train] | started\n" in result.stderr
+    assert (tmp_path / "model.txt").read_text() == "done\n"
+    # Read as the whole log too, as a reconnect after a crash would read it.
+    [sandbox] = sandboxes(modal_env)
+    goap = sandbox / "root" / "tmp" / "goap"
+    assert ((goap / "out.log").read_text(), (goap / "exit").read_text()) == (
+        "started\n",
+        "0\n",
+    )
+
+
+def test_modal_outputs_are_sized_before_they_are_fetched(
+    tmp_path: Path, h: SimpleNamespace, modal_env: dict[str, str]
+) -> None:
+    goal = h.goal(
+        tmp_path,
+        """\
+        version: 1
+        state:
+          trained: bool
+        actions:
+          train:
+            effects: {trained: true}
+            run: "echo m > model.txt; truncate -s 600M weights.bin"
+            runs_on: modal
+            outputs: [model.txt, "*.bin"]
+        goal: [trained]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, env=modal_env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "outputs are more than 512 MiB" in result.stderr
+    assert not (tmp_path / "model.txt").exists()
+    assert not (tmp_path / "weights.bin").exists()
+
+
+def test_modal_outputs_with_odd_names_come_back_and_links_do_not(
+    tmp_path: Path, h: SimpleNamespace, modal_env: dict[str, str]
+) -> None:
+    goal = h.goal(
+        tmp_path,
+        r"""
+        version: 1
+        state:
+          trained: bool
+        actions:
+          train:
+            effects: {trained: true}
+            run: >-
+              printf a > "$(printf 'new\nline.txt')"; printf b > ' lead.txt';
+              ln -s /etc/passwd passwd.txt; ln -s . loop; mkfifo fifo.txt
+            runs_on: modal
+            outputs: ["**/*.txt"]
+        goal: [trained]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, env=modal_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    landed = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".txt")
+    assert landed == [" lead.txt", "new\nline.txt"]
+    assert (tmp_path / "new\nline.txt").read_text() == "a"

@@ -344,3 +344,116 @@ def test_tiny_cats_checks_its_training_on_the_cluster_a_var_names(
     assert [(e["executor"], e["reconnected"]) for e in submitted] == [("ray", False)]
     state = json.loads((project / "plans" / "deployment_state.json").read_text())
     assert state["state"]["code_validated_modal"] is True
+
+
+NO_ROOM = """\
+version: 1
+state:
+  trained: {type: bool, sense: "test -f model.txt"}
+actions:
+  train:
+    effects: {trained: true}
+    run: "echo done > model.txt"
+    runs_on: {ray: {address: auto, num_gpus: 1}}
+    outputs: [model.txt]
+    {timeout}
+goal: [trained]
+"""
+
+
+@pytest.mark.slow
+def test_a_step_the_cluster_has_no_room_for_still_times_out(
+    tmp_path: Path, h: SimpleNamespace, cluster: str
+) -> None:
+    # The cluster has no GPU: Ray waits for one for ever, the engine must not.
+    goal = h.goal(tmp_path, NO_ROOM.replace("{timeout}", "timeout: 2s"))
+    result = h.run("run", goal, cwd=tmp_path, env=_env(h, cluster))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "timed out after 2 s (ray job cancelled)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "model.txt").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_step_the_cluster_has_no_room_for(
+    tmp_path: Path, h: SimpleNamespace, cluster: str, engines: list
+) -> None:
+    goal = h.goal(tmp_path, NO_ROOM.replace("{timeout}", ""))
+    proc = h.start("run", goal, cwd=tmp_path, env=_env(h, cluster))
+    engines.append(proc)
+    h.wait_for(
+        lambda: "remote_submitted" in h.kinds(h.events(tmp_path)), 60, "the submit"
+    )
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "[train] INTERRUPTED" in err
+
+
+@pytest.mark.slow
+def test_a_background_process_does_not_hold_a_ray_step(
+    tmp_path: Path, h: SimpleNamespace, cluster: str
+) -> None:
+    goal = h.goal(
+        tmp_path,
+        f"""\
+        version: 1
+        state:
+          trained: {{type: bool, sense: "test -f model.txt"}}
+        actions:
+          train:
+            effects: {{trained: true}}
+            run: "sleep 600 & echo $! > {tmp_path}/pid; echo done > model.txt"
+            runs_on: {{ray: {{address: auto}}}}
+            outputs: [model.txt]
+            timeout: 5m
+        goal: [trained]
+        """,
+    )
+    result = h.run("run", goal, cwd=tmp_path, env=_env(h, cluster))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "model.txt").read_text() == "done\n"
+    # The step owned it: it ended with the step.
+    pid = int((tmp_path / "pid").read_text())
+    h.wait_for(lambda: not h.alive(pid), 20, f"pid {pid} to end")
+
+
+@pytest.mark.slow
+def test_an_edited_handle_in_the_journal_submits_anew(
+    tmp_path: Path, h: SimpleNamespace, cluster: str, engines: list
+) -> None:
+    goal = _long_goal(h, tmp_path)
+    env = _env(h, cluster)
+    proc = h.start("run", goal, cwd=tmp_path, env=env)
+    engines.append(proc)
+    h.wait_for(lambda: len(_started(tmp_path)) == 1, 60, "the remote command")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    journal = h.files(tmp_path, goal) / "journal.jsonl"
+    lines = []
+    for line in journal.read_text().splitlines():
+        event = json.loads(line)
+        if event["event"] == "remote_submitted":
+            event["handle"] = "../" + "x" * 100_000
+        lines.append(json.dumps(event))
+    journal.write_text("\n".join(lines) + "\n")
+
+    result = h.run("run", "--resume", goal, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reconnected" not in result.stderr
+    assert len(_started(tmp_path)) == 2  # not the edited name: a new job
+    assert (tmp_path / "model.txt").read_text() == "done\n"
+
+
+def test_a_port_that_accepts_and_never_answers_is_no_ray_cluster(
+    tmp_path: Path, h: SimpleNamespace
+) -> None:
+    goal = h.goal(tmp_path, NO_ROOM.replace("{timeout}", "timeout: 10m"))
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        result = h.run("run", goal, cwd=tmp_path, env=_env(h, address))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        f"cannot reach the Ray cluster at 'auto' (RAY_ADDRESS={address}): it "
+        "accepted a connection but did not answer within 5 s"
+    ) in result.stderr

@@ -10,11 +10,12 @@ takes commands (``exec``), files (``filesystem``) and ``terminate``.
 Inside the sandbox, under ``/tmp`` (writable whatever user the image runs
 as)::
 
-    goap/work/     the step's working folder: its inputs, then its outputs
-    goap/step.sh   the command, written with the inputs
-    goap/started   made when the command starts
-    goap/out.log   everything it printed (what a reconnect reads)
-    goap/exit      its exit code, once it ended
+    goap/inputs.tar  the step's inputs (one request), unpacked into work/
+    goap/work/       the step's working folder: its inputs, then its outputs
+    goap/step.sh     the command, written with the inputs
+    goap/started     made when the command starts
+    goap/out.log     everything it printed (what a reconnect reads)
+    goap/exit        its exit code, once it ended
 
 The command starts only once the engine has journalled the sandbox's id
 (on the job's first ``read``): an engine killed before that leaves a sandbox
@@ -31,18 +32,21 @@ line.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import re
 import shlex
+import tarfile
 import threading
 import time
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from .remote import ExecutorError, JobSpec
+# The Ray side's matcher: outputs match alike wherever the step ran.
+from .ray_step import matches
+from .remote import MAX_SHIPPED, ExecutorError, JobSpec
 
 APP = "goap-engine"
 """The Modal app sandboxes belong to, unless ``runs_on: {modal: {app}}`` says."""
@@ -65,15 +69,33 @@ IDLE = (
     f"sleep {KEEP}"
 )
 # Everything goes to stdout, which the engine reads; the command's exit code
-# is kept in a file, since the pipeline's own is tee's.
+# is kept in a file, since the pipeline's own is tee's.  The pipeline runs in
+# the background and is waited for by that file, not by its end: a process
+# the command left in the background holds the pipe open, and would hold the
+# step (a local step's output is read for OUTPUT_GRACE after its command
+# exited, as here; what is left ends with the sandbox).
 RUN = (
     "exec 2>&1\n"
     "mkdir -p goap/work && : > goap/started && cd goap/work || exit 127\n"
-    "{ sh ../step.sh; echo $? > ../exit.part; } 2>&1 | tee -a ../out.log\n"
+    "if [ -e ../inputs.tar ]; then tar -xf ../inputs.tar || exit 127; fi\n"
+    "{ sh ../step.sh; echo $? > ../exit.part; } 2>&1 | tee -a ../out.log &\n"
+    "copy=$!\n"
+    "while [ ! -e ../exit.part ]; do sleep 0.2; done\n"
+    "( sleep 1; kill $copy ) >/dev/null 2>&1 &\n"
+    "wait $copy\n"
     "mv ../exit.part ../exit\n"
     'exit "$(cat ../exit)"\n'
 )
 WORK = f"{BASE}/goap/work"
+INPUTS = f"{BASE}/goap/inputs.tar"
+# GNU find says each size at once; where find has no -printf (BusyBox), POSIX
+# find, wc and printf say it, a process per file.  A name listed twice (the
+# first failed half way) is read once.
+LIST = (
+    "find . -type f -printf '%s\\0%p\\0' 2>/dev/null || "
+    "find . -type f -exec sh -c "
+    '\'for f; do printf "%s\\0%s\\0" "$(wc -c < "$f")" "$f"; done\' sh {} +'
+)
 
 
 class ModalExecutor:
@@ -124,8 +146,11 @@ class ModalExecutor:
         except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds
             raise ExecutorError(f"Modal refused the step: {_said(exc)}") from None
         try:
-            for name, data in sorted(spec.files.items()):
-                sandbox.filesystem.write_bytes(data, f"{WORK}/{name}")
+            if spec.files:
+                # One request, not one per file: each is a round trip to
+                # Modal, and thousands of them would hold the step (and
+                # Ctrl-C) for minutes before it starts.
+                sandbox.filesystem.write_bytes(archive(spec.files), INPUTS)
             sandbox.filesystem.write_bytes(script(spec.command), f"{BASE}/goap/step.sh")
         except Exception as exc:  # noqa: BLE001
             with contextlib.suppress(Exception):
@@ -224,7 +249,8 @@ class ModalJob:
         self.asked = 0.0
         self.pumped = threading.Event()
         self.failure = ""
-        self.listed: list[str] | None = None
+        self.listed: dict[str, int] | None = None
+        self.fetched: set[str] = set()
 
     def start(self) -> None:
         """Start the command written in the sandbox; its output streams from here."""
@@ -267,7 +293,9 @@ class ModalJob:
         chunk = log[self.offset :]
         self.offset = max(self.offset, len(log))
         if code is not None:
-            self.code = int(code.strip() or 1)
+            # Written by the script, but in a folder the command can write.
+            text = code.strip()
+            self.code = int(text) if text.isdigit() else 1
         elif self._ask(self.sandbox.poll) is not None:
             raise ExecutorError(
                 f"Modal sandbox {self.handle} ended before the step did "
@@ -317,38 +345,65 @@ class ModalJob:
             self.sandbox.terminate()
 
     def outputs(self, globs: tuple[str, ...]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
         if self.listed is None:
             # Once: the driver asks glob by glob, and each listing is a request.
             self.listed = self._files()
-        for name in self.listed:
-            if any(_matches(name, pattern) for pattern in globs):
-                try:
-                    found[name] = self.sandbox.filesystem.read_bytes(f"{WORK}/{name}")
-                except Exception as exc:  # noqa: BLE001
-                    raise ExecutorError(
-                        f"cannot fetch output '{name}' from Modal: {_said(exc)}"
-                    ) from None
+        names = [n for n in self.listed if any(matches(n, p) for p in globs)]
+        # Sized before they are read: a huge file is refused, not downloaded
+        # (once, however many globs match it).
+        self.fetched |= set(names)
+        if sum(self.listed[n] for n in self.fetched) > MAX_SHIPPED:
+            raise ExecutorError(
+                f"outputs are more than {MAX_SHIPPED // 2**20} MiB; write big "
+                "results to storage the sandbox reaches instead (a volume)"
+            )
+        found: dict[str, bytes] = {}
+        for name in names:
+            try:
+                found[name] = self.sandbox.filesystem.read_bytes(f"{WORK}/{name}")
+            except Exception as exc:  # noqa: BLE001
+                raise ExecutorError(
+                    f"cannot fetch output '{name}' from Modal: {_said(exc)}"
+                ) from None
         return found
 
-    def _files(self) -> list[str]:
-        """Return the regular files of the working folder (links are not followed)."""
+    def _files(self) -> dict[str, int]:
+        """Return the regular files of the working folder and their sizes.
+
+        Links are not followed; each name and size come NUL-terminated, so
+        any name (a newline in it) is read as it is.
+        """
 
         def listing() -> Any:
-            process = self.sandbox.exec(
-                "find", ".", "-type", "f", "-print0", workdir=WORK, text=False
-            )
+            process = self.sandbox.exec("sh", "-c", LIST, workdir=WORK, text=False)
             data = process.stdout.read()
             process.wait()
             return data
 
         data = self._ask(listing)
         raw = data if isinstance(data, bytes) else str(data).encode()
-        names = (i.decode("utf-8", "surrogateescape") for i in raw.split(b"\0"))
-        return sorted(n.removeprefix("./") for n in names if n)
+        fields = raw.split(b"\0")
+        found = {}
+        for size, name in zip(fields[0::2], fields[1::2], strict=False):
+            text = name.decode("utf-8", "surrogateescape").removeprefix("./")
+            if text and size.strip().isdigit():
+                found[text] = int(size)
+        return dict(sorted(found.items()))
 
     def release(self) -> None:
         self.cancel()
+
+
+def archive(files: Mapping[str, bytes]) -> bytes:
+    """Return ``files`` (relative path -> content) as one tar archive."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def script(command: str | list[str]) -> bytes:
@@ -357,26 +412,6 @@ def script(command: str | list[str]) -> bytes:
         return f"{command}\n".encode()
     # Quoted word by word: the words reach the program as they were given.
     return ("exec " + " ".join(shlex.quote(word) for word in command) + "\n").encode()
-
-
-def _matches(name: str, pattern: str) -> bool:
-    """Whether the relative path ``name`` matches the glob ``pattern``.
-
-    Folder by folder: ``*``, ``?`` and ``[...]`` stay within one name, ``**``
-    stands for any number of folders (as on the Ray side's ``glob``).
-    """
-    return _match(tuple(name.split("/")), tuple(pattern.split("/")))
-
-
-def _match(parts: tuple[str, ...], segments: tuple[str, ...]) -> bool:
-    if not segments:
-        return not parts
-    head, rest = segments[0], segments[1:]
-    if head == "**":
-        # Last, it names files below the folder: at least one name.
-        start = 0 if rest else 1
-        return any(_match(parts[i:], rest) for i in range(start, len(parts) + 1))
-    return bool(parts) and fnmatchcase(parts[0], head) and _match(parts[1:], rest)
 
 
 def _inside(workdir: Path | None, name: str, key: str) -> str:

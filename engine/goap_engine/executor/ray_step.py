@@ -11,21 +11,31 @@ journalled the actor's name: a kill in between leaves an actor that
 
 from __future__ import annotations
 
-import glob
+import contextlib
 import os
+import select
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 
 # The remote side's own variables a command needs to find programs and a
 # place to write; nothing else of any environment is passed on.
 KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
 START_WAIT = 120
 KEEP = 600
+MAX_KEPT = 64 * 1024 * 1024
+"""Bytes of a command's output the actor keeps (what a reconnect shows again)."""
+MAX_READ = 4 * 1024 * 1024
+"""Bytes of output one read returns."""
+OUTPUT_GRACE = 1.0
+"""Seconds the output may stay open after the command exited (a background
+process holding it), as for a local step; then what is left of it is ended."""
 
 
 class StepProcess:
@@ -47,6 +57,8 @@ class StepProcess:
         self.environment = {k: os.environ[k] for k in KEPT if k in os.environ}
         self.environment.update(env)
         self.printed = bytearray()
+        self.base = 0
+        """Where ``printed`` starts in the whole output (older bytes were dropped)."""
         self.code: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.started = False
@@ -100,22 +112,58 @@ class StepProcess:
                 os._exit(0)  # the worker process, and with it the actor
 
     def _pump(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        for chunk in iter(lambda: os.read(fd, 65536), b""):
+        process = self.process
+        assert process is not None and process.stdout is not None
+        fd = process.stdout.fileno()
+        deadline = None
+        while True:
+            now = time.monotonic()
+            if deadline is None and process.poll() is not None:
+                deadline = now + OUTPUT_GRACE
+            if deadline is not None and now >= deadline:
+                break
+            wait = 0.2 if deadline is None else deadline - now
+            if not select.select([fd], [], [], wait)[0]:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
             with self.lock:
                 self.printed += chunk
-        code = self.process.wait()
+                # A command printing without end must not fill the node's
+                # memory: past the cap, the oldest bytes go.
+                over = len(self.printed) - MAX_KEPT
+                if over > 0:
+                    del self.printed[:over]
+                    self.base += over
+        code = process.wait()
+        # A step owns what it started: a background process still holding
+        # the output ends with it, as a local step's leftovers do.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.stdout.close()
         with self.lock:
             self.code = code
 
-    def read(self, offset: int) -> tuple[bytes, int | None]:
-        """Return the output from byte ``offset`` on, and the exit code if done."""
+    def read(self, offset: int) -> tuple[bytes, int, int | None]:
+        """Return output from byte ``offset`` on, the offset after it, and
+        the exit code once the command ended and all of it is returned.
+
+        At most ``MAX_READ`` bytes at a time; bytes dropped past the cap
+        are said to be missing, not silently skipped.
+        """
         self.start()
         with self.lock:
-            # The code is read under the same lock as the bytes: once it is
-            # set, the bytes returned with it are the whole output.
-            return bytes(self.printed[offset:]), self.code
+            note = ""
+            if offset < self.base:
+                note = f"[... {self.base - offset} bytes of output dropped ...]\n"
+                offset = self.base
+            start = offset - self.base
+            data = bytes(self.printed[start : start + MAX_READ])
+            # The code is read under the same lock as the bytes: returned
+            # only with the last of them.
+            done = start + len(data) >= len(self.printed)
+            return note.encode() + data, offset + len(data), self.code if done else None
 
     def cancel(self) -> None:
         """End the command's whole process group (it started a session)."""
@@ -135,21 +183,62 @@ class StepProcess:
         except ProcessLookupError:
             pass
 
-    def outputs(self, patterns: list[str]) -> dict[str, bytes]:
-        """Return the regular files in the folder that ``patterns`` match."""
+    def outputs(self, patterns: list[str], limit: int) -> dict[str, bytes]:
+        """Return the regular files in the folder that ``patterns`` match.
+
+        Links are neither taken nor followed (a link out of the folder would
+        bring back a file of the node's, a loop would bring back copies
+        without end), and more than ``limit`` bytes are refused unread.
+        """
+        names = []
+        for top, _, files in os.walk(self.folder):
+            for file in files:
+                path = os.path.join(top, file)
+                name = os.path.relpath(path, self.folder).replace(os.sep, "/")
+                if _regular(path) and any(matches(name, p) for p in patterns):
+                    names.append(name)
+        total = sum(os.lstat(os.path.join(self.folder, n)).st_size for n in names)
+        if total > limit:
+            raise ValueError(
+                f"outputs {', '.join(patterns)} are {total // 2**20} MiB, more "
+                f"than {limit // 2**20} MiB; write big results to storage "
+                "the cluster reaches instead"
+            )
         found: dict[str, bytes] = {}
-        root = os.path.realpath(self.folder)
-        for pattern in patterns:
-            for path in glob.glob(os.path.join(self.folder, pattern), recursive=True):
-                real = os.path.realpath(path)
-                # A link out of the folder would bring back a file of the
-                # node's, not one the command produced.
-                if os.path.isfile(real) and real.startswith(root + os.sep):
-                    with open(real, "rb") as handle:
-                        found[os.path.relpath(path, self.folder)] = handle.read()
+        for name in names:
+            with open(os.path.join(self.folder, name), "rb") as handle:
+                found[name] = handle.read(limit + 1)
         return found
 
     def cleanup(self) -> None:
         """Remove the folder (the actor is killed next)."""
         self.cancel()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def matches(name: str, pattern: str) -> bool:
+    """Whether the relative path ``name`` matches the glob ``pattern``.
+
+    Folder by folder: ``*``, ``?`` and ``[...]`` stay within one name, ``**``
+    stands for any number of folders.  Here, beside the Ray side's use, so
+    that Modal's outputs match the same way.
+    """
+    return _match(tuple(name.split("/")), tuple(pattern.split("/")))
+
+
+def _match(parts: tuple[str, ...], segments: tuple[str, ...]) -> bool:
+    if not segments:
+        return not parts
+    head, rest = segments[0], segments[1:]
+    if head == "**":
+        # Last, it names files below the folder: at least one name.
+        start = 0 if rest else 1
+        return any(_match(parts[i:], rest) for i in range(start, len(parts) + 1))
+    return bool(parts) and fnmatchcase(parts[0], head) and _match(parts[1:], rest)

@@ -127,11 +127,22 @@ def _load(name: str) -> Callable[[], Executor]:
     return cls
 
 
+PRIVATE = frozenset({".goap", ".git"})
+"""Folders whose files never ship and are never written by a remote step: the
+engine's state, journal and lock, and the repository (its config may hold
+credentials, its hooks run on the next commit)."""
+
+
+def _private(relative: str) -> bool:
+    return any(part in PRIVATE for part in relative.split("/"))
+
+
 def gather_inputs(workdir: Path, globs: tuple[str, ...]) -> dict[str, bytes]:
     """Return the workspace files ``globs`` match, by relative path.
 
     Only regular files inside the workdir: a link pointing out of it would
-    ship a file the goal never named.
+    ship a file the goal never named.  Files in ``.goap/`` and ``.git/`` are
+    left out, even when a glob such as ``**`` matches them.
     """
     files: dict[str, bytes] = {}
     total = 0
@@ -140,54 +151,107 @@ def gather_inputs(workdir: Path, globs: tuple[str, ...]) -> dict[str, bytes]:
         matched = sorted(workdir.glob(pattern))
         if not matched:
             raise ExecutorError(f"input '{pattern}' matches no file in {workdir}")
-        for path in matched:
-            if path.is_dir():
+        shipped = [
+            p for p in matched if not _private(p.relative_to(workdir).as_posix())
+        ]
+        if not shipped:
+            raise ExecutorError(
+                f"input '{pattern}' matches only files of .goap/ or .git/, "
+                "which never ship"
+            )
+        for path in shipped:
+            relative = path.relative_to(workdir).as_posix()
+            if relative in files or path.is_dir():
                 continue
             if not path.is_file() or not path.resolve().is_relative_to(root):
                 raise ExecutorError(
-                    f"input '{path.relative_to(workdir)}' is not a regular file "
-                    "inside the workdir"
+                    f"input '{relative}' is not a regular file inside the workdir"
                 )
-            data = path.read_bytes()
-            total += len(data)
+            try:
+                size, data = path.stat().st_size, b""
+                # Sized before it is read: a huge (or sparse) file is refused
+                # unread; read bounded, as a file growing meanwhile counts too.
+                if total + size <= MAX_SHIPPED:
+                    with path.open("rb") as handle:
+                        data = handle.read(MAX_SHIPPED - total + 1)
+            except OSError as exc:
+                raise ExecutorError(
+                    f"input '{relative}' cannot be read: {exc.strerror or exc}"
+                ) from None
+            total += max(size, len(data))
             if total > MAX_SHIPPED:
                 raise ExecutorError(
                     f"inputs are more than {MAX_SHIPPED // 2**20} MiB; ship big "
                     "data through storage the cluster reads instead"
                 )
-            files[path.relative_to(workdir).as_posix()] = data
+            files[relative] = data
     return files
 
 
 def place_outputs(workdir: Path, files: Mapping[str, bytes]) -> list[str]:
     """Write the fetched ``files`` into the workspace; return their paths.
 
-    A path is refused if it would leave the workdir, whether by '..' or by a
-    link already in the workspace; each file is replaced whole (written
-    beside it, then renamed), so a reader never sees half of it.
+    Every path is checked before any file is written, so a refused one
+    leaves the workspace as it was: it must stay inside the workdir, whether
+    by '..' or by a link already in the workspace (no folder is made
+    outside it either), out of ``.goap/`` and ``.git/``, and not land on a
+    folder.  Each file is replaced whole (written beside it, then renamed),
+    so a reader never sees half of it.
     """
     root = workdir.resolve()
+    names = sorted(files)
+    for name in names:
+        problem = _placement_problem(workdir, root, name)
+        if problem:
+            raise ExecutorError(f"output {name!r}: {problem}")
     placed = []
-    for name, data in sorted(files.items()):
-        parts = Path(name).parts
-        if Path(name).is_absolute() or ".." in parts or not parts:
-            raise ExecutorError(f"output '{name}' is not a path inside the workdir")
+    for name in names:
         target = workdir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink() or not target.parent.resolve().is_relative_to(root):
-            raise ExecutorError(f"output '{name}' would be written outside the workdir")
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".goap-out-")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".goap-out-")
+        except OSError as exc:
+            raise ExecutorError(
+                f"output {name!r} cannot be written: {exc.strerror or exc}"
+            ) from None
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.write(files[name])
             # mkstemp's 0600 would make a fetched model unreadable to others.
             os.chmod(temporary, 0o644)
             os.replace(temporary, target)
+        except OSError as exc:
+            Path(temporary).unlink(missing_ok=True)
+            raise ExecutorError(
+                f"output {name!r} cannot be written: {exc.strerror or exc}"
+            ) from None
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
         placed.append(name)
     return placed
+
+
+def _placement_problem(workdir: Path, root: Path, name: str) -> str:
+    """Return why the output ``name`` cannot be written, or '' if it can."""
+    parts = Path(name).parts
+    if Path(name).is_absolute() or ".." in parts or not parts or "\0" in name:
+        return "is not a path inside the workdir"
+    if _private(Path(name).as_posix()):
+        return "is in .goap/ or .git/, which a remote step never writes"
+    # The nearest folder that exists decides where the file lands: checked
+    # before anything is made, so no folder appears outside the workdir.
+    target = workdir / name
+    existing = target.parent
+    while not existing.exists() and not existing.is_symlink():
+        existing = existing.parent
+    if target.is_symlink() or not existing.resolve().is_relative_to(root):
+        return "would be written outside the workdir (through a link)"
+    if not existing.is_dir():
+        return f"'{existing.relative_to(workdir)}' is a file in the workspace"
+    if target.is_dir():
+        return "is a folder in the workspace, where a file is expected"
+    return ""
 
 
 def run_remote(
@@ -259,6 +323,17 @@ def run_remote(
             # One glob at a time: an output that was not produced is a
             # failed step, named by its glob.
             found = job.outputs((pattern,))
+            # A tool that made a repository in the step's folder does not
+            # fail a '**' glob: those files are left there, never written.
+            kept = {n: d for n, d in found.items() if not _private(n)}
+            if found and not kept:
+                return Outcome(
+                    False,
+                    code,
+                    message=f"output '{pattern}' matches only files of .goap/ "
+                    "or .git/, which a remote step never writes",
+                    seconds=seconds,
+                )
             if not found:
                 return Outcome(
                     False,
@@ -266,7 +341,7 @@ def run_remote(
                     message=f"output '{pattern}' was not produced",
                     seconds=seconds,
                 )
-            fetched.update(found)
+            fetched.update(kept)
         if sum(len(data) for data in fetched.values()) > MAX_SHIPPED:
             raise ExecutorError(f"outputs are more than {MAX_SHIPPED // 2**20} MiB")
         place_outputs(workdir, fetched)
