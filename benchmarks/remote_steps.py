@@ -74,8 +74,15 @@ def main() -> None:
          f"--port={port}", f"--num-cpus={STEPS}", "--include-dashboard=false",
          "--disable-usage-stats", f"--temp-dir={folder}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
     )  # fmt: skip
-    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}", "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "RAY_ADDRESS": f"127.0.0.1:{port}",
+        "NO_COLOR": "1",
+        # As on a fresh machine, whatever ~/.ray/auth_token says.
+        "RAY_AUTH_MODE": "disabled",
+    }
     try:
         time.sleep(5)
         with tempfile.TemporaryDirectory() as tmp:

@@ -24,6 +24,10 @@ import pytest
 pytest.importorskip("ray")
 
 RAY = Path(sys.executable).parent / "ray"
+# Ray turns token authentication on when ~/.ray/auth_token exists (a cluster
+# started by 'ray.init()' on this machine writes it); the test cluster and
+# its engines leave it off, as a fresh machine has it.
+NO_AUTH = {"RAY_AUTH_MODE": "disabled"}
 
 
 def _free_port() -> int:
@@ -56,6 +60,7 @@ def cluster() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env={**os.environ, **NO_AUTH},
     )
     address = f"127.0.0.1:{port}"
     try:
@@ -81,7 +86,7 @@ def cluster() -> Iterator[str]:
 
 
 def _env(h: SimpleNamespace, address: str, **extra: str) -> dict[str, str]:
-    env: dict[str, str] = h.env(RAY_ADDRESS=address, **extra)
+    env: dict[str, str] = h.env(RAY_ADDRESS=address, **NO_AUTH, **extra)
     return env
 
 
