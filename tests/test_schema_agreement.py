@@ -115,6 +115,7 @@ ONLY_VALIDATE: dict[str, str] = {
     **dict.fromkeys(
         [
             "duplicate_action_id",
+            "effect_misspelt_variable",
             "effect_undeclared_variable",
             "enum_literal_in_effect",
             "same_action_same_namespace",
