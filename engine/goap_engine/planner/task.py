@@ -18,6 +18,7 @@ from typing import Any
 
 from ..expressions import RUNTIME, EvalError, Expr, literal
 from ..model import Action, Ruleset, StateVar
+from .conditions import conjuncts
 from .relaxed import RelaxedOp, RelaxedTask
 
 State = tuple[Any, ...]
@@ -284,7 +285,7 @@ def ground_relaxation(
             failed = replace(action, effects=action.on_failure, cost=literal(0))
             ops.extend(_ground_action(ruleset, index, failed, domains))
     goal_facts: list[int] = []
-    for expr in goal:
+    for expr in (part for whole in goal for part in conjuncts(ruleset, whole)):
         facts = _simple_facts(ruleset, expr, domains)
         if facts is not None:
             goal_facts.extend(facts)
@@ -362,19 +363,21 @@ def _ground_action(
 ) -> list[RelaxedOp]:
     simple: list[int] = []
     complex_pre: list[Expr] = []
-    for expr in action.pre:
+    # Conjuncts over variables without a finite domain are dropped: the
+    # relaxation may only get weaker, never stronger.  The others are what
+    # the probe below tests, so a dropped one cannot veto a combination.
+    probed: list[Expr] = []
+    for expr in (part for whole in action.pre for part in conjuncts(ruleset, whole)):
+        finite = all(ruleset.var(n).index in domains.values for n in expr.reads)
         facts = _simple_facts(ruleset, expr, domains)
-        if facts is None:
-            complex_pre.append(expr)
-        else:
+        if facts is not None:
             simple.extend(facts)
-    # Conditions over variables without a finite domain are dropped: the
-    # relaxation may only get weaker, never stronger.
-    complex_pre = [
-        e
-        for e in complex_pre
-        if all(ruleset.var(n).index in domains.values for n in e.reads)
-    ]
+        elif not finite:
+            continue
+        else:
+            complex_pre.append(expr)
+        if finite:
+            probed.append(expr)
     const_effects: list[int] = []
     computed = []
     for effect in action.effects:
@@ -417,7 +420,7 @@ def _ground_action(
             )
         ]
     indices, combos = grounded
-    fn = compile_actions([action], ruleset)[0]
+    fn = compile_actions([replace(action, pre=tuple(probed))], ruleset)[0]
     simple_set = set(simple)
     by_var = {i: set(domains.fact[i].values()) for i in indices}
     ops = []
