@@ -233,7 +233,7 @@ def _typed_condition(draw: st.DrawFn) -> str:
     if kind == 4:
         return f"carried in ('{draw(st.sampled_from(ITEMS))}', 'bag')"
     if kind == 5:
-        return f"label != '{draw(st.sampled_from(['', 'x', 'xx']))}'"
+        return f"label != '{draw(st.sampled_from(['', '', 'True']))}'"
     return f"not {draw(st.sampled_from(TYPED_BOOLS))} and carried != 'none'"
 
 
@@ -241,8 +241,9 @@ def _typed_condition(draw: st.DrawFn) -> str:
 def typed_tasks(draw: st.DrawFn) -> str:
     """Return the YAML of a small random task over bools, an enum and two strs.
 
-    ``carried`` is only ever set to literals (a finite domain); ``label`` is
-    computed (``label + 'x'``), so the relaxation must treat it as unbounded.
+    ``carried`` is only ever set to literals or to one of two literals (a
+    finite domain); ``label`` is
+    computed (``str(a)``), which the relaxation must treat as unbounded.
     The goal is one expression: a conjunction of the drawn conditions.
     """
     lines = ["version: 1", "state:"]
@@ -257,9 +258,14 @@ def typed_tasks(draw: st.DrawFn) -> str:
         if target == "mode":
             value: object = draw(st.sampled_from(MODES))
         elif target == "carried":
-            value = draw(st.sampled_from(ITEMS))
+            # A literal, or text computed from literals (a finite value set).
+            value = draw(
+                st.sampled_from(
+                    [*ITEMS, {"expr": "'box' if a else 'bag'"}, {"expr": "carried"}]
+                )
+            )
         elif target == "label":
-            value = "label + 'x'"
+            value = {"expr": "str(a)"}
         else:
             value = draw(st.booleans())
         conditions = ", ".join(json.dumps(p) for p in pre)
@@ -295,14 +301,14 @@ def test_str_and_enum_relaxations_stay_admissible(tmp_path: Path, text: str) -> 
         assert plan.cost == pytest.approx(optimum), (name, text)
 
 
-def booleans_and_carried(count: int) -> str:
+def booleans_and_carried(count: int, pick: str = "box") -> str:
     """Return the YAML of ``count`` independent booleans plus ``carried != 'none'``."""
     lines = ["version: 1", "state:"]
     lines += [f"  b{i}: {{type: bool, default: false}}" for i in range(count)]
     lines.append("  carried: {type: str, default: none}")
     lines.append("actions:")
     lines += [f"  set{i}: {{effects: {{b{i}: true}}}}" for i in range(count)]
-    lines.append("  pick: {effects: {carried: box}}")
+    lines.append(f"  pick: {{effects: {{carried: {pick}}}}}")
     goal = " and ".join([*(f"b{i}" for i in range(count)), "carried != 'none'"])
     lines.append(f"goal: [{json.dumps(goal)}]")
     return "\n".join(lines) + "\n"
@@ -317,10 +323,19 @@ def test_inequality_on_a_string_keeps_lmcut_informed(tmp_path: Path) -> None:
     assert plan.expanded == 17
 
 
-def test_inequality_on_a_string_is_a_fact_of_the_relaxation(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "pick", ["box", """{expr: "'box' if b0 else 'bag'"}""", "{expr: other}"]
+)
+def test_inequality_on_a_string_is_a_fact_of_the_relaxation(
+    tmp_path: Path, pick: str
+) -> None:
     # Twelve booleans and a string: too many combinations to enumerate the
-    # goal as one expression, so only its conjuncts can be facts.
-    ruleset = load_text(tmp_path, booleans_and_carried(12))
+    # goal as one expression, so only its conjuncts can be facts.  Text
+    # computed from literals or an enum has a known value set too.
+    text = booleans_and_carried(12, pick).replace(
+        "actions:", "  other: {type: enum, values: [none, x], default: x}\nactions:"
+    )
+    ruleset = load_text(tmp_path, text)
     start = ruleset.default_state()
     task = compile_task(ruleset, start)
     estimates = {name: HEURISTICS[name].build(task)(start) for name in HEURISTICS}

@@ -11,13 +11,12 @@ a choice among the other values of the variable's finite domain.
 from __future__ import annotations
 
 import ast
-import re
+import copy
 from typing import Any
 
 from ..expressions import Expr
 from ..model import Ruleset
 
-_SLOT = re.compile(r"s\[(\d+)\]")
 _VALUE_TYPE: dict[str, type] = {"bool": bool, "int": int, "str": str, "enum": str}
 
 
@@ -31,22 +30,35 @@ def conjuncts(ruleset: Ruleset, expr: Expr) -> list[Expr]:
         return [expr]
     try:
         tree = ast.parse(expr.code, mode="eval")
+        parts: list[ast.expr] = []
+        _flatten(tree.body, parts)
+        if len(parts) < 2:
+            return [expr]
+        return [_part(ruleset, node) for node in parts]
     except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # Nested too deeply to split: grounded whole, as before splitting.
         return [expr]
-    parts: list[ast.expr] = []
-    _flatten(tree.body, parts)
-    if len(parts) < 2:
-        return [expr]
-    names = ruleset.names
-    result = []
-    for node in parts:
-        code = ast.unparse(node)
-        reads = frozenset(names[int(i)] for i in _SLOT.findall(code))
-        source = _SLOT.sub(lambda m: names[int(m.group(1))], code)
-        result.append(
-            Expr(source, "bool", f"({code})", reads, facts=_facts(node, ruleset))
-        )
-    return result
+
+
+def _part(ruleset: Ruleset, node: ast.expr) -> Expr:
+    code = ast.unparse(node)
+    slots = {i for i in map(_slot, ast.walk(node)) if i is not None}
+    reads = frozenset(ruleset.names[i] for i in slots)
+    source = ast.unparse(_Named(ruleset.names).visit(copy.deepcopy(node)))
+    return Expr(source, "bool", f"({code})", reads, facts=_facts(node, ruleset))
+
+
+class _Named(ast.NodeTransformer):
+    """Write ``s[i]`` back as the variable's name, for messages."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        index = _slot(node)
+        if index is None:
+            return self.generic_visit(node)
+        return ast.Name(id=self.names[index], ctx=ast.Load())
 
 
 def _flatten(node: ast.expr, out: list[ast.expr]) -> None:
@@ -57,7 +69,7 @@ def _flatten(node: ast.expr, out: list[ast.expr]) -> None:
         out.append(node)
 
 
-def _slot(node: ast.expr) -> int | None:
+def _slot(node: ast.AST) -> int | None:
     if (
         isinstance(node, ast.Subscript)
         and isinstance(node.value, ast.Name)

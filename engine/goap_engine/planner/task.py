@@ -143,6 +143,10 @@ def _domains(
         for effect in (*action.effects, *action.on_failure):
             if effect.expr.is_const:
                 literal_values.setdefault(effect.var, []).append(effect.expr.const)
+            elif effect.expr.values is not None:
+                # Text computed from literals and enums ('box' if a else
+                # 'bag', another enum's value) still has a known value set.
+                literal_values.setdefault(effect.var, []).extend(effect.expr.values)
             else:
                 computed.add(effect.var)
         for expr in action.pre:
