@@ -20,13 +20,17 @@ from ..model import Ruleset
 _VALUE_TYPE: dict[str, type] = {"bool": bool, "int": int, "str": str, "enum": str}
 
 
-def conjuncts(ruleset: Ruleset, expr: Expr) -> list[Expr]:
+def conjuncts(ruleset: Ruleset, expr: Expr, *, split_facts: bool = False) -> list[Expr]:
     """Return the top-level conjuncts of the boolean ``expr`` as expressions.
 
     An expression that is not a conjunction (or cannot be split) comes back
-    alone, unchanged.
+    alone, unchanged.  A conjunction of plain facts (``a and b == 1``) is
+    already facts to the relaxation; it is split only with ``split_facts``,
+    for messages that name the part that fails.
     """
-    if expr.type != "bool" or expr.is_const or expr.facts is not None:
+    if expr.type != "bool" or expr.is_const:
+        return [expr]
+    if expr.facts is not None and (not split_facts or len(expr.facts) < 2):
         return [expr]
     try:
         tree = ast.parse(expr.code, mode="eval")
