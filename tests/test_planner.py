@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from goap_engine.model import Ruleset
 from goap_engine.planner.heuristics import HEURISTICS
 from goap_engine.planner.plan import applicable, apply, reference_eval, simulate
 from goap_engine.planner.search import SEARCHES
+from goap_engine.planner.task import compile_task
 from goap_engine.values import with_values
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,3 +211,135 @@ def test_ordered_subgoals_are_reached_in_order(write) -> None:
             f"make_{second}",
         ]
         assert plan.guarantee == "none" and plan.cost == 6
+
+
+# str and enum state ----------------------------------------------------------
+
+TYPED_BOOLS = ["a", "b", "c"]
+MODES = ["idle", "build", "ship"]
+ITEMS = ["none", "box", "bag"]
+
+
+def _typed_condition(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 6))
+    if kind == 0:
+        return draw(st.sampled_from(TYPED_BOOLS))
+    if kind == 1:
+        return f"mode == '{draw(st.sampled_from(MODES))}'"
+    if kind == 2:
+        return f"mode != '{draw(st.sampled_from(MODES))}'"
+    if kind == 3:
+        return f"carried != '{draw(st.sampled_from(ITEMS))}'"
+    if kind == 4:
+        return f"carried in ('{draw(st.sampled_from(ITEMS))}', 'bag')"
+    if kind == 5:
+        return f"label != '{draw(st.sampled_from(['', '', 'True']))}'"
+    return f"not {draw(st.sampled_from(TYPED_BOOLS))} and carried != 'none'"
+
+
+@st.composite
+def typed_tasks(draw: st.DrawFn) -> str:
+    """Return the YAML of a small random task over bools, an enum and two strs.
+
+    ``carried`` is only ever set to literals or to one of two literals (a
+    finite domain); ``label`` is
+    computed (``str(a)``), which the relaxation must treat as unbounded.
+    The goal is one expression: a conjunction of the drawn conditions.
+    """
+    lines = ["version: 1", "state:"]
+    lines += [f"  {name}: {{type: bool, default: false}}" for name in TYPED_BOOLS]
+    lines.append("  mode: {type: enum, values: [idle, build, ship], default: idle}")
+    lines.append("  carried: {type: str, default: none}")
+    lines.append("  label: {type: str, default: ''}")
+    lines.append("actions:")
+    for i in range(draw(st.integers(2, 6))):
+        pre = [_typed_condition(draw) for _ in range(draw(st.integers(0, 2)))]
+        target = draw(st.sampled_from([*TYPED_BOOLS, "mode", "carried", "label"]))
+        if target == "mode":
+            value: object = draw(st.sampled_from(MODES))
+        elif target == "carried":
+            # A literal, or text computed from literals (a finite value set).
+            value = draw(
+                st.sampled_from(
+                    [*ITEMS, {"expr": "'box' if a else 'bag'"}, {"expr": "carried"}]
+                )
+            )
+        elif target == "label":
+            value = {"expr": "str(a)"}
+        else:
+            value = draw(st.booleans())
+        conditions = ", ".join(json.dumps(p) for p in pre)
+        cost = draw(st.integers(0, 4))
+        lines.append(
+            f"  act{i}: {{pre: [{conditions}], "
+            f"effects: {{{target}: {json.dumps(value)}}}, cost: {cost}}}"
+        )
+    goal = [_typed_condition(draw) for _ in range(draw(st.integers(1, 3)))]
+    lines.append(f"goal: [{json.dumps(' and '.join(goal))}]")
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(text=typed_tasks())
+def test_str_and_enum_relaxations_stay_admissible(tmp_path: Path, text: str) -> None:
+    ruleset = load_text(tmp_path, text)
+    optimum = brute_force(ruleset)
+    start = ruleset.default_state()
+    task = compile_task(ruleset, start)
+    for name in ADMISSIBLE:
+        estimate = HEURISTICS[name].build(task)(start)
+        assert estimate <= optimum, (name, estimate, optimum, text)
+        if optimum == math.inf:
+            with pytest.raises(NoPlanError):
+                find_plan(ruleset, heuristic=name, search="astar")
+            continue
+        plan = find_plan(ruleset, heuristic=name, search="astar")
+        assert plan.cost == pytest.approx(optimum), (name, text)
+
+
+def booleans_and_carried(count: int, pick: str = "box") -> str:
+    """Return the YAML of ``count`` independent booleans plus ``carried != 'none'``."""
+    lines = ["version: 1", "state:"]
+    lines += [f"  b{i}: {{type: bool, default: false}}" for i in range(count)]
+    lines.append("  carried: {type: str, default: none}")
+    lines.append("actions:")
+    lines += [f"  set{i}: {{effects: {{b{i}: true}}}}" for i in range(count)]
+    lines.append(f"  pick: {{effects: {{carried: {pick}}}}}")
+    goal = " and ".join([*(f"b{i}" for i in range(count)), "carried != 'none'"])
+    lines.append(f"goal: [{json.dumps(goal)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_inequality_on_a_string_keeps_lmcut_informed(tmp_path: Path) -> None:
+    ruleset = load_text(tmp_path, booleans_and_carried(16))
+    plan = find_plan(ruleset, heuristic="lmcut")
+    assert plan.cost == 17
+    # LM-cut counts every unmet conjunct, the inequality included: the
+    # search walks straight to the goal, one expansion per step.
+    assert plan.expanded == 17
+
+
+@pytest.mark.parametrize(
+    "pick", ["box", """{expr: "'box' if b0 else 'bag'"}""", "{expr: other}"]
+)
+def test_inequality_on_a_string_is_a_fact_of_the_relaxation(
+    tmp_path: Path, pick: str
+) -> None:
+    # Twelve booleans and a string: too many combinations to enumerate the
+    # goal as one expression, so only its conjuncts can be facts.  Text
+    # computed from literals or an enum has a known value set too.
+    text = booleans_and_carried(12, pick).replace(
+        "actions:", "  other: {type: enum, values: [none, x], default: x}\nactions:"
+    )
+    ruleset = load_text(tmp_path, text)
+    start = ruleset.default_state()
+    task = compile_task(ruleset, start)
+    estimates = {name: HEURISTICS[name].build(task)(start) for name in HEURISTICS}
+    assert estimates["hmax"] == 1
+    assert estimates["hadd"] == 13
+    assert estimates["hff"] == 13
+    assert estimates["lmcut"] == 13

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ..errors import Explanation
 from ..expressions import EvalError, Expr, evaluate
 from ..model import Action, Ruleset
+from .conditions import conjuncts
 from .task import (
     Domains,
     State,
@@ -35,11 +36,7 @@ def explain(
     domains = task.domains
     facts, _ = reachable(task.relaxed, task.state_facts(start))
     lines: list[str] = []
-    blocked = [
-        e
-        for e in exprs
-        if not holds_relaxed(condition_facts(ruleset, e, domains), facts)
-    ]
+    blocked = [e for e in exprs if _blocked_part(ruleset, e, domains, facts)]
     if not blocked:
         # The relaxation lets a sensed number take any value; the real start
         # state may still hold a condition false that nothing can change.
@@ -72,6 +69,12 @@ def _why(
     depth: int,
 ) -> None:
     pad = "  " * depth
+    part = _blocked_part(ruleset, expr, domains, facts)
+    if part is not None and part is not expr:
+        # Of a conjunction, say which part cannot hold and why that part.
+        lines.append(f"{pad}its part '{part.source}' cannot hold:")
+        _why(ruleset, actions, part, facts, domains, lines, seen, depth + 1)
+        return
     writers = [a for a in actions if a.writes & expr.reads]
     if not writers:
         names = ", ".join(sorted(expr.reads)) or "nothing"
@@ -85,11 +88,7 @@ def _why(
             lines.append(f"{pad}no action changes {names}")
         return
     for action in writers:
-        blocking = [
-            p
-            for p in action.pre
-            if not holds_relaxed(condition_facts(ruleset, p, domains), facts)
-        ]
+        blocking = [p for p in action.pre if _blocked_part(ruleset, p, domains, facts)]
         if not blocking:
             lines.append(
                 f"{pad}{action.label} could change "
@@ -102,6 +101,25 @@ def _why(
         if depth < MAX_DEPTH and first.source not in seen:
             seen.add(first.source)
             _why(ruleset, actions, first, facts, domains, lines, seen, depth + 1)
+
+
+def _blocked_part(
+    ruleset: Ruleset, expr: Expr, domains: Domains, facts: set[int]
+) -> Expr | None:
+    """Return the first conjunct of ``expr`` the relaxation cannot make true.
+
+    ``expr`` itself when it is not a conjunction; None when every part can.
+    """
+    if not holds_relaxed(condition_facts(ruleset, expr, domains), facts):
+        parts = conjuncts(ruleset, expr, split_facts=True)
+        if len(parts) == 1:
+            return expr
+    else:
+        parts = conjuncts(ruleset, expr, split_facts=True)
+    for part in parts:
+        if not holds_relaxed(condition_facts(ruleset, part, domains), facts):
+            return part
+    return None
 
 
 def _left_out(

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..expressions import RUNTIME, EvalError, Expr, literal
 from ..model import Action, Ruleset, StateVar
+from .conditions import conjuncts
 from .relaxed import RelaxedOp, RelaxedTask
 
 State = tuple[Any, ...]
@@ -142,6 +143,10 @@ def _domains(
         for effect in (*action.effects, *action.on_failure):
             if effect.expr.is_const:
                 literal_values.setdefault(effect.var, []).append(effect.expr.const)
+            elif effect.expr.values is not None:
+                # Text computed from literals and enums ('box' if a else
+                # 'bag', another enum's value) still has a known value set.
+                literal_values.setdefault(effect.var, []).extend(effect.expr.values)
             else:
                 computed.add(effect.var)
         for expr in action.pre:
@@ -284,7 +289,7 @@ def ground_relaxation(
             failed = replace(action, effects=action.on_failure, cost=literal(0))
             ops.extend(_ground_action(ruleset, index, failed, domains))
     goal_facts: list[int] = []
-    for expr in goal:
+    for expr in (part for whole in goal for part in conjuncts(ruleset, whole)):
         facts = _simple_facts(ruleset, expr, domains)
         if facts is not None:
             goal_facts.extend(facts)
@@ -362,19 +367,21 @@ def _ground_action(
 ) -> list[RelaxedOp]:
     simple: list[int] = []
     complex_pre: list[Expr] = []
-    for expr in action.pre:
+    # Conjuncts over variables without a finite domain are dropped: the
+    # relaxation may only get weaker, never stronger.  The others are what
+    # the probe below tests, so a dropped one cannot veto a combination.
+    probed: list[Expr] = []
+    for expr in (part for whole in action.pre for part in conjuncts(ruleset, whole)):
+        finite = all(ruleset.var(n).index in domains.values for n in expr.reads)
         facts = _simple_facts(ruleset, expr, domains)
-        if facts is None:
-            complex_pre.append(expr)
-        else:
+        if facts is not None:
             simple.extend(facts)
-    # Conditions over variables without a finite domain are dropped: the
-    # relaxation may only get weaker, never stronger.
-    complex_pre = [
-        e
-        for e in complex_pre
-        if all(ruleset.var(n).index in domains.values for n in e.reads)
-    ]
+        elif not finite:
+            continue
+        else:
+            complex_pre.append(expr)
+        if finite:
+            probed.append(expr)
     const_effects: list[int] = []
     computed = []
     for effect in action.effects:
@@ -417,7 +424,7 @@ def _ground_action(
             )
         ]
     indices, combos = grounded
-    fn = compile_actions([action], ruleset)[0]
+    fn = compile_actions([replace(action, pre=tuple(probed))], ruleset)[0]
     simple_set = set(simple)
     by_var = {i: set(domains.fact[i].values()) for i in indices}
     ops = []
