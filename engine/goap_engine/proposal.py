@@ -20,10 +20,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import Diagnostic, InputError, NoPlanError, display_path
+from .errors import InputError, NoPlanError, display_path
 from .executor.workspace import ROOT as WORKSPACE
 from .files import is_inside, project_root, regular_file_problem, resolved
 from .model import Ruleset
+from .render import diagnostics_data
 from .yaml_reader import YamlError, parse
 
 PROPOSED_NAME = "proposal.yaml"
@@ -67,7 +68,8 @@ def propose(
         "file": display_path(target),
         "mode": "adds" if added is not None else "replaces",
         "valid": not errors,
-        "diagnostics": [_diagnostic(d) for d in diagnostics],
+        # As validate --format json has them: an agent reads both the same way.
+        "diagnostics": diagnostics_data(diagnostics)["diagnostics"],
         "current": _planned(current, values),
     }
     if errors or proposed is None:
@@ -203,19 +205,6 @@ def _verdict(current: Mapping[str, Any], proposed: Mapping[str, Any]) -> str:
 
 def _names(plan: Mapping[str, Any]) -> list[str]:
     return [str(step.get("action")) for step in plan.get("steps", [])]
-
-
-def _diagnostic(d: Diagnostic) -> dict[str, Any]:
-    # The keys of validate --format json: an agent reads both the same way.
-    return {
-        "file": d.location.path,
-        "line": d.location.line,
-        "col": d.location.col,
-        "severity": d.severity,
-        "code": d.code,
-        "entity": d.entity,
-        "message": d.message,
-    }
 
 
 def describe(result: Mapping[str, Any]) -> list[str]:
