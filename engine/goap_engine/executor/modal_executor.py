@@ -46,7 +46,7 @@ from typing import Any
 
 # The Ray side's matcher: outputs match alike wherever the step ran.
 from .ray_step import matches
-from .remote import MAX_SHIPPED, ExecutorError, JobSpec
+from .remote import MAX_SHIPPED, ExecutorError, JobSpec, first_line
 
 APP = "goap-engine"
 """The Modal app sandboxes belong to, unless ``runs_on: {modal: {app}}`` says."""
@@ -428,6 +428,6 @@ def _inside(workdir: Path | None, name: str, key: str) -> str:
 
 
 def _said(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    first = first_line(exc)
+    name = type(exc).__name__
+    return name if first == name else f"{name}: {first}"

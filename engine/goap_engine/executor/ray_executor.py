@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .remote import MAX_SHIPPED, ExecutorError, JobSpec
+from .remote import MAX_SHIPPED, ExecutorError, JobSpec, first_line
 
 NAMESPACE = "goap_engine"
 HANDLE = re.compile(r"goap-[0-9a-f]{32}-[0-9a-f]{8}")
@@ -94,7 +94,7 @@ class RayExecutor:
             except Exception as exc:  # noqa: BLE001 - Ray raises many kinds
                 raise ExecutorError(
                     f"cannot reach the Ray cluster at '{address}': "
-                    f"{type(exc).__name__}: {_first_line(exc)}"
+                    f"{type(exc).__name__}: {first_line(exc)}"
                 ) from None
             self.actor_class = ray.remote(ray_step.StepProcess)
             self.address = address
@@ -117,7 +117,7 @@ class RayExecutor:
             ).remote(spec.command, dict(spec.env), dict(spec.files))
         except Exception as exc:  # noqa: BLE001
             raise ExecutorError(
-                f"Ray refused the step: {type(exc).__name__}: {_first_line(exc)}"
+                f"Ray refused the step: {type(exc).__name__}: {first_line(exc)}"
             ) from None
         return RayJob(self.ray, actor, name, _reserved(options))
 
@@ -167,11 +167,11 @@ class RayJob:
             ) from None
         except exceptions.RayActorError as exc:
             raise ExecutorError(
-                f"the Ray actor running the step died: {_first_line(exc)}"
+                f"the Ray actor running the step died: {first_line(exc)}"
             ) from None
         except exceptions.RayTaskError as exc:
             # The command could not start (no such program, a bad folder).
-            raise ExecutorError(f"on Ray: {_first_line(exc.cause or exc)}") from None
+            raise ExecutorError(f"on Ray: {first_line(exc.cause or exc)}") from None
 
     def read(self) -> bytes:
         if self.code is not None:
@@ -269,8 +269,3 @@ def _reserved(options: Mapping[str, Any]) -> str:
         f"num_cpus {options.get('num_cpus', 1):g}, "
         f"num_gpus {options.get('num_gpus', 0):g}"
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -137,6 +137,12 @@ def _private(relative: str) -> bool:
     return any(part in PRIVATE for part in relative.split("/"))
 
 
+def first_line(exc: BaseException) -> str:
+    """Return the first line of what ``exc`` says, or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def gather_inputs(workdir: Path, globs: tuple[str, ...]) -> dict[str, bytes]:
     """Return the workspace files ``globs`` match, by relative path.
 
