@@ -311,51 +311,41 @@ def test_modal_refusing_the_sandbox_fails_the_step_with_its_reason(
     )
 
 
+LEAKY = """\
+version: 1
+state:
+  trained: bool
+actions:
+  train:
+    effects: {trained: true}
+    run: "echo trained > model.txt; ln -s /etc/passwd leak.txt"
+    runs_on: modal
+    outputs: OUTPUTS
+goal: [trained]
+"""
+
+
+@pytest.mark.parametrize(
+    ("outputs", "missing"),
+    [
+        # A glob nothing matched fails the step, and none are placed then.
+        ('[model.txt, "*.onnx", leak.txt]', "*.onnx"),
+        # A link out of the sandbox's folder is not a file it produced.
+        ("[model.txt, leak.txt]", "leak.txt"),
+    ],
+)
 def test_an_output_the_sandbox_did_not_produce_fails_the_step(
-    tmp_path: Path, h: SimpleNamespace, modal_env: dict[str, str]
+    tmp_path: Path,
+    h: SimpleNamespace,
+    modal_env: dict[str, str],
+    outputs: str,
+    missing: str,
 ) -> None:
-    goal = h.goal(
-        tmp_path,
-        """\
-        version: 1
-        state:
-          trained: bool
-        actions:
-          train:
-            effects: {trained: true}
-            run: "echo trained > model.txt; ln -s /etc/passwd leak.txt"
-            runs_on: modal
-            outputs: [model.txt, "*.onnx", leak.txt]
-        goal: [trained]
-        """,
-    )
+    goal = h.goal(tmp_path, LEAKY.replace("OUTPUTS", outputs))
     result = h.run("run", goal, cwd=tmp_path, env=modal_env)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "output '*.onnx' was not produced" in result.stderr
-    assert not (tmp_path / "model.txt").exists()  # none are placed then
-
-
-def test_a_link_out_of_the_sandbox_folder_is_not_brought_back(
-    tmp_path: Path, h: SimpleNamespace, modal_env: dict[str, str]
-) -> None:
-    goal = h.goal(
-        tmp_path,
-        """\
-        version: 1
-        state:
-          trained: bool
-        actions:
-          train:
-            effects: {trained: true}
-            run: "echo trained > model.txt; ln -s /etc/passwd leak.txt"
-            runs_on: modal
-            outputs: [model.txt, leak.txt]
-        goal: [trained]
-        """,
-    )
-    result = h.run("run", goal, cwd=tmp_path, env=modal_env)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "output 'leak.txt' was not produced" in result.stderr
+    assert f"output '{missing}' was not produced" in result.stderr
+    assert not (tmp_path / "model.txt").exists()
     assert not (tmp_path / "leak.txt").exists()
 
 
