@@ -16,6 +16,7 @@ from ..model import Action, Ruleset
 from ..values import state_of
 from .heuristics import HEURISTICS
 from .search import SEARCHES, best_first
+from .stubborn import StubbornSets
 from .task import State, compile_task
 
 Guarantee = Literal["optimal", "bounded", "none"]
@@ -75,6 +76,7 @@ def find_plan(
     max_seconds: float = 300.0,
     goal: Sequence[Expr] | None = None,
     exclude: frozenset[str] = frozenset(),
+    stubborn_sets: bool = True,
 ) -> Plan:
     """Return a verified plan reaching the goal of ``ruleset`` from ``start``.
 
@@ -83,8 +85,10 @@ def find_plan(
     ``start`` holds it; None means every default.  Nothing is sensed here:
     ``sense`` reads the world.
     ``exclude`` names actions not to use (the runner leaves out actions that
-    just failed without changing anything).  Raises ``NoPlanError`` (with an
-    explanation) when there is none.
+    just failed without changing anything).  ``stubborn_sets`` lets A* skip
+    successors that only reorder independent actions (``stubborn.py``): the
+    cost stays optimal, only which of several cheapest plans may differ.
+    Raises ``NoPlanError`` (with an explanation) when there is none.
     """
     search = search or ruleset.policy.search
     heuristic = heuristic or ruleset.policy.heuristic
@@ -99,11 +103,24 @@ def find_plan(
     start = state_of(ruleset, start)
     if goal is None and ruleset.policy.ordered and len(ruleset.subgoals) > 1:
         return _ordered(
-            ruleset, start, search, heuristic, weight, max_nodes, max_seconds
+            ruleset,
+            start,
+            search,
+            heuristic,
+            weight,
+            max_nodes,
+            max_seconds,
+            stubborn_sets,
         )
     began = time.perf_counter()
     task = compile_task(ruleset, start, goal=goal, exclude=exclude)
     estimator = HEURISTICS[heuristic].build(task)
+    goal_exprs = list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
+    pruning = (
+        StubbornSets.for_task(task, goal_exprs)
+        if stubborn_sets and search == "astar"
+        else None
+    )
     result = best_first(
         task,
         start,
@@ -112,6 +129,7 @@ def find_plan(
         weight=weight,
         max_nodes=max_nodes,
         max_seconds=max_seconds,
+        applicable_subset=pruning,
     )
     if result.path is None:
         from .explain import explain
@@ -160,6 +178,7 @@ def _ordered(
     weight: float,
     max_nodes: int,
     max_seconds: float,
+    stubborn_sets: bool,
 ) -> Plan:
     """Return the plans for sub-goal 1, then 1+2, ... joined (``policy.ordered``).
 
@@ -182,6 +201,7 @@ def _ordered(
             max_nodes=max_nodes,
             max_seconds=max_seconds,
             goal=goal,
+            stubborn_sets=stubborn_sets,
         )
         steps.extend(s.action for s in stage.steps)
         state = stage.final

@@ -11,7 +11,7 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import SearchLimitError
@@ -73,9 +73,12 @@ def best_first(
     weight: float = 2.0,
     max_nodes: int = 2_000_000,
     max_seconds: float = 300.0,
+    applicable_subset: Callable[[State], Sequence[int] | None] | None = None,
 ) -> SearchResult:
     """Return a cheapest-first plan from ``start`` to the goal of ``task``.
 
+    ``applicable_subset``, given a state, may name the only actions worth
+    trying there (a pruning that keeps a cheapest plan) or answer None.
     Raises ``SearchLimitError`` when a limit is reached before the search ends.
     """
     priority = SEARCHES[search].priority(weight)
@@ -127,7 +130,13 @@ def best_first(
                     f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
                     "(--timeout)"
                 )
-        for index, successor in enumerate(successors):
+        subset = None if applicable_subset is None else applicable_subset(state)
+        tried = (
+            enumerate(successors)
+            if subset is None
+            else ((i, successors[i]) for i in subset)
+        )
+        for index, successor in tried:
             result = successor(state)
             if result is None:
                 continue

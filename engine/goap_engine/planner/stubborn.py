@@ -1,0 +1,283 @@
+"""Strong stubborn sets: expand only the successors that are not mere reorderings.
+
+Independent actions can be applied in any order; A* would otherwise explore
+every order.  A strong stubborn set T of a state (Wehrle and Helmert 2014,
+after Valmari) is built by closure:
+
+1. T holds every action that may make one unmet goal condition true;
+2. for an action in T that does not apply, T holds every action that may make
+   one of its unmet requirements true (a *necessary enabling set*);
+3. for an action in T that applies, T holds every action that interferes
+   with it (one may disable the other, or their order changes the result).
+
+Expanding only the applicable actions of T keeps an optimal plan: the first
+action of any optimal plan that lies in T applies now and commutes with every
+action before it, so it can be moved to the front at the same cost.
+
+Our actions are not STRIPS.  Where an action is *simple* (its preconditions
+are ``var == value`` facts, its effects constants, its cost a constant: the
+PDDL case and most deployment actions) the relations are the classic
+fact-level ones.  Elsewhere they fall back to variables: an action may make a
+condition true if it writes a variable the condition reads, and two actions
+interfere if one writes what the other reads or writes.  Reads include the
+effect expressions and the cost, so moving an action never changes what an
+action computes or costs.  When in doubt, an action is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..expressions import Expr
+from ..model import Action, Ruleset
+from .conditions import conjuncts
+from .task import State, Successor, Task, compile_test
+
+Fact = tuple[int, Any]
+MIN_RATIO = 0.2
+CHECK_AFTER = 1000
+
+
+@dataclass(frozen=True)
+class _Requirement:
+    """One conjunct that must hold: how to test it, and what it depends on."""
+
+    test: Callable[[State], bool]
+    facts: tuple[Fact, ...] | None
+    reads: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the pruning needs to know of one action."""
+
+    simple: bool
+    pre: tuple[Fact, ...]
+    """Its preconditions as facts (simple actions only)."""
+    requirements: tuple[_Requirement, ...]
+    """Its precondition conjuncts (other actions only)."""
+    inputs: frozenset[int]
+    writes: frozenset[int]
+    sets: dict[int, Any]
+    """The constant each effect assigns, by variable (simple actions only)."""
+
+
+class StubbornSets:
+    """Return, per state, the applicable actions of a strong stubborn set.
+
+    Call it with a state: it answers the indices (in task order) of the
+    actions worth expanding, or None when it has stopped pruning.  After
+    ``check_after`` calls it compares what it pruned with every applicable
+    successor and stops for good if that is less than ``min_ratio``: the
+    computation costs time, and a task without independent actions pays it
+    for nothing.
+    """
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        actions: Sequence[Action],
+        successors: Sequence[Successor],
+        goal: Sequence[Expr],
+        *,
+        min_ratio: float = MIN_RATIO,
+        check_after: int = CHECK_AFTER,
+    ) -> None:
+        self.successors = successors
+        self.min_ratio = min_ratio
+        self.check_after = check_after
+        self.calls = 0
+        self.applicable = 0
+        self.pruned = 0
+        self.disabled = False
+        self._goal = tuple(
+            _requirement(ruleset, part)
+            for expr in goal
+            for part in conjuncts(ruleset, expr)
+        )
+        self._shapes = [_shape(ruleset, action) for action in actions]
+        self._writers: dict[int, list[int]] = {}
+        self._readers: dict[int, list[int]] = {}
+        for index, shape in enumerate(self._shapes):
+            for var in shape.writes:
+                self._writers.setdefault(var, []).append(index)
+            for var in shape.inputs:
+                self._readers.setdefault(var, []).append(index)
+        self._achievers: dict[Fact, tuple[int, ...]] = {}
+        self._interfering: dict[int, tuple[int, ...]] = {}
+
+    @classmethod
+    def for_task(cls, task: Task, goal: Sequence[Expr]) -> StubbornSets:
+        """Return the pruning of ``task`` whose goal is ``goal``."""
+        return cls(task.ruleset, task.actions, task.successors, goal)
+
+    def __call__(self, state: State) -> list[int] | None:
+        if self.disabled:
+            return None
+        seed = self._unmet_requirement(self._goal, state)
+        if seed is None:
+            return None  # the goal holds: nothing to expand from here anyway
+        stubborn = set(seed)
+        queue = list(seed)
+        chosen: list[int] = []
+        while queue:
+            index = queue.pop()
+            needed = self._enablers(index, state)
+            if needed is None:
+                chosen.append(index)
+                needed = self._interferers(index)
+            for other in needed:
+                if other not in stubborn:
+                    stubborn.add(other)
+                    queue.append(other)
+        chosen.sort()
+        self._count(state, len(chosen))
+        return chosen
+
+    def _count(self, state: State, kept: int) -> None:
+        if self.calls >= self.check_after:
+            return
+        self.calls += 1
+        total = sum(1 for successor in self.successors if successor(state) is not None)
+        self.applicable += total
+        self.pruned += total - kept
+        if self.calls == self.check_after and self.applicable:
+            if self.pruned / self.applicable < self.min_ratio:
+                self.disabled = True
+
+    def _enablers(self, index: int, state: State) -> tuple[int, ...] | None:
+        """Return a necessary enabling set of action ``index``, None if it applies."""
+        shape = self._shapes[index]
+        if shape.simple:
+            for var, value in shape.pre:
+                if state[var] != value:
+                    return self._achieving(var, value)
+            return None
+        needed = self._unmet_requirement(shape.requirements, state)
+        if needed is not None:
+            return needed
+        if self.successors[index](state) is not None:
+            return None
+        # The conditions hold but an effect is out of bounds, fails, or the
+        # cost is negative: only a change to something it reads helps.
+        return self._writing(shape.inputs)
+
+    def _unmet_requirement(
+        self, requirements: Sequence[_Requirement], state: State
+    ) -> tuple[int, ...] | None:
+        for requirement in requirements:
+            if requirement.test(state):
+                continue
+            for var, value in requirement.facts or ():
+                if state[var] != value:
+                    return self._achieving(var, value)
+            return self._writing(requirement.reads)
+        return None
+
+    def _writing(self, variables: Sequence[int] | frozenset[int]) -> tuple[int, ...]:
+        found: set[int] = set()
+        for var in variables:
+            found.update(self._writers.get(var, ()))
+        return tuple(sorted(found))
+
+    def _achieving(self, var: int, value: Any) -> tuple[int, ...]:
+        """Return the actions that may set ``var`` to ``value``."""
+        key = (var, value)
+        cached = self._achievers.get(key)
+        if cached is None:
+            # Only an action that assigns another constant is sure not to;
+            # computed effects may produce anything.
+            cached = tuple(
+                i
+                for i in self._writers.get(var, ())
+                if not _assigns_other_constant(self._shapes[i], var, value)
+            )
+            self._achievers[key] = cached
+        return cached
+
+    def _interferers(self, index: int) -> tuple[int, ...]:
+        cached = self._interfering.get(index)
+        if cached is None:
+            shape = self._shapes[index]
+            candidates: set[int] = set()
+            for var in shape.inputs | shape.writes:
+                candidates.update(self._writers.get(var, ()))
+            for var in shape.writes:
+                candidates.update(self._readers.get(var, ()))
+            candidates.discard(index)
+            cached = tuple(
+                sorted(
+                    other
+                    for other in candidates
+                    if not (shape.simple and self._shapes[other].simple)
+                    or _simple_interfere(shape, self._shapes[other])
+                )
+            )
+            self._interfering[index] = cached
+        return cached
+
+
+def _assigns_other_constant(shape: _Shape, var: int, value: Any) -> bool:
+    constant = shape.sets.get(var, _NOT_CONSTANT)
+    return constant is not _NOT_CONSTANT and constant != value
+
+
+_NOT_CONSTANT = object()
+
+
+def _simple_interfere(one: _Shape, other: _Shape) -> bool:
+    """Return whether two simple actions may disable each other or conflict."""
+    for var, value in one.sets.items():
+        if var in other.sets and other.sets[var] != value:
+            return True
+    return _disables(one, other) or _disables(other, one)
+
+
+def _disables(one: _Shape, other: _Shape) -> bool:
+    return any(var in one.sets and one.sets[var] != value for var, value in other.pre)
+
+
+def _requirement(ruleset: Ruleset, expr: Expr) -> _Requirement:
+    facts = None
+    if expr.facts is not None:
+        facts = tuple((ruleset.var(name).index, value) for name, value in expr.facts)
+    reads = tuple(sorted(ruleset.var(name).index for name in expr.reads))
+    return _Requirement(compile_test([expr]), facts, reads)
+
+
+def _shape(ruleset: Ruleset, action: Action) -> _Shape:
+    inputs = frozenset(ruleset.var(name).index for name in action.inputs)
+    writes = frozenset(ruleset.var(name).index for name in action.writes)
+    sets: dict[int, Any] = {}
+    # The last assignment to a variable wins, as in the compiled action.
+    for effect in action.effects:
+        index = ruleset.var(effect.var).index
+        if effect.expr.is_const:
+            value = effect.expr.const
+            if ruleset.var(effect.var).type == "float" and type(value) is int:
+                value = float(value)
+            sets[index] = value
+        else:
+            sets.pop(index, None)
+    simple = (
+        all(p.facts is not None for p in action.pre)
+        and all(e.expr.is_const for e in action.effects)
+        and (action.cost is None or action.cost.is_const)
+    )
+    pre: tuple[Fact, ...] = ()
+    requirements: tuple[_Requirement, ...] = ()
+    if simple:
+        pre = tuple(
+            (ruleset.var(name).index, value)
+            for p in action.pre
+            for name, value in p.facts or ()
+        )
+    else:
+        requirements = tuple(
+            _requirement(ruleset, part)
+            for whole in action.pre
+            for part in conjuncts(ruleset, whole)
+        )
+    return _Shape(simple, pre, requirements, inputs, writes, sets)
