@@ -75,7 +75,8 @@ def rulesets(draw: st.DrawFn) -> str:
     for name in BOOLS:
         default = str(draw(st.booleans())).lower()
         lines.append(f"  {name}: {{type: bool, default: {default}}}")
-    lines.append("  n: {type: int, default: 0, min: 0, max: 3}")
+    default = draw(st.integers(0, 3))
+    lines.append(f"  n: {{type: int, default: {default}, min: 0, max: 3}}")
     lines.append("  mode: {type: enum, values: [idle, build, ship], default: idle}")
     lines.append("  carried: {type: str, default: none}")
     lines.append("actions:")
@@ -252,6 +253,46 @@ goal: [done, mode != 'ship']
     assert [task.actions[i].name for i in kept] == ["to_build", "to_ship"]
     plan = find_plan(ruleset)
     assert [s.action.name for s in plan.steps] == ["to_ship", "finish", "to_build"]
+
+
+def test_an_action_out_of_bounds_waits_for_what_it_reads(tmp_path: Path) -> None:
+    # bump's precondition holds but its effect would leave n's range: only
+    # lowering n first makes it applicable, so lower must not be pruned.
+    text = """\
+version: 1
+state:
+  n: {type: int, default: 3, min: 0, max: 3}
+  x: {type: bool, default: false}
+actions:
+  bump: {effects: {x: true, n: {expr: n + 1}}}
+  lower: {effects: {n: {expr: n - 1}}, cost: 5}
+goal: [x]
+"""
+    plan = find_plan(load_text(tmp_path, text))
+    assert [s.action.name for s in plan.steps] == ["lower", "bump"]
+    assert plan.cost == 6
+
+
+def test_an_action_whose_cost_reads_a_variable_is_not_reordered(
+    tmp_path: Path,
+) -> None:
+    # work is cheap only before grow raises n: their order changes the cost,
+    # so they interfere although neither touches what the other's
+    # preconditions or effects read.
+    text = """\
+version: 1
+state:
+  n: {type: int, default: 0, min: 0, max: 5}
+  x: {type: bool, default: false}
+  y: {type: bool, default: false}
+actions:
+  work: {effects: {x: true}, cost: "n + 1"}
+  grow: {effects: {y: true, n: 5}}
+goal: [y, x]
+"""
+    plan = find_plan(load_text(tmp_path, text))
+    assert [s.action.name for s in plan.steps] == ["work", "grow"]
+    assert plan.cost == 2
 
 
 def test_pruning_stops_when_it_does_not_pay(tmp_path: Path) -> None:
