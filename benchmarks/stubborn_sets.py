@@ -133,9 +133,7 @@ def instances(only: list[str]) -> list[tuple[str, str, Path, Path, int | None]]:
         for problem in sorted(folder.glob("*.pddl")):
             if problem.name != "domain.pddl":
                 key = (folder.name, problem.stem)
-                found.append(
-                    (*key, folder / "domain.pddl", problem, optimum.get(key))
-                )
+                found.append((*key, folder / "domain.pddl", problem, optimum.get(key)))
     return found
 
 
@@ -179,9 +177,7 @@ def main() -> None:
                 record["status"] = "wrong cost"
         name = f"{domain}/{problem}"
         print(summary_line(name, off, on), flush=True)
-        rows.append(
-            {"instance": name, "optimum": optimum, "without": off, "with": on}
-        )
+        rows.append({"instance": name, "optimum": optimum, "without": off, "with": on})
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "about": "A*/LM-cut with and without strong stubborn set pruning",

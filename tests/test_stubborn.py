@@ -226,9 +226,7 @@ def test_pruning_expands_one_order_of_independent_actions(tmp_path: Path) -> Non
     # The stubborn set of each state is the one action for its first unmet
     # goal: a single order of the eight actions is explored.
     assert (with_pruning.expanded, with_pruning.generated) == (8, 8)
-    assert [s.action.name for s in with_pruning.steps] == [
-        f"set{i}" for i in range(8)
-    ]
+    assert [s.action.name for s in with_pruning.steps] == [f"set{i}" for i in range(8)]
 
 
 def test_interfering_actions_are_all_kept(tmp_path: Path) -> None:
@@ -308,9 +306,7 @@ goal: [n == 50]
     ruleset = load_text(tmp_path, chain)
     task = compile_task(ruleset, ruleset.default_state())
     goal = [c.expr for c in ruleset.conditions]
-    pruning = StubbornSets(
-        ruleset, task.actions, task.successors, goal, check_after=10
-    )
+    pruning = StubbornSets(ruleset, task.actions, task.successors, goal, check_after=10)
     estimator = HEURISTICS["blind"].build(task)
     result = best_first(
         task, ruleset.default_state(), estimator, applicable_subset=pruning
@@ -327,9 +323,7 @@ def test_pruning_that_pays_stays_on(tmp_path: Path) -> None:
     ruleset = load_text(tmp_path, independent(12))
     task = compile_task(ruleset, ruleset.default_state())
     goal = [c.expr for c in ruleset.conditions]
-    pruning = StubbornSets(
-        ruleset, task.actions, task.successors, goal, check_after=5
-    )
+    pruning = StubbornSets(ruleset, task.actions, task.successors, goal, check_after=5)
     estimator = HEURISTICS["blind"].build(task)
     result = best_first(
         task, ruleset.default_state(), estimator, applicable_subset=pruning

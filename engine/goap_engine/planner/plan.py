@@ -115,12 +115,10 @@ def find_plan(
     began = time.perf_counter()
     task = compile_task(ruleset, start, goal=goal, exclude=exclude)
     estimator = HEURISTICS[heuristic].build(task)
-    goal_exprs = list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
-    pruning = (
-        StubbornSets.for_task(task, goal_exprs)
-        if stubborn_sets and search == "astar"
-        else None
-    )
+    pruning = None
+    if stubborn_sets and search == "astar":
+        exprs = list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
+        pruning = StubbornSets.for_task(task, exprs)
     result = best_first(
         task,
         start,
