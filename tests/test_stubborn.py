@@ -174,12 +174,14 @@ def test_every_state_keeps_an_optimal_first_step(tmp_path: Path, text: str) -> N
         if is_goal(ruleset, state):
             continue
         kept = pruning(state)
-        assert kept is not None
-        names = {task.actions[i].name for i in kept}
-        # Only applicable actions are named, and one of them starts a
-        # cheapest plan (or none exists).
         edges = successors(ruleset, state)
-        assert names <= {name for name, _, _ in edges}, (state, text)
+        applicable_names = {name for name, _, _ in edges}
+        # None keeps every action; otherwise only applicable actions are
+        # named, and one of them starts a cheapest plan (or none exists).
+        names = (
+            applicable_names if kept is None else {task.actions[i].name for i in kept}
+        )
+        assert names <= applicable_names, (state, text)
         best = min(
             (c + distance[child] for name, child, c in edges if name in names),
             default=math.inf,
@@ -231,17 +233,20 @@ def test_pruning_expands_one_order_of_independent_actions(tmp_path: Path) -> Non
 
 def test_interfering_actions_are_all_kept(tmp_path: Path) -> None:
     # Both actions write the same variable: their order matters, so both
-    # stay, and the cheaper plan is found.
+    # stay (unrelated, independent of them, is left for later), and the
+    # cheaper plan is found.
     text = """\
 version: 1
 state:
   mode: {type: enum, values: [idle, build, ship], default: idle}
   done: {type: bool, default: false}
+  other: {type: bool, default: false}
 actions:
   to_build: {effects: {mode: build}, cost: 1}
   to_ship: {effects: {mode: ship}, cost: 1}
   finish: {pre: [mode == 'ship'], effects: {done: true}, cost: 1}
-goal: [done, mode != 'ship']
+  unrelated: {effects: {other: true}, cost: 1}
+goal: [done, mode != 'ship', other]
 """
     ruleset = load_text(tmp_path, text)
     task = compile_task(ruleset, ruleset.default_state())
@@ -250,7 +255,12 @@ goal: [done, mode != 'ship']
     assert kept is not None
     assert [task.actions[i].name for i in kept] == ["to_build", "to_ship"]
     plan = find_plan(ruleset)
-    assert [s.action.name for s in plan.steps] == ["to_ship", "finish", "to_build"]
+    assert [s.action.name for s in plan.steps] == [
+        "to_ship",
+        "finish",
+        "unrelated",
+        "to_build",
+    ]
 
 
 def test_an_action_out_of_bounds_waits_for_what_it_reads(tmp_path: Path) -> None:

@@ -451,7 +451,7 @@ actions:
   make_a: {effects: {a: true}, run: "touch a"}
   make_b: {effects: {b: true}, run: "touch b"}
   gate_b: {pre: b, effects: {gb: true}, irreversible: true, run: "touch gb"}
-goal: [a, b, ga, gb]
+goal: [ga, a, b, gb]
 """
 
 

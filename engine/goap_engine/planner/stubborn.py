@@ -122,7 +122,13 @@ class StubbornSets:
         stubborn = set(seed)
         queue = list(seed)
         chosen: list[int] = []
+        everything = len(self.successors)
         while queue:
+            if len(stubborn) == everything:
+                # Every action is in the set: nothing will be pruned, and
+                # the rest of the closure would only confirm it.
+                self._count(state, None)
+                return None
             index = queue.pop()
             needed = self._enablers(index, state)
             if needed is None:
@@ -133,16 +139,16 @@ class StubbornSets:
                     stubborn.add(other)
                     queue.append(other)
         chosen.sort()
-        self._count(state, len(chosen))
+        self._count(state, chosen)
         return chosen
 
-    def _count(self, state: State, kept: int) -> None:
+    def _count(self, state: State, chosen: list[int] | None) -> None:
         if self.calls >= self.check_after:
             return
         self.calls += 1
         total = sum(1 for successor in self.successors if successor(state) is not None)
         self.applicable += total
-        self.pruned += total - kept
+        self.pruned += 0 if chosen is None else total - len(chosen)
         if self.calls == self.check_after and self.applicable:
             self.disabled = self.pruned / self.applicable < self.min_ratio
 
