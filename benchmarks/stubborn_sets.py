@@ -148,13 +148,15 @@ def summary_line(name: str, off: dict[str, Any], on: dict[str, Any]) -> str:
             f"{record['cpu_seconds']:>6.2f} s"
         )
 
-    pruning = on.get("pruning", {})
+    pruning = on.get("pruning")
+    if not pruning:
+        return f"{name:<34} {show(off)} | {show(on)} |"
     ratio = (
         f"{pruning['pruned'] / pruning['applicable']:.0%}"
-        if pruning.get("applicable")
+        if pruning["applicable"]
         else "-"
     )
-    state = "off" if pruning.get("turned_off") else "on"
+    state = "turned off" if pruning["turned_off"] else "on"
     return f"{name:<34} {show(off)} | {show(on)} | pruned {ratio:>4} ({state})"
 
 
