@@ -56,8 +56,6 @@ class _Shape:
     simple: bool
     pre: tuple[Fact, ...]
     """Its preconditions as facts (simple actions only)."""
-    requirements: tuple[_Requirement, ...]
-    """Its precondition conjuncts (other actions only)."""
     inputs: frozenset[int]
     writes: frozenset[int]
     sets: dict[int, Any]
@@ -97,7 +95,11 @@ class StubbornSets:
             for expr in goal
             for part in conjuncts(ruleset, expr)
         )
+        self._ruleset = ruleset
+        self._actions = actions
         self._shapes = [_shape(ruleset, action) for action in actions]
+        # Compiled when an action first enters a stubborn set: most never do.
+        self._requirements: dict[int, tuple[_Requirement, ...]] = {}
         self._writers: dict[int, list[int]] = {}
         self._readers: dict[int, list[int]] = {}
         for index, shape in enumerate(self._shapes):
@@ -158,7 +160,15 @@ class StubbornSets:
         if shape.simple:
             unmet = [self._achieving(v, x) for v, x in shape.pre if state[v] != x]
             return min(unmet, key=len) if unmet else None
-        needed = self._unmet_requirement(shape.requirements, state)
+        requirements = self._requirements.get(index)
+        if requirements is None:
+            requirements = tuple(
+                _requirement(self._ruleset, part)
+                for whole in self._actions[index].pre
+                for part in conjuncts(self._ruleset, whole)
+            )
+            self._requirements[index] = requirements
+        needed = self._unmet_requirement(requirements, state)
         if needed is not None:
             return needed
         if self.successors[index](state) is not None:
@@ -283,17 +293,10 @@ def _shape(ruleset: Ruleset, action: Action) -> _Shape:
         and (action.cost is None or action.cost.is_const)
     )
     pre: tuple[Fact, ...] = ()
-    requirements: tuple[_Requirement, ...] = ()
     if simple:
         pre = tuple(
             (ruleset.var(name).index, value)
             for p in action.pre
             for name, value in p.facts or ()
         )
-    else:
-        requirements = tuple(
-            _requirement(ruleset, part)
-            for whole in action.pre
-            for part in conjuncts(ruleset, whole)
-        )
-    return _Shape(simple, pre, requirements, inputs, writes, sets)
+    return _Shape(simple, pre, inputs, writes, sets)
