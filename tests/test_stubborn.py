@@ -86,8 +86,12 @@ def rulesets(draw: st.DrawFn) -> str:
         chosen = draw(st.lists(st.sampled_from(targets), min_size=1, max_size=2))
         effects = {t: _effect(draw, t) for t in chosen}
         cost: object = draw(st.integers(0, 4))
-        if draw(st.integers(0, 4)) == 0:
-            cost = "n + 1"
+        if draw(st.integers(0, 3)) == 0:
+            cost = draw(
+                st.sampled_from(
+                    ["n + 1", "3 if a else 1", "2 if mode == 'ship' else 0"]
+                )
+            )
         lines.append(
             f"  act{i}: {{pre: {json.dumps(pre)}, effects: {json.dumps(effects)}, "
             f"cost: {json.dumps(cost)}}}"
@@ -157,7 +161,7 @@ def load_text(tmp: Path, text: str) -> Ruleset:
 
 
 @settings(
-    max_examples=150,
+    max_examples=600,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
