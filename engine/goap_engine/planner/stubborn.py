@@ -59,7 +59,7 @@ class _Shape:
     inputs: frozenset[int]
     writes: frozenset[int]
     sets: dict[int, Any]
-    """The constant each effect assigns, by variable (simple actions only)."""
+    """The constant each effect assigns, by variable (computed ones are absent)."""
 
 
 class StubbornSets:
