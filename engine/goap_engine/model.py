@@ -271,6 +271,13 @@ class Pack:
     """Warning codes silenced in this file (a goal's silence its whole ruleset)."""
 
 
+# Objects a search may permute: each object is the indices of the state
+# variables that describe it, in the same order for every object of the
+# class; permuting the objects maps every state, action and the goal onto
+# themselves (``pddl/symmetry.py`` finds them in PDDL tasks).
+Interchangeable = tuple[tuple[int, ...], ...]
+
+
 @dataclass(frozen=True)
 class Ruleset:
     """A goal with everything it uses, ready to plan and run."""
@@ -285,6 +292,7 @@ class Ruleset:
     state_file: Path | None = None
     policy: Policy = Policy()
     packs: tuple[Pack, ...] = ()
+    interchangeable: tuple[Interchangeable, ...] = ()
 
     def __post_init__(self) -> None:
         # Derived once: the model is immutable and these are read in hot loops.

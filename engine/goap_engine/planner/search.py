@@ -11,11 +11,12 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from ..errors import SearchLimitError
 from .heuristics import Estimator
+from .orbits import real_path
 from .task import State, Task
 
 Priority = Callable[[float, float], float]
@@ -91,29 +92,35 @@ def best_first(
     h0 = heuristic(start)
     if h0 == math.inf:
         return SearchResult(None, math.inf, 0, 1, time.perf_counter() - began)
-    best_g: dict[State, float] = {start: 0.0}
-    parent: dict[State, tuple[State, int] | None] = {start: None}
-    h_cache: dict[State, float] = {start: h0}
+    # The tables are keyed by state, or by the class of symmetric states
+    # when the task has interchangeable objects (orbits.py).
+    canonical = task.canonical
+    start_key = start if canonical is None else canonical(start)
+    best_g: dict[Hashable, float] = {start_key: 0.0}
+    parent: dict[Hashable, tuple[Hashable, int, float] | None] = {start_key: None}
+    h_cache: dict[Hashable, float] = {start_key: h0}
     heap: list[tuple[float, float, int, float, State]] = [
         (priority(0.0, h0), 0.0 if greedy else h0, next(counter), 0.0, start)
     ]
-    closed: set[State] = set()
+    closed: set[Hashable] = set()
     expanded = generated = 0
     while heap:
         _, _, _, g, state = heapq.heappop(heap)
-        if g > best_g[state]:
+        key = state if canonical is None else canonical(state)
+        if g > best_g[key]:
             continue  # a cheaper path to this state was found after this entry
-        if state in closed and not reopen:
+        if key in closed and not reopen:
             continue
         if goal_test(state):
+            steps = _trace(parent, key)
+            if canonical is None:
+                path = [index for index, _, _ in steps]
+            else:
+                path = real_path(start, steps, successors, canonical)
             return SearchResult(
-                _trace(parent, state),
-                g,
-                expanded,
-                generated,
-                time.perf_counter() - began,
+                path, g, expanded, generated, time.perf_counter() - began
             )
-        closed.add(state)
+        closed.add(key)
         expanded += 1
         # The clock is cheap next to a heuristic call: check it often, so a
         # time limit holds even when each expansion is slow (LM-cut).
@@ -134,17 +141,18 @@ def best_first(
             child, cost = result
             generated += 1
             new_g = g + cost
-            old = best_g.get(child)
+            child_key = child if canonical is None else canonical(child)
+            old = best_g.get(child_key)
             if old is not None and new_g >= old:
                 continue
-            if not reopen and child in closed:
+            if not reopen and child_key in closed:
                 continue
-            best_g[child] = new_g
-            parent[child] = (state, index)
-            child_h = h_cache.get(child)
+            best_g[child_key] = new_g
+            parent[child_key] = (key, index, cost)
+            child_h = h_cache.get(child_key)
             if child_h is None:
                 child_h = heuristic(child)
-                h_cache[child] = child_h
+                h_cache[child_key] = child_h
             if child_h == math.inf:
                 continue
             second = new_g if greedy else child_h
@@ -156,12 +164,16 @@ def best_first(
     )
 
 
-def _trace(parent: dict[State, tuple[State, int] | None], state: State) -> list[int]:
-    path = []
-    link = parent[state]
+def _trace(
+    parent: dict[Hashable, tuple[Hashable, int, float] | None], key: Hashable
+) -> list[tuple[int, float, Hashable]]:
+    """Return (action index, cost, key reached) for each step to ``key``."""
+    steps = []
+    link = parent[key]
     while link is not None:
-        state, index = link
-        path.append(index)
-        link = parent[state]
-    path.reverse()
-    return path
+        previous, index, cost = link
+        steps.append((index, cost, key))
+        key = previous
+        link = parent[key]
+    steps.reverse()
+    return steps

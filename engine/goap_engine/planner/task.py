@@ -12,13 +12,14 @@ finite domains) for the heuristics, relevance analysis and explanations.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..expressions import RUNTIME, EvalError, Expr, literal
 from ..model import Action, Ruleset, StateVar
 from .conditions import conjuncts
+from .orbits import canonical_key
 from .relaxed import RelaxedOp, RelaxedTask
 
 State = tuple[Any, ...]
@@ -205,6 +206,9 @@ class Task:
     relaxed: RelaxedTask
     domains: Domains
     pruned: int = 0
+    # The class of a state among symmetric ones, when the ruleset has
+    # interchangeable objects (orbits.py); None: every state is its own.
+    canonical: Callable[[State], Hashable] | None = None
 
     def state_facts(self, state: State) -> list[int]:
         """Return the relaxation's facts that hold in ``state``."""
@@ -539,6 +543,11 @@ def compile_task(
         relaxed=relaxed,
         domains=domains,
         pruned=pruned,
+        # Interchangeable objects are so for the ruleset's own goal and all
+        # its actions: another goal or left-out actions may tell them apart.
+        canonical=None
+        if goal is not None or exclude
+        else canonical_key(len(ruleset.variables), ruleset.interchangeable),
     )
 
 

@@ -104,9 +104,6 @@ class LMCut:
         hm = [_INF] * num_facts
         unsat = self._num_pre[:]
         sup = [-1] * num_ops
-        # The operators each fact supports: the justification graph's edges
-        # out of that fact, so walking it never looks at other operators.
-        supported: list[list[int]] = [[] for _ in range(num_facts)]
         # h_max of the supporter when it was chosen; incremental updates need
         # the old value after the supporter's own h_max has already dropped.
         sup_cost = [0.0] * num_ops
@@ -139,7 +136,6 @@ class LMCut:
                     # is a dearest one.
                     sup[o] = f
                     sup_cost[o] = d
-                    supported[f].append(o)
                     v = d + cost[o]
                     for e in eff[o]:
                         if v < hm[e]:
@@ -272,10 +268,9 @@ class LMCut:
                         continue
                 else:
                     break
-                ops = supported[f]
-                if not ops:
-                    continue
-                for o in ops[:]:
+                for o in pre_of[f]:
+                    if sup[o] != f:
+                        continue
                     old = sup_cost[o]
                     if old <= d:
                         continue
@@ -293,10 +288,7 @@ class LMCut:
                             best = p
                             best_cost = hp
                             drop = h0[p] - hp
-                    if best != f:
-                        ops.remove(o)
-                        supported[best].append(o)
-                        sup[o] = best
+                    sup[o] = best
                     sup_cost[o] = best_cost
                     if best_cost != old:
                         v = best_cost + cost[o]
