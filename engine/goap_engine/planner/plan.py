@@ -112,6 +112,7 @@ def find_plan(
         weight=weight,
         max_nodes=max_nodes,
         max_seconds=max_seconds,
+        deferred=search == "astar" and HEURISTICS[heuristic].admissible,
     )
     if result.path is None:
         from .explain import explain

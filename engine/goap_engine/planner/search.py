@@ -74,13 +74,24 @@ def best_first(
     weight: float = 2.0,
     max_nodes: int = 2_000_000,
     max_seconds: float = 300.0,
+    deferred: bool = False,
 ) -> SearchResult:
     """Return a cheapest-first plan from ``start`` to the goal of ``task``.
+
+    ``deferred`` (A* with an admissible heuristic only) evaluates a state when
+    it leaves the open list rather than when it enters: until then its
+    estimate is its parent's less the step's cost, a lower bound on its true
+    remaining cost since the parent's estimate is one on the parent's.  States
+    that never leave the list (those of the last f-layer the goal is found in,
+    or whose bound already exceeds the optimum) are never evaluated, which
+    pays when the heuristic is dear (LM-cut).  A state is expanded only after
+    its own estimate (or the bound, if higher) put it back in order.
 
     Raises ``SearchLimitError`` when a limit is reached before the search ends.
     """
     priority = SEARCHES[search].priority(weight)
     reopen = search == "astar"
+    deferred = deferred and reopen
     # Among equal estimates A* prefers deeper nodes (smaller h), greedy search
     # cheaper paths (smaller g): it finds cheaper plans at no extra cost.
     greedy = search == "gbfs"
@@ -105,12 +116,22 @@ def best_first(
     closed: set[Hashable] = set()
     expanded = generated = 0
     while heap:
-        _, _, _, g, state = heapq.heappop(heap)
+        _, bound, _, g, state = heapq.heappop(heap)
         key = state if canonical is None else canonical(state)
         if g > best_g[key]:
             continue  # a cheaper path to this state was found after this entry
         if key in closed and not reopen:
             continue
+        if deferred and key not in h_cache and not goal_test(state):
+            estimate = max(heuristic(state), bound)
+            h_cache[key] = estimate
+            if estimate == math.inf:
+                continue
+            if estimate > bound:
+                heapq.heappush(
+                    heap, (priority(g, estimate), estimate, next(counter), g, state)
+                )
+                continue
         if goal_test(state):
             steps = _trace(parent, key)
             if canonical is None:
@@ -151,8 +172,11 @@ def best_first(
             parent[child_key] = (key, index, cost)
             child_h = h_cache.get(child_key)
             if child_h is None:
-                child_h = heuristic(child)
-                h_cache[child_key] = child_h
+                if deferred:
+                    child_h = max(h_cache[key] - cost, 0.0)
+                else:
+                    child_h = heuristic(child)
+                    h_cache[child_key] = child_h
             if child_h == math.inf:
                 continue
             second = new_g if greedy else child_h

@@ -211,6 +211,9 @@ class LMCut:
                     query += 1
                     seen_at[f] = query
                     seen = [f]
+                    # back[j]: the position in seen of the fact seen[j] was
+                    # reached from, to mark the whole path found.
+                    back = [-1]
                     i = 0
                     while i < len(seen):
                         for a in eff_of[seen[i]]:
@@ -223,6 +226,7 @@ class LMCut:
                             if mark != -rnd and seen_at[x] != query:
                                 seen_at[x] = query
                                 seen.append(x)
+                                back.append(i)
                         else:
                             i += 1
                             continue
@@ -231,7 +235,9 @@ class LMCut:
                         for x in seen:
                             reach[x] = -rnd
                         continue
-                    reach[f] = rnd
+                    while i >= 0:
+                        reach[seen[i]] = rnd
+                        i = back[i]
                 cut.append(o)
             if not cut:
                 # Cannot happen with exact arithmetic; what was summed so far
