@@ -62,12 +62,16 @@ class LMCut:
         pre: list[tuple[int, ...]] = []
         eff: list[tuple[int, ...]] = []
         cost: list[float] = []
+        # A fact no operator needs and the goal does not name cannot be in a
+        # goal zone or support anything: leaving it out changes no cut and
+        # spares the explorations (the "x == False" facts of PDDL deletes).
+        read = set(task.goal).union(*(op.pre for op in task.ops))
         for op in task.ops:
             p = tuple(dict.fromkeys(op.pre))
             p_set = set(p)
             # An effect that is also a precondition never changes a relaxed
             # state; leaving it out keeps such self-loops out of the cut.
-            e = tuple(f for f in dict.fromkeys(op.add) if f not in p_set)
+            e = tuple(f for f in dict.fromkeys(op.add) if f not in p_set and f in read)
             c = float(op.cost)
             if not e or c == _INF:
                 continue

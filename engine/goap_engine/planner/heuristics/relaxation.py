@@ -48,9 +48,10 @@ class _Index:
     """Hold a relaxed task as flat per-operator and per-fact tables.
 
     Operator ``i`` here is ``task.ops[i]``.  Repeated facts are dropped, and so
-    are effects that are also preconditions: in the relaxation adding a fact that
-    must already hold changes nothing.  Operators of infinite cost are never
-    indexed as triggerable, so they are never applied.
+    are effects that are also preconditions (in the relaxation adding a fact
+    that must already hold changes nothing) and effects nothing reads.
+    Operators of infinite cost are never indexed as triggerable, so they are
+    never applied.
     """
 
     __slots__ = (
@@ -75,10 +76,13 @@ class _Index:
         self.num_pre: list[int] = []
         pre_of: list[list[int]] = [[] for _ in range(n)]
         free: list[int] = []
+        # Facts no operator needs and the goal does not name change no
+        # estimate: they are not explored (PDDL deletes' "x == False" facts).
+        read = set(task.goal).union(*(op.pre for op in task.ops))
         for i, op in enumerate(task.ops):
             pre = _dedupe(op.pre)
             pre_set = set(pre)
-            add = tuple(f for f in _dedupe(op.add) if f not in pre_set)
+            add = tuple(f for f in _dedupe(op.add) if f not in pre_set and f in read)
             cost = float(op.cost)
             self.op_pre.append(pre)
             self.op_add.append(add)
