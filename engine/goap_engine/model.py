@@ -243,7 +243,8 @@ class Policy:
     max_replans: int = 3
     jobs: int = 1
     search: str = "astar"
-    heuristic: str = "lmcut"
+    heuristic: str | None = None
+    """None: the search's own default (LM-cut; h_FF for lazy and anytime)."""
     ordered: bool = False
     mlflow: str | None = None
     """Log every run to MLflow at this tracking URI ('' = the local default)."""

@@ -87,11 +87,13 @@ def find_plan(
     explanation) when there is none.
     """
     search = search or ruleset.policy.search
-    heuristic = heuristic or ruleset.policy.heuristic
     if search not in SEARCHES:
         raise InputError(
             f"unknown search '{search}' (choose from {', '.join(SEARCHES)})"
         )
+    heuristic = (
+        heuristic or ruleset.policy.heuristic or SEARCHES[search].default_heuristic
+    )
     if heuristic not in HEURISTICS:
         raise InputError(
             f"unknown heuristic '{heuristic}' (choose from {', '.join(HEURISTICS)})"
@@ -103,17 +105,23 @@ def find_plan(
         )
     began = time.perf_counter()
     task = compile_task(ruleset, start, goal=goal, exclude=exclude)
-    estimator = HEURISTICS[heuristic].build(task)
-    result = best_first(
-        task,
-        start,
-        estimator,
-        search=search,
-        weight=weight,
-        max_nodes=max_nodes,
-        max_seconds=max_seconds,
-        deferred=search == "astar" and HEURISTICS[heuristic].admissible,
-    )
+    run = SEARCHES[search].run
+    if run is not None:
+        result = run(
+            task, start, heuristic, max_nodes=max_nodes, max_seconds=max_seconds
+        )
+    else:
+        estimator = HEURISTICS[heuristic].build(task)
+        result = best_first(
+            task,
+            start,
+            estimator,
+            search=search,
+            weight=weight,
+            max_nodes=max_nodes,
+            max_seconds=max_seconds,
+            deferred=search == "astar" and HEURISTICS[heuristic].admissible,
+        )
     if result.path is None:
         from .explain import explain
 
@@ -133,6 +141,8 @@ def find_plan(
     if not math.isclose(total, result.cost, rel_tol=1e-9, abs_tol=1e-9):
         raise PlanInvalidError(f"plan cost {result.cost} but simulation says {total}")
     kind, bound = guarantee_of(search, heuristic, weight)
+    if result.proved_optimal:
+        kind, bound = "optimal", 1.0
     return Plan(
         ruleset=ruleset,
         start=start,

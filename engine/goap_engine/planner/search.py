@@ -2,7 +2,9 @@
 
 All three share one loop; they differ only in how a node's priority is made
 from its path cost g and estimate h.  Ties are broken by smaller h, then by
-insertion order, so plans are deterministic.
+insertion order, so plans are deterministic.  ``SEARCHES`` also names the
+searches with loops of their own (``run``): lazy greedy search (lazy.py) and
+the anytime search (anytime.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import SearchLimitError
 from .heuristics import Estimator
@@ -22,14 +25,54 @@ from .task import State, Task
 Priority = Callable[[float, float], float]
 
 
+class Runner(Protocol):
+    """A search with a loop of its own, given the heuristic's name."""
+
+    def __call__(
+        self,
+        task: Task,
+        start: State,
+        heuristic: str,
+        *,
+        max_nodes: int,
+        max_seconds: float,
+    ) -> SearchResult: ...
+
+
 @dataclass(frozen=True)
 class SearchInfo:
     """A registered search algorithm."""
 
     name: str
     description: str
-    priority: Callable[[float], Priority]
+    priority: Callable[[float], Priority] | None
+    """How ``best_first`` orders nodes; None for a search with its own ``run``."""
     optimal_with_admissible: bool
+    default_heuristic: str = "lmcut"
+    """The heuristic when neither the goal's policy nor the caller names one."""
+    run: Runner | None = None
+
+
+def _lazy(
+    task: Task, start: State, heuristic: str, *, max_nodes: int, max_seconds: float
+) -> SearchResult:
+    from .lazy import evaluator, lazy_greedy
+
+    return lazy_greedy(
+        task,
+        start,
+        evaluator(task, heuristic),
+        max_nodes=max_nodes,
+        max_seconds=max_seconds,
+    )
+
+
+def _anytime(
+    task: Task, start: State, heuristic: str, *, max_nodes: int, max_seconds: float
+) -> SearchResult:
+    from .anytime import anytime
+
+    return anytime(task, start, heuristic, max_nodes=max_nodes, max_seconds=max_seconds)
 
 
 SEARCHES: dict[str, SearchInfo] = {
@@ -51,6 +94,25 @@ SEARCHES: dict[str, SearchInfo] = {
         lambda w: lambda g, h: h,
         False,
     ),
+    "lazy": SearchInfo(
+        "lazy",
+        "lazy greedy search with preferred operators (h_FF's by default): "
+        "fast, no cost guarantee",
+        None,
+        False,
+        default_heuristic="hff",
+        run=_lazy,
+    ),
+    "anytime": SearchInfo(
+        "anytime",
+        "lazy greedy search, then weighted A* with weights 5, 3, 2, 1.5, 1 and "
+        "again 1, each bounded by the best plan so far, until the time limit: "
+        "optimal once a search proves that no cheaper plan exists",
+        None,
+        False,
+        default_heuristic="hff",
+        run=_anytime,
+    ),
 }
 
 
@@ -63,6 +125,10 @@ class SearchResult:
     expanded: int
     generated: int
     seconds: float
+    evaluated: int = 0
+    """States the heuristic was computed for."""
+    proved_optimal: bool = False
+    """Whether the search proved the plan optimal whatever its heuristic."""
 
 
 def best_first(
@@ -89,7 +155,10 @@ def best_first(
 
     Raises ``SearchLimitError`` when a limit is reached before the search ends.
     """
-    priority = SEARCHES[search].priority(weight)
+    make_priority = SEARCHES[search].priority
+    if make_priority is None:
+        raise ValueError(f"search {search!r} is not a best-first search")
+    priority = make_priority(weight)
     reopen = search == "astar"
     deferred = deferred and reopen
     # Among equal estimates A* prefers deeper nodes (smaller h), greedy search
@@ -139,7 +208,7 @@ def best_first(
             else:
                 path = real_path(start, steps, successors, canonical)
             return SearchResult(
-                path, g, expanded, generated, time.perf_counter() - began
+                path, g, expanded, generated, time.perf_counter() - began, len(h_cache)
             )
         closed.add(key)
         expanded += 1
@@ -184,8 +253,25 @@ def best_first(
                 heap, (priority(new_g, child_h), second, next(counter), new_g, child)
             )
     return SearchResult(
-        None, math.inf, expanded, generated, time.perf_counter() - began
+        None, math.inf, expanded, generated, time.perf_counter() - began, len(h_cache)
     )
+
+
+def path_to(
+    task: Task,
+    start: State,
+    parent: dict[Hashable, tuple[Hashable, int, float] | None],
+    key: Hashable,
+) -> list[int]:
+    """Return the action indices of the recorded path from ``start`` to ``key``.
+
+    ``parent`` maps each key (a state, or its class under ``task.canonical``)
+    to the previous key, the action index and its cost.
+    """
+    steps = _trace(parent, key)
+    if task.canonical is None:
+        return [index for index, _, _ in steps]
+    return real_path(start, steps, task.successors, task.canonical)
 
 
 def _trace(
