@@ -53,10 +53,10 @@ class _Budget:
         self.evaluated = 0
 
     def spend(self) -> None:
-        """Count one expansion; raise ``_OutOfBudget`` when a limit is reached."""
-        self.expanded += 1
+        """Count one expansion, or raise ``_OutOfBudget`` if a limit is reached."""
         if self.expanded >= self.max_nodes or time.perf_counter() > self.deadline:
             raise _OutOfBudget
+        self.expanded += 1
 
 
 def _weights() -> Iterator[float]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -88,16 +89,12 @@ def find_plan(
     """
     search = search or ruleset.policy.search
     if search not in SEARCHES:
-        raise InputError(
-            f"unknown search '{search}' (choose from {', '.join(SEARCHES)})"
-        )
+        raise InputError(_unknown("search", search, SEARCHES))
     heuristic = (
         heuristic or ruleset.policy.heuristic or SEARCHES[search].default_heuristic
     )
     if heuristic not in HEURISTICS:
-        raise InputError(
-            f"unknown heuristic '{heuristic}' (choose from {', '.join(HEURISTICS)})"
-        )
+        raise InputError(_unknown("heuristic", heuristic, HEURISTICS))
     start = state_of(ruleset, start)
     if goal is None and ruleset.policy.ordered and len(ruleset.subgoals) > 1:
         return _ordered(
@@ -161,6 +158,13 @@ def find_plan(
         actions_considered=len(task.actions),
         actions_pruned=task.pruned,
     )
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown {kind} '{name}' ({hint}choose from {', '.join(names)})"
 
 
 def _ordered(
