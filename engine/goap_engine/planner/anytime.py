@@ -27,6 +27,7 @@ import itertools
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 from .heuristics import HEURISTICS, Estimator
 from .lazy import evaluator, lazy_greedy
@@ -85,9 +86,11 @@ def anytime(
         max_nodes=max_nodes,
         max_seconds=max_seconds,
     )
-    if first.path is None or not first.path:
-        # No plan at all (greedy search is complete), or the start is a goal.
-        return first
+    if first.path is None:
+        return first  # greedy search is complete: there is no plan
+    if first.cost == 0.0:
+        # Steps never cost less than nothing (the start may be a goal).
+        return replace(first, proved_optimal=True)
     budget = _Budget(max_nodes, max_seconds - (time.perf_counter() - began))
     budget.expanded = first.expanded
     budget.generated = first.generated
