@@ -99,7 +99,7 @@ def test_anytime_with_an_admissible_heuristic_ends_optimal() -> None:
 
 @needs_bench
 def test_anytime_out_of_time_returns_its_best_plan() -> None:
-    # The first search needs 20 expansions, fewer than the 32 between two
+    # The first search needs 20 evaluations, fewer than the 32 between two
     # looks at the clock: it ends; the weighted A* searches find the limit
     # passed at once.
     plan = find_plan(gripper("prob01"), search="anytime", max_seconds=0.0)

@@ -35,6 +35,8 @@ from .search import SearchResult, trace
 from .task import State, Task
 
 WEIGHTS = (5.0, 3.0, 2.0, 1.5, 1.0)
+CACHE_LIMIT = 1_000_000
+"""Estimates kept across the searches before the cache starts afresh (memory)."""
 FIRST_HEURISTIC = "hff"
 """The heuristic of the first, greedy search, whatever the later ones use."""
 
@@ -147,6 +149,8 @@ def _bounded_wastar(
     def h_of(state: State) -> float:
         h = cache.get(state)
         if h is None:
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
             h = estimate(state)
             cache[state] = h
             budget.evaluated += 1

@@ -103,13 +103,6 @@ def lazy_greedy(
                 raise SearchLimitError(
                     f"search stopped after {expanded:,} expanded nodes (--max-nodes)"
                 )
-            # As in best_first, the clock is read every 32 expansions: a
-            # search that short always ends, whatever the time limit.
-            if expanded % 32 == 0 and time.perf_counter() > deadline:
-                raise SearchLimitError(
-                    f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
-                    "(--timeout)"
-                )
             chosen = frozenset(preferred)
             for index, successor in enumerate(successors):
                 if successor(state) is None:
@@ -142,6 +135,13 @@ def lazy_greedy(
             break
         if goal_test(state):
             return finish(trace(parent, state), g)
+        # As in best_first, the clock is read every 32 evaluations (dead ends
+        # included): a search that short always ends, whatever the limit.
+        if evaluated % 32 == 0 and time.perf_counter() > deadline:
+            raise SearchLimitError(
+                f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
+                "(--timeout)"
+            )
         h, preferred = evaluate(state)
         evaluated += 1
         if h < best_h:
