@@ -13,7 +13,8 @@ search looking only for plans cheaper than the best one so far:
 States are reopened when a cheaper path to them turns up, so a search that
 runs out of nodes has looked at every path cheaper than the best plan: the
 best plan is then optimal, whatever the heuristic (dead ends, ``h = inf``, are
-dead ends of the real task too).  With an admissible heuristic the first plan
+dead ends of the real task too).  Symmetric states (orbits.py) count as one,
+which keeps both arguments: they have the same cheapest cost to the goal.  With an admissible heuristic the first plan
 of the search with weight 1 is optimal as well (it is A*).  Either way the
 search stops there and says so; otherwise it stops at the time or node limit
 and returns the best plan found, with no guarantee.  Only when not even a first
@@ -26,12 +27,12 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import replace
 
 from .heuristics import HEURISTICS, Estimator
 from .lazy import evaluator, lazy_greedy
-from .search import SearchResult, trace
+from .search import SearchResult, path_to
 from .task import State, Task
 
 WEIGHTS = (5.0, 3.0, 2.0, 1.5, 1.0)
@@ -99,7 +100,7 @@ def anytime(
     budget.evaluated = first.evaluated
     info = HEURISTICS[heuristic]
     estimate = info.build(task)
-    cache: dict[State, float] = {}
+    cache: dict[Hashable, float] = {}
     path, cost = first.path, first.cost
     proved = False
     for weight in _weights():
@@ -131,7 +132,7 @@ def _bounded_wastar(
     task: Task,
     start: State,
     estimate: Estimator,
-    cache: dict[State, float],
+    cache: dict[Hashable, float],
     weight: float,
     bound: float,
     admissible: bool,
@@ -146,34 +147,40 @@ def _bounded_wastar(
     goal_test = task.goal_test
     counter = itertools.count()
 
-    def h_of(state: State) -> float:
-        h = cache.get(state)
+    canonical = task.canonical
+
+    def h_of(state: State, key: Hashable) -> float:
+        # Symmetric states have the same cost to the goal: one estimate
+        # serves them all, admissible for each if it is for one.
+        h = cache.get(key)
         if h is None:
             if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             h = estimate(state)
-            cache[state] = h
+            cache[key] = h
             budget.evaluated += 1
         return h
 
     def hopeless(g: float, h: float) -> bool:
         return h == math.inf or (g + h if admissible else g) >= bound
 
-    h0 = h_of(start)
+    start_key = start if canonical is None else canonical(start)
+    h0 = h_of(start, start_key)
     if hopeless(0.0, h0):
         return None
-    best_g: dict[State, float] = {start: 0.0}
-    parent: dict[State, tuple[State, int] | None] = {start: None}
+    best_g: dict[Hashable, float] = {start_key: 0.0}
+    parent: dict[Hashable, tuple[Hashable, int, float] | None] = {start_key: None}
     # Ties on f go to the smaller h (the deeper node), then first in.
     heap: list[tuple[float, float, int, float, State]] = [
         (weight * h0, h0, next(counter), 0.0, start)
     ]
     while heap:
         _, _, _, g, state = heapq.heappop(heap)
-        if g > best_g[state]:
+        key = state if canonical is None else canonical(state)
+        if g > best_g[key]:
             continue  # a cheaper path to this state was found after this entry
         if goal_test(state):
-            return trace(parent, state), g
+            return path_to(task, start, parent, key), g
         budget.spend()
         for index, successor in enumerate(successors):
             result = successor(state)
@@ -182,15 +189,16 @@ def _bounded_wastar(
             child, step = result
             budget.generated += 1
             new_g = g + step
-            old = best_g.get(child)
+            child_key = child if canonical is None else canonical(child)
+            old = best_g.get(child_key)
             if old is not None and new_g >= old:
                 continue
-            h = h_of(child)
+            h = h_of(child, child_key)
             if hopeless(new_g, h):
                 continue
             # Reopening a state reached again more cheaply is what lets a
             # search that runs out of nodes prove the best plan optimal.
-            best_g[child] = new_g
-            parent[child] = (state, index)
+            best_g[child_key] = new_g
+            parent[child_key] = (key, index, step)
             heapq.heappush(heap, (new_g + weight * h, h, next(counter), new_g, child))
     return None

@@ -12,7 +12,9 @@ This is the search of Fast Downward's ``lazy_greedy([h], preferred=[h])``:
   two queues; whenever the estimate reaches a new low, the preferred queue gets
   ``BOOST`` turns in a row, so the search follows the relaxed plan while it
   keeps paying off and falls back to all successors when it stops.
-* States are never reopened: the first path to a state is the one kept.
+* States are never reopened: the first path to a state is the one kept.  As
+  in ``best_first``, states are told apart by their class of symmetric states
+  when the task has interchangeable objects (orbits.py).
 
 Ties in a queue go first in, first out, and successors are queued in the order
 of the task's actions, so the search is deterministic.  There is no cost
@@ -25,19 +27,21 @@ import heapq
 import itertools
 import math
 import time
+from collections.abc import Hashable
 
 from ..errors import SearchLimitError
 from .heuristics import HEURISTICS, Preferring
-from .search import SearchResult, trace
+from .search import SearchResult, path_to
 from .task import State, Task
 
 BOOST = 1000
 """Turns the preferred queue gets when the estimate improves (Fast Downward's)."""
 
-# A queue entry: the parent's estimate, the insertion order, the parent state and
-# the index of the action leading from it.  The child itself is made again when
-# the entry is taken: a parent and an index are far smaller than a state.
-_Entry = tuple[float, int, State, int]
+# A queue entry: the parent's estimate, the insertion order, the parent state, its
+# key and the index of the action leading from it.  The child itself is made
+# again when the entry is taken: a parent and an index are far smaller than a
+# state.
+_Entry = tuple[float, int, State, Hashable, int]
 
 
 def evaluator(task: Task, heuristic: str) -> Preferring:
@@ -72,10 +76,12 @@ def lazy_greedy(
     began = time.perf_counter()
     deadline = began + max_seconds
     counter = itertools.count()
-    # Every state reached, with its path cost and how it was reached.  States
-    # are entered when they are taken from a queue and never reopened.
-    g_of: dict[State, float] = {start: 0.0}
-    parent: dict[State, tuple[State, int] | None] = {start: None}
+    # Every state reached (its key), with its path cost and how it was
+    # reached.  States are entered when taken from a queue, never reopened.
+    canonical = task.canonical
+    key = start if canonical is None else canonical(start)
+    g_of: dict[Hashable, float] = {key: 0.0}
+    parent: dict[Hashable, tuple[Hashable, int, float] | None] = {key: None}
     # Queue 0 holds every successor, queue 1 those of preferred actions.  The
     # queue with the lower count is served next and its count goes up by one;
     # progress lowers the preferred queue's count by BOOST.
@@ -108,7 +114,7 @@ def lazy_greedy(
                 if successor(state) is None:
                     continue
                 generated += 1
-                entry = (h, next(counter), state, index)
+                entry = (h, next(counter), state, key, index)
                 heapq.heappush(queues[0], entry)
                 if index in chosen:
                     heapq.heappush(queues[1], entry)
@@ -121,20 +127,21 @@ def lazy_greedy(
             else:
                 return finish(None, math.inf)
             served[which] += 1
-            _, _, before, index = heapq.heappop(queues[which])
+            _, _, before, before_key, index = heapq.heappop(queues[which])
             result = successors[index](before)
             if result is None:  # cannot happen: it applied when queued
                 continue
             child, cost = result
-            if child in g_of:
+            key = child if canonical is None else canonical(child)
+            if key in g_of:
                 continue
             state = child
-            g = g_of[before] + cost
-            g_of[state] = g
-            parent[state] = (before, index)
+            g = g_of[before_key] + cost
+            g_of[key] = g
+            parent[key] = (before_key, index, cost)
             break
         if goal_test(state):
-            return finish(trace(parent, state), g)
+            return finish(path_to(task, start, parent, key), g)
         # As in best_first, the clock is read every 32 evaluations (dead ends
         # included): a search that short always ends, whatever the limit.
         if evaluated % 32 == 0 and time.perf_counter() > deadline:
