@@ -13,12 +13,14 @@ search looking only for plans cheaper than the best one so far:
 States are reopened when a cheaper path to them turns up, so a search that
 runs out of nodes has looked at every path cheaper than the best plan: the
 best plan is then optimal, whatever the heuristic (dead ends, ``h = inf``, are
-dead ends of the real task too).  Symmetric states (orbits.py) count as one,
-which keeps both arguments: they have the same cheapest cost to the goal.  With an admissible heuristic the first plan
+dead ends of the real task too).  With an admissible heuristic the first plan
 of the search with weight 1 is optimal as well (it is A*).  Either way the
 search stops there and says so; otherwise it stops at the time or node limit
 and returns the best plan found, with no guarantee.  Only when not even a first
 plan was found in time does it raise ``SearchLimitError``.
+
+Symmetric states (orbits.py) count as one, which keeps both arguments: they
+have the same cheapest cost to the goal.
 """
 
 from __future__ import annotations
