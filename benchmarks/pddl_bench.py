@@ -2,10 +2,12 @@
 
 The instances are the folders of ``shared/ipc-pddl`` beside the repository (one
 folder per domain with ``domain.pddl`` and problem files, known optimal costs
-in ``optimal-costs.csv``).  Every instance is solved by five configurations:
+in ``optimal-costs.csv``).  Every instance is solved by seven configurations:
 
 * ours, optimal: A* with LM-cut (the default) and A* with h_max;
-* ours, satisficing: greedy best-first search with h_FF;
+* ours, satisficing: greedy best-first search with h_FF, lazy greedy search
+  with h_FF's preferred operators, and the anytime search (h_FF) stopped
+  after ``--anytime-seconds`` (10 s), which returns its best plan then;
 * pyperplan, optimal: A* with h_max;
 * pyperplan, satisficing: greedy best-first search with h_FF.
 
@@ -87,6 +89,8 @@ CONFIGS: tuple[Config, ...] = (
     Config("pp_astar_hmax", "pyperplan A*/h_max", "pyperplan", "astar", "hmax", True),
     Config("ours_gbfs_hff", "ours GBFS/h_FF", "ours", "gbfs", "hff", False),
     Config("pp_gbfs_hff", "pyperplan GBFS/h_FF", "pyperplan", "gbfs", "hff", False),
+    Config("ours_lazy_hff", "ours lazy/h_FF", "ours", "lazy", "hff", False),
+    Config("ours_anytime_hff", "ours anytime/h_FF", "ours", "anytime", "hff", False),
 )
 BY_KEY = {c.key: c for c in CONFIGS}
 
@@ -114,6 +118,7 @@ class Limits:
     memory_mb: int
     clock: str  # "wall" or "cpu"
     hash_seed: str  # PYTHONHASHSEED of the runs; "random" leaves it unset
+    anytime_s: float = 10.0  # when the anytime search returns its best plan
 
 
 @dataclass
@@ -253,6 +258,8 @@ def worker(key: str, domain: Path, problem: Path, limits: Limits) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
         max_seconds = 1e9
     config = BY_KEY[key]
+    if config.search == "anytime":
+        max_seconds = min(max_seconds, limits.anytime_s)
     try:
         if config.planner == "ours":
             record = _worker_ours(config, domain, problem, max_seconds)
@@ -348,6 +355,8 @@ def execute(instance: Instance, config: Config, limits: Limits) -> Run:
         str(limits.memory_mb),
         "--clock",
         limits.clock,
+        "--anytime-seconds",
+        repr(limits.anytime_s),
     ]
     kill = limits.timeout * (CPU_KILL_FACTOR if limits.clock == "cpu" else 1.0)
     env = dict(os.environ)
@@ -574,8 +583,9 @@ def markdown(
         "",
         "| instance | opt | ours A*/LM-cut cost | time | ours A*/h_max time "
         "| pp A*/h_max cost | time | pp/ours LM-cut | pp/ours h_max "
-        "| ours GBFS/h_FF cost | time | pp GBFS/h_FF cost | time |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| ours GBFS/h_FF cost | time | pp GBFS/h_FF cost | time "
+        "| ours lazy/h_FF cost | time | ours anytime/h_FF cost |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for i in instances:
 
@@ -600,6 +610,9 @@ def markdown(
             _fmt_time(r("ours_gbfs_hff"), clock),
             _fmt_cost(r("pp_gbfs_hff")),
             _fmt_time(r("pp_gbfs_hff"), clock),
+            _fmt_cost(r("ours_lazy_hff")),
+            _fmt_time(r("ours_lazy_hff"), clock),
+            _fmt_cost(r("ours_anytime_hff")),
         ]
         lines.append("| " + " | ".join(cells) + " |")
 
@@ -630,6 +643,12 @@ def markdown(
         f"ours {sat['ours']}, pyperplan {sat['pyperplan']}; ours over all it "
         f"solves: {totals['configs']['ours_gbfs_hff']['total_cost']}.",
     ]
+    for key in ("ours_lazy_hff", "ours_anytime_hff"):
+        entry = totals["configs"][key]
+        lines.append(
+            f"- total {BY_KEY[key].label} plan cost over the {entry['solved']} "
+            f"it solves: {entry['total_cost']}."
+        )
     for config in CONFIGS:
         entry = totals["configs"][config.key]
         if entry["unsolved"]:
@@ -692,8 +711,16 @@ def previous_runs(path: Path, limits: Limits) -> dict[str, Any]:
         meta.get("memory_mb"),
         meta.get("clock"),
         meta.get("hash_seed"),
+        meta.get("anytime_s", 10.0),
     )
-    if same != (limits.timeout, limits.memory_mb, limits.clock, limits.hash_seed):
+    wanted = (
+        limits.timeout,
+        limits.memory_mb,
+        limits.clock,
+        limits.hash_seed,
+        limits.anytime_s,
+    )
+    if same != wanted:
         return {"meta": {}, "runs": {}}
     runs = {}
     for entry in data.get("instances", []):
@@ -754,10 +781,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --resume: comma-separated configurations to run again anyway",
     )
     parser.add_argument(
+        "--anytime-seconds",
+        type=float,
+        default=10.0,
+        help="wall seconds after which the anytime search returns its best plan",
+    )
+    parser.add_argument(
         "--worker", nargs=3, metavar=("CONFIG", "DOMAIN", "PROBLEM"), help="internal"
     )
     args = parser.parse_args(argv)
-    limits = Limits(args.timeout, args.memory_mb, args.clock, args.hash_seed)
+    limits = Limits(
+        args.timeout, args.memory_mb, args.clock, args.hash_seed, args.anytime_seconds
+    )
     if args.worker:
         key, domain, problem = args.worker
         worker(key, Path(domain), Path(problem), limits)
@@ -816,6 +851,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "memory_mb": args.memory_mb,
         "clock": args.clock,
         "hash_seed": args.hash_seed,
+        "anytime_s": args.anytime_seconds,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
         "jobs": max(args.jobs, before.get("jobs", 1)),

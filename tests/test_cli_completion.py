@@ -72,7 +72,8 @@ def test_commands_options_and_choices(project: Path) -> None:
         "json",
         "github",
     ]
-    assert offered(project, "goap-engine plan --search a") == ["astar"]
+    assert offered(project, "goap-engine plan --search a") == ["astar", "anytime"]
+    assert offered(project, "goap-engine plan --search l") == ["lazy"]
     assert offered(project, "goap-engine plan --heuristic h") == ["hmax", "hadd", "hff"]
 
 

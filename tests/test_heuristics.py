@@ -104,6 +104,18 @@ def test_chain() -> None:
     assert all_values(task, [2]) == {"hmax": 3, "hadd": 3, "hff": 3, "lmcut": 3}
 
 
+def test_hff_preferred_are_the_applicable_operators_of_its_relaxed_plan() -> None:
+    # Operator 3 applies but is useless; operator 1 is needed but not yet
+    # applicable; operator 0 is both needed and applicable.
+    task = make_task(
+        5, [([0], [1], 1), ([1], [2], 2), ([0], [3], 1), ([0], [4], 1)], [2]
+    )
+    assert HFF(task).preferred([0]) == (3.0, [0])
+    assert HFF(task).preferred([1]) == (2.0, [1])
+    assert HFF(task).preferred([2]) == (0.0, [])
+    assert HFF(task).preferred([3]) == (INF, [])
+
+
 def test_fork_where_hmax_is_below_hadd_and_lmcut() -> None:
     task = make_task(3, [([0], [1], 2), ([0], [2], 3)], [1, 2])
     assert all_values(task, [0]) == {"hmax": 3, "hadd": 5, "hff": 5, "lmcut": 5}
@@ -293,6 +305,7 @@ def test_bounds_against_optimal_relaxed_cost(
     if opt == INF:
         assert all(x == INF for x in v.values())
         assert HFF(task).relaxed_plan(state) is None
+        assert HFF(task).preferred(state) == (INF, [])
         return
     assert all(x < INF for x in v.values())
     assert v["hmax"] <= v["lmcut"] <= opt <= v["hff"] <= v["hadd"]
@@ -300,6 +313,10 @@ def test_bounds_against_optimal_relaxed_cost(
     assert plan is not None
     check_relaxed_plan(task, state, plan)
     assert sum(task.ops[o].cost for o in plan) == v["hff"]
+    h, preferred = HFF(task).preferred(state)
+    assert h == v["hff"]
+    applicable = [o for o in plan if set(task.ops[o].pre) <= set(state)]
+    assert sorted(preferred) == sorted(applicable)
 
 
 @settings(max_examples=300, deadline=None)

@@ -280,13 +280,14 @@ def _note(text: str) -> None:
     "--search",
     default=None,
     shell_complete=complete("searches"),
-    help="astar (default), wastar or gbfs.",
+    help="astar (default), wastar, gbfs, lazy or anytime (until --timeout).",
 )
 @click.option(
     "--heuristic",
     default=None,
     shell_complete=complete("heuristics"),
-    help="lmcut (default), hmax, hadd, hff, goalcount, seed, blind.",
+    help="lmcut (default; hff for lazy, anytime), hmax, hadd, hff, goalcount, "
+    "seed, blind.",
 )
 @click.option("--weight", default=2.0, show_default=True, help="Weight w of wastar.")
 @click.option("--max-nodes", default=2_000_000, show_default=True, help="Node limit.")

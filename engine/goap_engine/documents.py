@@ -325,8 +325,13 @@ def _explain(doc: Document, error: jsonschema.ValidationError) -> Iterator[Diagn
         return
     if validator == "enum":
         options = ", ".join(repr(v) for v in error.validator_value)
+        words = [str(v) for v in error.validator_value]
+        close = difflib.get_close_matches(str(value), words, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
         yield Diagnostic(
-            doc.where(keys), f"expected one of {options}, found {_short(value)}", entity
+            doc.where(keys),
+            f"expected one of {options}, found {_short(value)}{hint}",
+            entity,
         )
         return
     if validator == "pattern":

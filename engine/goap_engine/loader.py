@@ -243,7 +243,9 @@ class _Builder(StateReading, ActionReading, OverrideReading, GoalReading):
             max_replans=int(policy_data.get("max_replans", 3)),
             jobs=int(policy_data.get("jobs", 1)),
             search=str(policy_data.get("search", "astar")),
-            heuristic=str(policy_data.get("heuristic", "lmcut")),
+            heuristic=(
+                str(policy_data["heuristic"]) if "heuristic" in policy_data else None
+            ),
             ordered=bool(policy_data.get("ordered", False)),
             mlflow=tracking(policy_data.get("mlflow")),
             mlflow_bounds=tracking_bounds(policy_data.get("mlflow")),

@@ -243,7 +243,8 @@ class Policy:
     max_replans: int = 3
     jobs: int = 1
     search: str = "astar"
-    heuristic: str = "lmcut"
+    heuristic: str | None = None
+    """None: the search's own default (LM-cut; h_FF for lazy and anytime)."""
     ordered: bool = False
     mlflow: str | None = None
     """Log every run to MLflow at this tracking URI ('' = the local default)."""
@@ -271,6 +272,13 @@ class Pack:
     """Warning codes silenced in this file (a goal's silence its whole ruleset)."""
 
 
+# Objects a search may permute: each object is the indices of the state
+# variables that describe it, in the same order for every object of the
+# class; permuting the objects maps every state, action and the goal onto
+# themselves (``pddl/symmetry.py`` finds them in PDDL tasks).
+Interchangeable = tuple[tuple[int, ...], ...]
+
+
 @dataclass(frozen=True)
 class Ruleset:
     """A goal with everything it uses, ready to plan and run."""
@@ -285,6 +293,7 @@ class Ruleset:
     state_file: Path | None = None
     policy: Policy = Policy()
     packs: tuple[Pack, ...] = ()
+    interchangeable: tuple[Interchangeable, ...] = ()
 
     def __post_init__(self) -> None:
         # Derived once: the model is immutable and these are read in hot loops.

@@ -20,6 +20,7 @@ from ..expressions import Expr, literal
 from ..model import Action, Condition, Effect, Pack, Ruleset, StateVar, SubGoal
 from .grounder import GroundTask, ground
 from .parser import PddlError, parse_domain, parse_problem
+from .symmetry import interchangeable
 
 _UNSAFE = re.compile(r"[^a-z0-9_]+")
 
@@ -38,8 +39,15 @@ def _identifier(text: str, taken: set[str]) -> str:
 
 def ground_files(domain: Path, problem: Path) -> GroundTask:
     """Return the grounded task of a PDDL domain and problem (InputError if bad)."""
+    return _ground(domain, problem)[0]
+
+
+def _ground(domain: Path, problem: Path) -> tuple[GroundTask, list[str]]:
+    """Return the grounded task and the domain's constants."""
     try:
-        return ground(parse_domain(domain), parse_problem(problem))
+        parsed = parse_domain(domain)
+        task = ground(parsed, parse_problem(problem))
+        return task, [c.name for c in parsed.constants]
     except PddlError as exc:
         where = Location.of(exc.path, exc.line, exc.col)
         raise InputError(Diagnostic(where, exc.message, "pddl")) from None
@@ -57,7 +65,7 @@ def names_of(task: GroundTask) -> tuple[list[str], list[str]]:
 
 def load_pddl(domain: Path, problem: Path) -> Ruleset:
     """Return the ruleset of a PDDL task, built directly from the grounding."""
-    task = ground_files(domain, problem)
+    task, constants = _ground(domain, problem)
     fact_names, action_names = names_of(task)
     where = Location.of(problem)
     variables = tuple(
@@ -106,6 +114,7 @@ def load_pddl(domain: Path, problem: Path) -> Ruleset:
             Pack(domain.stem, domain.absolute()),
             Pack(problem.stem, problem.absolute()),
         ),
+        interchangeable=interchangeable(task, constants),
     )
 
 

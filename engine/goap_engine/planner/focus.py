@@ -114,8 +114,13 @@ def narrow(ruleset: Ruleset, focus: Focus) -> Narrowed:
         lines.append(
             f"target: what actions {_filter_text(focus)} do for the goal: {shown}"
         )
+    # Another goal and other actions: objects interchangeable for the whole
+    # goal need not be for this part of it.
     narrowed = replace(
-        ruleset, actions=allowed, subgoals=(SubGoal(TARGET, tuple(conditions)),)
+        ruleset,
+        actions=allowed,
+        subgoals=(SubGoal(TARGET, tuple(conditions)),),
+        interchangeable=(),
     )
     return Narrowed(narrowed, ruleset, focus, tuple(lines))
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -91,15 +92,13 @@ def find_plan(
     Raises ``NoPlanError`` (with an explanation) when there is none.
     """
     search = search or ruleset.policy.search
-    heuristic = heuristic or ruleset.policy.heuristic
     if search not in SEARCHES:
-        raise InputError(
-            f"unknown search '{search}' (choose from {', '.join(SEARCHES)})"
-        )
+        raise InputError(_unknown("search", search, SEARCHES))
+    heuristic = (
+        heuristic or ruleset.policy.heuristic or SEARCHES[search].default_heuristic
+    )
     if heuristic not in HEURISTICS:
-        raise InputError(
-            f"unknown heuristic '{heuristic}' (choose from {', '.join(HEURISTICS)})"
-        )
+        raise InputError(_unknown("heuristic", heuristic, HEURISTICS))
     start = state_of(ruleset, start)
     if goal is None and ruleset.policy.ordered and len(ruleset.subgoals) > 1:
         return _ordered(
@@ -114,21 +113,30 @@ def find_plan(
         )
     began = time.perf_counter()
     task = compile_task(ruleset, start, goal=goal, exclude=exclude)
-    estimator = HEURISTICS[heuristic].build(task)
-    pruning = None
-    if stubborn_sets and search == "astar":
-        exprs = list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
-        pruning = StubbornSets.for_task(task, exprs)
-    result = best_first(
-        task,
-        start,
-        estimator,
-        search=search,
-        weight=weight,
-        max_nodes=max_nodes,
-        max_seconds=max_seconds,
-        applicable_subset=pruning,
-    )
+    run = SEARCHES[search].run
+    if run is not None:
+        result = run(
+            task, start, heuristic, max_nodes=max_nodes, max_seconds=max_seconds
+        )
+    else:
+        estimator = HEURISTICS[heuristic].build(task)
+        pruning = None
+        if stubborn_sets and search == "astar":
+            exprs = (
+                list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
+            )
+            pruning = StubbornSets.for_task(task, exprs)
+        result = best_first(
+            task,
+            start,
+            estimator,
+            search=search,
+            weight=weight,
+            max_nodes=max_nodes,
+            max_seconds=max_seconds,
+            deferred=search == "astar" and HEURISTICS[heuristic].admissible,
+            applicable_subset=pruning,
+        )
     if result.path is None:
         from .explain import explain
 
@@ -148,6 +156,8 @@ def find_plan(
     if not math.isclose(total, result.cost, rel_tol=1e-9, abs_tol=1e-9):
         raise PlanInvalidError(f"plan cost {result.cost} but simulation says {total}")
     kind, bound = guarantee_of(search, heuristic, weight)
+    if result.proved_optimal:
+        kind, bound = "optimal", 1.0
     return Plan(
         ruleset=ruleset,
         start=start,
@@ -166,6 +176,13 @@ def find_plan(
         actions_considered=len(task.actions),
         actions_pruned=task.pruned,
     )
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown {kind} '{name}' ({hint}choose from {', '.join(names)})"
 
 
 def _ordered(

@@ -12,13 +12,14 @@ finite domains) for the heuristics, relevance analysis and explanations.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..expressions import RUNTIME, EvalError, Expr, literal
 from ..model import Action, Ruleset, StateVar
 from .conditions import conjuncts
+from .orbits import canonical_key
 from .relaxed import RelaxedOp, RelaxedTask
 
 State = tuple[Any, ...]
@@ -39,8 +40,16 @@ def _bounds_check(var: StateVar, name: str) -> list[str]:
     return checks
 
 
-def action_source(action: Action, ruleset: Ruleset, fn: str) -> str:
-    """Return the Python source of the fused successor function of ``action``."""
+def action_source(
+    action: Action, ruleset: Ruleset, fn: str, unread: frozenset[str] = frozenset()
+) -> str:
+    """Return the Python source of the fused successor function of ``action``.
+
+    Effects on ``unread`` variables are computed and bounds-checked (they can
+    still make the action fail) but not stored: no condition, cost or effect
+    the search evaluates reads them, so states that differ only there are one
+    state to the search.
+    """
     lines = [f"def {fn}(s):", "    try:"]
     pre = " and ".join(f"({p.code})" for p in action.pre)
     if pre:
@@ -55,7 +64,8 @@ def action_source(action: Action, ruleset: Ruleset, fn: str) -> str:
         checks = _bounds_check(var, f"v{i}")
         if checks and not effect.expr.is_const:
             lines.append(f"        if {' or '.join(checks)}: return None")
-        assigns.append(f"l[{var.index}] = v{i}")
+        if effect.var not in unread:
+            assigns.append(f"l[{var.index}] = v{i}")
     cost = action.cost.code if action.cost is not None else "1"
     lines.append(f"        c = {cost}")
     if action.cost is not None and not action.cost.is_const:
@@ -71,9 +81,13 @@ def action_source(action: Action, ruleset: Ruleset, fn: str) -> str:
     return "\n".join(lines)
 
 
-def compile_actions(actions: Sequence[Action], ruleset: Ruleset) -> list[Successor]:
+def compile_actions(
+    actions: Sequence[Action], ruleset: Ruleset, unread: frozenset[str] = frozenset()
+) -> list[Successor]:
     """Return one fused successor function per action, compiled in one go."""
-    sources = [action_source(a, ruleset, f"_a{i}") for i, a in enumerate(actions)]
+    sources = [
+        action_source(a, ruleset, f"_a{i}", unread) for i, a in enumerate(actions)
+    ]
     namespace: dict[str, Any] = dict(RUNTIME)
     namespace.update(_FAILURES=_FAILURES, _list=list, _tuple=tuple)
     exec(compile("\n".join(sources) or "pass", "<actions>", "exec"), namespace)  # noqa: S102
@@ -192,6 +206,9 @@ class Task:
     relaxed: RelaxedTask
     domains: Domains
     pruned: int = 0
+    # The class of a state among symmetric ones, when the ruleset has
+    # interchangeable objects (orbits.py); None: every state is its own.
+    canonical: Callable[[State], Hashable] | None = None
 
     def state_facts(self, state: State) -> list[int]:
         """Return the relaxation's facts that hold in ``state``."""
@@ -516,16 +533,43 @@ def compile_task(
             pruned += len(actions) - len(live)
             actions = [actions[i] for i in live]
             relaxed = ground_relaxation(ruleset, actions, goal_exprs, domains)
+    unread = unread_variables(actions, goal_exprs) if prune else frozenset()
     return Task(
         ruleset=ruleset,
         actions=tuple(actions),
-        successors=compile_actions(actions, ruleset),
+        successors=compile_actions(actions, ruleset, unread),
         goal_test=compile_test(goal_exprs),
         goal_checks=[compile_test([e]) for e in goal_exprs],
         relaxed=relaxed,
         domains=domains,
         pruned=pruned,
+        # Interchangeable objects are so for the ruleset's own goal and all
+        # its actions: another goal or left-out actions may tell them apart.
+        canonical=None
+        if goal is not None or exclude
+        else canonical_key(len(ruleset.variables), ruleset.interchangeable),
     )
+
+
+def unread_variables(actions: Sequence[Action], goal: Sequence[Expr]) -> frozenset[str]:
+    """Return the variables ``actions`` write that neither they nor ``goal`` read.
+
+    Such effects (visitall's ``visited`` of cells outside the goal) only
+    split states the search could treat as one; the plan's replay still
+    applies them.
+    """
+    read: set[str] = set()
+    for expr in goal:
+        read |= expr.reads
+    written: set[str] = set()
+    for action in actions:
+        read |= action.reads
+        for effect in action.effects:
+            read |= effect.expr.reads
+            written.add(effect.var)
+        if action.cost is not None:
+            read |= action.cost.reads
+    return frozenset(written - read)
 
 
 def _facts_of(state: State, domains: Domains) -> list[int]:

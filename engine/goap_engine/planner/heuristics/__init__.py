@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from ..task import State, Task
 
 Estimator = Callable[["State"], float]
+Preferring = Callable[["State"], tuple[float, tuple[int, ...]]]
+"""An estimate together with the preferred actions (indices into ``task.actions``)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class HeuristicInfo:
     admissible: bool
     description: str
     build: Callable[[Task], Estimator]
+    preferring: Callable[[Task], Preferring] | None = None
+    """Where the heuristic also names preferred actions (lazy greedy search)."""
 
 
 def _blind(task: Task) -> Estimator:
@@ -87,6 +91,22 @@ def _relaxation(kind: str) -> Callable[[Task], Estimator]:
     return build
 
 
+def _hff_preferring(task: Task) -> Preferring:
+    from .relaxation import HFF
+
+    heuristic = HFF(task.relaxed)
+    facts = task.state_facts
+    # Goal operators of the relaxation (action -1) stand for no action.
+    action_of = [op.action for op in task.relaxed.ops]
+
+    def h(state: State) -> tuple[float, tuple[int, ...]]:
+        value, ops = heuristic.preferred(facts(state))
+        actions = (action_of[o] for o in ops)
+        return value, tuple(sorted({a for a in actions if a >= 0}))
+
+    return h
+
+
 HEURISTICS: dict[str, HeuristicInfo] = {
     info.name: info
     for info in (
@@ -114,7 +134,13 @@ HEURISTICS: dict[str, HeuristicInfo] = {
         HeuristicInfo(
             "hadd", False, "h_add: sum of relaxed fact costs", _relaxation("hadd")
         ),
-        HeuristicInfo("hff", False, "h_FF: cost of a relaxed plan", _relaxation("hff")),
+        HeuristicInfo(
+            "hff",
+            False,
+            "h_FF: cost of a relaxed plan",
+            _relaxation("hff"),
+            _hff_preferring,
+        ),
         HeuristicInfo(
             "lmcut",
             True,

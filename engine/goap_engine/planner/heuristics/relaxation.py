@@ -48,9 +48,10 @@ class _Index:
     """Hold a relaxed task as flat per-operator and per-fact tables.
 
     Operator ``i`` here is ``task.ops[i]``.  Repeated facts are dropped, and so
-    are effects that are also preconditions: in the relaxation adding a fact that
-    must already hold changes nothing.  Operators of infinite cost are never
-    indexed as triggerable, so they are never applied.
+    are effects that are also preconditions (in the relaxation adding a fact
+    that must already hold changes nothing) and effects nothing reads.
+    Operators of infinite cost are never indexed as triggerable, so they are
+    never applied.
     """
 
     __slots__ = (
@@ -75,10 +76,13 @@ class _Index:
         self.num_pre: list[int] = []
         pre_of: list[list[int]] = [[] for _ in range(n)]
         free: list[int] = []
+        # Facts no operator needs and the goal does not name change no
+        # estimate: they are not explored (PDDL deletes' "x == False" facts).
+        read = set(task.goal).union(*(op.pre for op in task.ops))
         for i, op in enumerate(task.ops):
             pre = _dedupe(op.pre)
             pre_set = set(pre)
-            add = tuple(f for f in _dedupe(op.add) if f not in pre_set)
+            add = tuple(f for f in _dedupe(op.add) if f not in pre_set and f in read)
             cost = float(op.cost)
             self.op_pre.append(pre)
             self.op_add.append(add)
@@ -298,6 +302,44 @@ class HFF:
                 total += costs[o]
                 stack.extend(pre[o])
         return total
+
+    def preferred(self, state: Sequence[int]) -> tuple[float, list[int]]:
+        """Return ``self(state)`` and the relaxed plan's operators applicable in it.
+
+        These operators (indices into ``task.ops``) are the "preferred
+        operators" of greedy search: one exploration yields both.  An operator
+        is applicable when every precondition holds in ``state``, which is when
+        none of them has a supporter (facts of the state never get one).
+        """
+        ix = self._ix
+        goal = ix.goal
+        if not goal:
+            return 0.0, []
+        dist, sup = _explore_add(ix, state)
+        for g in goal:
+            if dist[g] == _INF:
+                return _INF, []
+        pre = ix.op_pre
+        costs = ix.op_cost
+        used = bytearray(len(costs))
+        seen = bytearray(ix.num_facts)
+        total = 0.0
+        applicable: list[int] = []
+        stack = list(goal)
+        while stack:
+            f = stack.pop()
+            if seen[f]:
+                continue
+            seen[f] = 1
+            o = sup[f]
+            if o >= 0 and not used[o]:
+                used[o] = 1
+                total += costs[o]
+                needs = pre[o]
+                if all(sup[p] < 0 for p in needs):
+                    applicable.append(o)
+                stack.extend(needs)
+        return total, applicable
 
     def relaxed_plan(self, state: Sequence[int]) -> list[int] | None:
         """Return the relaxed plan behind ``self(state)``, or None if unreachable.
