@@ -60,9 +60,15 @@ class _Budget:
 
     def spend(self) -> None:
         """Count one expansion, or raise ``_OutOfBudget`` if a limit is reached."""
-        if self.expanded >= self.max_nodes or time.perf_counter() > self.deadline:
+        if self.expanded >= self.max_nodes:
             raise _OutOfBudget
+        self.check_clock()
         self.expanded += 1
+
+    def check_clock(self) -> None:
+        """Raise ``_OutOfBudget`` if the time is up."""
+        if time.perf_counter() > self.deadline:
+            raise _OutOfBudget
 
 
 def _weights() -> Iterator[float]:
@@ -161,6 +167,10 @@ def _bounded_wastar(
             h = estimate(state)
             cache[key] = h
             budget.evaluated += 1
+            # One expansion may evaluate thousands of successors: the
+            # clock is read between evaluations too.
+            if budget.evaluated % 32 == 0:
+                budget.check_clock()
         return h
 
     def hopeless(g: float, h: float) -> bool:

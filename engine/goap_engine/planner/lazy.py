@@ -104,11 +104,11 @@ def lazy_greedy(
 
     while True:
         if h != math.inf:
-            expanded += 1
             if expanded >= max_nodes:
                 raise SearchLimitError(
                     f"search stopped after {expanded:,} expanded nodes (--max-nodes)"
                 )
+            expanded += 1
             chosen = frozenset(preferred)
             for index, successor in enumerate(successors):
                 if successor(state) is None:

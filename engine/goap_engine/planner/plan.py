@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import simpleeval
 
-from ..errors import InputError, NoPlanError, PlanInvalidError
+from ..errors import InputError, NoPlanError, PlanInvalidError, SearchLimitError
 from ..expressions import CONSTANTS, Expr
 from ..model import Action, Ruleset
 from ..values import state_of
@@ -91,6 +91,7 @@ def find_plan(
     cost stays optimal, only which of several cheapest plans may differ.
     Raises ``NoPlanError`` (with an explanation) when there is none.
     """
+    _check_limits(weight, max_nodes, max_seconds)
     search = search or ruleset.policy.search
     if search not in SEARCHES:
         raise InputError(_unknown("search", search, SEARCHES))
@@ -178,6 +179,23 @@ def find_plan(
     )
 
 
+def _check_limits(weight: float, max_nodes: int, max_seconds: float) -> None:
+    """Raise ``InputError`` for a weight or limit no search can honour."""
+    # ``not x >= 1`` also refuses nan, which compares false with everything
+    # and would leave the open list in no order at all.
+    if not weight >= 1.0 or math.isinf(weight):
+        raise InputError(
+            f"weight must be a finite number of at least 1 (weighted A* finds "
+            f"plans within weight x the optimal cost), found {weight:g}"
+        )
+    if max_nodes < 1:
+        raise InputError(f"node limit must be at least 1, found {max_nodes}")
+    if not max_seconds > 0.0:
+        raise InputError(
+            f"time limit must be more than 0 seconds, found {max_seconds:g}"
+        )
+
+
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     names = list(known)
     close = difflib.get_close_matches(name, names, n=1)
@@ -207,14 +225,22 @@ def _ordered(
     expanded = generated = considered = pruned = 0
     for subgoal in ruleset.subgoals:
         goal = goal + [c.expr for c in subgoal.conditions]
+        # The limits are for the whole plan, not for each stage.
+        seconds_left = max_seconds - (time.perf_counter() - began)
+        if seconds_left <= 0.0 or expanded >= max_nodes:
+            raise SearchLimitError(
+                f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
+                "(--timeout, --max-nodes), before sub-goal "
+                f"{subgoal.name!r} of the ordered goal"
+            )
         stage = find_plan(
             ruleset,
             state,
             search=search,
             heuristic=heuristic,
             weight=weight,
-            max_nodes=max_nodes,
-            max_seconds=max_seconds,
+            max_nodes=max_nodes - expanded,
+            max_seconds=seconds_left,
             goal=goal,
             stubborn_sets=stubborn_sets,
         )

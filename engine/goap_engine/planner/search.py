@@ -197,6 +197,8 @@ def best_first(
         if deferred and key not in h_cache and not goal_test(state):
             estimate = max(heuristic(state), bound)
             h_cache[key] = estimate
+            if len(h_cache) % 32 == 0 and time.perf_counter() > deadline:
+                raise _timed_out(max_seconds, expanded)
             if estimate == math.inf:
                 continue
             if estimate > bound:
@@ -213,20 +215,14 @@ def best_first(
             return SearchResult(
                 path, g, expanded, generated, time.perf_counter() - began, len(h_cache)
             )
+        if expanded >= max_nodes:
+            raise SearchLimitError(
+                f"search stopped after {expanded:,} expanded nodes (--max-nodes)"
+            )
         closed.add(key)
         expanded += 1
-        # The clock is cheap next to a heuristic call: check it often, so a
-        # time limit holds even when each expansion is slow (LM-cut).
-        if expanded % 32 == 0:
-            if expanded >= max_nodes:
-                raise SearchLimitError(
-                    f"search stopped after {expanded:,} expanded nodes (--max-nodes)"
-                )
-            if time.perf_counter() > deadline:
-                raise SearchLimitError(
-                    f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
-                    "(--timeout)"
-                )
+        if expanded % 32 == 0 and time.perf_counter() > deadline:
+            raise _timed_out(max_seconds, expanded)
         subset = None if applicable_subset is None else applicable_subset(state)
         tried = (
             enumerate(successors)
@@ -255,6 +251,11 @@ def best_first(
                 else:
                     child_h = heuristic(child)
                     h_cache[child_key] = child_h
+                    # The clock is cheap next to a heuristic call: read it
+                    # within an expansion too, so that the limit holds when
+                    # one expansion evaluates thousands of successors.
+                    if len(h_cache) % 32 == 0 and time.perf_counter() > deadline:
+                        raise _timed_out(max_seconds, expanded)
             if child_h == math.inf:
                 continue
             second = new_g if greedy else child_h
@@ -263,6 +264,12 @@ def best_first(
             )
     return SearchResult(
         None, math.inf, expanded, generated, time.perf_counter() - began, len(h_cache)
+    )
+
+
+def _timed_out(max_seconds: float, expanded: int) -> SearchLimitError:
+    return SearchLimitError(
+        f"search stopped after {max_seconds:g} s and {expanded:,} nodes (--timeout)"
     )
 
 

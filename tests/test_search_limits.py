@@ -1,0 +1,153 @@
+"""Search limits and weights: refused when no search can honour them, and held."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from goap_engine import load
+from goap_engine.cli import main
+from goap_engine.errors import InputError, SearchLimitError
+from goap_engine.planner import anytime as anytime_module
+from goap_engine.planner.heuristics import HEURISTICS
+from goap_engine.planner.lazy import evaluator, lazy_greedy
+from goap_engine.planner.plan import find_plan
+from goap_engine.planner.search import best_first
+from goap_engine.planner.task import compile_task
+
+
+def switches(count: int, *, ordered: bool = False) -> str:
+    """Return ``count`` switches to turn on (sub-goals if ``ordered``)."""
+    lines = ["version: 1", "state:"]
+    lines += [f"  b{i}: bool" for i in range(count)]
+    lines.append("actions:")
+    lines += [f"  on{i}: {{effects: {{b{i}: true}}}}" for i in range(count)]
+    if ordered:
+        lines.append("policy: {ordered: true}")
+        lines.append("goal:")
+        lines += [f"  Part{i}: [b{i}]" for i in range(count)]
+    else:
+        lines.append("goal: [" + ", ".join(f"b{i}" for i in range(count)) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--search", "wastar", "--weight", "nan"], "found nan"),
+        (["--search", "wastar", "--weight", "0.5"], "found 0.5"),
+        (["--search", "wastar", "--weight", "-2"], "found -2"),
+        (["--search", "wastar", "--weight", "inf"], "found inf"),
+        (["--max-nodes", "0"], "node limit must be at least 1, found 0"),
+        (["--max-nodes", "-5"], "node limit must be at least 1, found -5"),
+        (["--timeout", "0"], "time limit must be more than 0 seconds, found 0"),
+        (["--search", "anytime", "--timeout", "0"], "found 0"),
+        (["--timeout", "nan"], "time limit must be more than 0 seconds, found nan"),
+    ],
+)
+def test_a_limit_no_search_can_honour_is_a_usage_error(
+    write, option: list[str], message: str
+) -> None:
+    path = write("g.yaml", switches(3))
+    result = CliRunner().invoke(main, ["plan", str(path), *option])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_weight_below_one_would_have_claimed_an_impossible_bound(write) -> None:
+    ruleset = load(write("g.yaml", switches(3)))
+    with pytest.raises(InputError, match="weight must be a finite number"):
+        find_plan(ruleset, search="wastar", weight=0.5)
+    assert find_plan(ruleset, search="wastar", weight=1.0).guarantee == "bounded"
+
+
+def test_the_node_limit_holds_below_32_expansions(write) -> None:
+    ruleset = load(write("g.yaml", switches(6)))
+    plan = find_plan(ruleset, heuristic="blind", stubborn_sets=False)
+    assert plan.expanded > 5
+    with pytest.raises(SearchLimitError, match="after 5 expanded nodes"):
+        find_plan(ruleset, heuristic="blind", stubborn_sets=False, max_nodes=5)
+
+
+def test_lazy_search_may_expand_exactly_its_node_limit(write) -> None:
+    ruleset = load(write("g.yaml", switches(4)))
+    start = ruleset.default_state()
+    task = compile_task(ruleset, start)
+    found = lazy_greedy(task, start, evaluator(task, "hff"))
+    assert found.expanded == 4
+    again = lazy_greedy(task, start, evaluator(task, "hff"), max_nodes=4)
+    assert again.cost == found.cost == 4
+    with pytest.raises(SearchLimitError, match="after 3 expanded nodes"):
+        lazy_greedy(task, start, evaluator(task, "hff"), max_nodes=3)
+
+
+def test_the_time_limit_is_read_between_the_successors_of_one_expansion(
+    tmp_path: Path,
+) -> None:
+    # 200 successors of the start: before, all were evaluated (and 31 more
+    # expansions' worth) before the clock was first read.
+    (tmp_path / "g.yaml").write_text(switches(200))
+    ruleset = load(tmp_path / "g.yaml")
+    start = ruleset.default_state()
+    task = compile_task(ruleset, start)
+    estimate = HEURISTICS["goalcount"].build(task)
+    calls = 0
+
+    def counted(state: tuple[object, ...]) -> float:
+        nonlocal calls
+        calls += 1
+        return estimate(state)
+
+    with pytest.raises(SearchLimitError, match="--timeout"):
+        best_first(task, start, counted, search="gbfs", max_seconds=1e-9)
+    assert calls == 32
+
+
+def test_anytime_reads_the_clock_between_the_successors_of_one_expansion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "g.yaml").write_text(switches(200))
+    ruleset = load(tmp_path / "g.yaml")
+    start = ruleset.default_state()
+    task = compile_task(ruleset, start)
+    # The weighted A* searches' heuristic ends the time on its 10th call, in
+    # the middle of the first expansion.
+    calls = 0
+    budgets: list[anytime_module._Budget] = []
+    real_budget = anytime_module._Budget
+
+    def budget(max_nodes: int, max_seconds: float) -> anytime_module._Budget:
+        budgets.append(real_budget(max_nodes, max_seconds))
+        return budgets[-1]
+
+    class Timed:
+        admissible = True
+
+        def build(self, task: object) -> object:
+            def estimate(state: tuple[object, ...]) -> float:
+                nonlocal calls
+                calls += 1
+                if calls == 10:
+                    budgets[0].deadline = 0.0
+                return 0.0
+
+            return estimate
+
+    monkeypatch.setattr(anytime_module, "_Budget", budget)
+    monkeypatch.setitem(anytime_module.HEURISTICS, "timed", Timed())  # type: ignore[arg-type]
+    result = anytime_module.anytime(task, start, "timed")
+    assert result.cost == 200 and not result.proved_optimal
+    # The clock is read every 32 evaluations (the first search's included):
+    # not the 200 successors of the start.
+    assert 10 < calls <= 10 + 32
+
+
+def test_ordered_sub_goals_share_one_node_limit(write) -> None:
+    ruleset = load(write("g.yaml", switches(3, ordered=True)))
+    plan = find_plan(ruleset, heuristic="blind")
+    assert plan.expanded == 3
+    with pytest.raises(SearchLimitError, match="before sub-goal 'Part2'"):
+        find_plan(ruleset, heuristic="blind", max_nodes=2)
