@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from goap_engine import NoPlanError, find_plan, load
 from goap_engine.model import Ruleset
 from goap_engine.planner.heuristics import HEURISTICS
-from goap_engine.planner.plan import applicable, apply, reference_eval, simulate
+from goap_engine.planner.plan import (
+    applicable,
+    apply,
+    reference_eval,
+    simulate,
+    step_cost,
+)
 from goap_engine.planner.search import SEARCHES
 from goap_engine.planner.task import compile_task
 from goap_engine.values import with_values
@@ -47,7 +53,13 @@ def tasks(draw: st.DrawFn) -> str:
             effects[name] = str(draw(st.booleans())).lower()
         if draw(st.integers(0, 3)) == 0:
             effects["n"] = draw(st.sampled_from(["n + 1", "n - 1"]))
-        cost = draw(st.integers(0, 5))
+        cost: int | str = draw(st.integers(0, 5))
+        if draw(st.integers(0, 3)) == 0:
+            # A cost that reads the state, as deployment rulesets have.
+            cost = (
+                f"'{cost} if {draw(st.sampled_from(BOOLS))} "
+                f"else {draw(st.integers(0, 5))}'"
+            )
         body = ", ".join(f"{k}: {v}" for k, v in effects.items())
         lines.append(
             f"  act{i}: {{pre: [{', '.join(pre)}], effects: {{{body}}}, cost: {cost}}}"
@@ -83,7 +95,7 @@ def brute_force(ruleset: Ruleset) -> float:
                 child = apply(ruleset, action, state)
             except Exception:  # noqa: BLE001 - out of bounds: not applicable
                 continue
-            cost = g + float(action.cost.const)  # type: ignore[union-attr]
+            cost = g + step_cost(action, state, ruleset)
             if cost < best.get(child, math.inf):
                 best[child] = cost
                 heapq.heappush(heap, (cost, next(counter), child))

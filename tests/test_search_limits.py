@@ -151,3 +151,24 @@ def test_ordered_sub_goals_share_one_node_limit(write) -> None:
     assert plan.expanded == 3
     with pytest.raises(SearchLimitError, match="before sub-goal 'Part2'"):
         find_plan(ruleset, heuristic="blind", max_nodes=2)
+
+
+def test_blind_search_knows_a_cost_that_reads_the_state_may_be_zero(write) -> None:
+    # 'prepare' and 'release' cost 0 on dev; blind took the cheapest constant
+    # cost (1) as its estimate of the state after 'prepare', so the shortcut
+    # (cost 1) tied with it and won as the shallower: a plan of cost 1 shown
+    # as optimal.
+    path = write(
+        "g.yaml",
+        "version: 1\n"
+        "state: {stage: {type: enum, values: [dev, prod]}, ready: bool, done: bool}\n"
+        "actions:\n"
+        "  prepare: {effects: {ready: true}, cost: \"0 if stage == 'dev' else 2\"}\n"
+        "  release: {pre: ready, effects: {done: true}, "
+        "cost: \"0 if stage == 'dev' else 2\"}\n"
+        "  shortcut: {effects: {done: true}, cost: 1}\n"
+        "goal: [done]\n",
+    )
+    plan = find_plan(load(path), heuristic="blind", stubborn_sets=False)
+    assert [s.action.name for s in plan.steps] == ["prepare", "release"]
+    assert (plan.cost, plan.guarantee) == (0.0, "optimal")

@@ -33,10 +33,13 @@ class HeuristicInfo:
 
 
 def _blind(task: Task) -> Estimator:
-    cheapest = min(
-        (a.cost.const for a in task.actions if a.cost is not None and a.cost.is_const),
-        default=0.0,
-    )
+    # A cost that reads the state may be anything down to 0 (a negative one
+    # makes its action inapplicable): the cheapest step is then unknown.
+    costs = [
+        1.0 if a.cost is None else a.cost.const if a.cost.is_const else 0.0
+        for a in task.actions
+    ]
+    cheapest = min(costs, default=0.0)
     goal_test = task.goal_test
 
     def h(state: State) -> float:
