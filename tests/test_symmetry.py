@@ -144,3 +144,76 @@ def test_another_goal_or_left_out_actions_search_every_state(tmp_path: Path) -> 
     narrowed = narrow(ruleset, Focus(targets=("at_ball0_roomb",)))
     assert narrowed.ruleset.interchangeable == ()
     assert find_plan(narrowed.ruleset).cost == 3
+
+
+def grid(tmp_path: Path, size: int) -> tuple[Path, Path]:
+    """Write a robot on a grid of ``size`` x ``size`` cells, to reach one corner."""
+    cells = [f"c{x}_{y}" for x in range(size) for y in range(size)]
+    adjacent = [
+        f"(adj c{x}_{y} c{x + dx}_{y + dy})"
+        for x in range(size)
+        for y in range(size)
+        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))
+        if 0 <= x + dx < size and 0 <= y + dy < size
+    ]
+    (tmp_path / "domain.pddl").write_text(
+        "(define (domain grid) (:predicates (at ?c) (adj ?a ?b))"
+        " (:action move :parameters (?a ?b) :precondition (and (at ?a) (adj ?a ?b))"
+        " :effect (and (at ?b) (not (at ?a)))))"
+    )
+    (tmp_path / "problem.pddl").write_text(
+        f"(define (problem p) (:domain grid) (:objects {' '.join(cells)})"
+        f" (:init (at c0_0) {' '.join(adjacent)})"
+        f" (:goal (at c{size - 1}_{size - 1})))"
+    )
+    return tmp_path / "domain.pddl", tmp_path / "problem.pddl"
+
+
+def test_a_grid_compares_each_cell_with_its_neighbours_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inner cells look alike (one 'at' fact, four moves each way) but no two
+    # are interchangeable; each was tested against every other (10 s of load
+    # for 40 x 40 cells).
+    from goap_engine.pddl import symmetry
+
+    calls = 0
+    swappable = symmetry._Task.swappable
+
+    def counted(self: symmetry._Task, a: str, b: str) -> bool:
+        nonlocal calls
+        calls += 1
+        return swappable(self, a, b)
+
+    monkeypatch.setattr(symmetry._Task, "swappable", counted)
+    task = ground_files(*grid(tmp_path, 20))
+    assert interchangeable(task) == ()
+    # At most one test per neighbour (four per cell, each pair once).
+    assert calls <= 2 * 20 * 20
+
+
+def test_objects_that_share_an_action_can_still_be_interchangeable(
+    tmp_path: Path,
+) -> None:
+    domain = """(define (domain trade)
+      (:predicates (at ?b ?r) (room ?r) (ball ?b))
+      (:action trade :parameters (?a ?b ?x ?y)
+        :precondition (and (ball ?a) (ball ?b) (room ?x) (room ?y)
+                           (at ?a ?x) (at ?b ?y))
+        :effect (and (at ?a ?y) (at ?b ?x) (not (at ?a ?x)) (not (at ?b ?y))))
+      (:action send :parameters (?a ?x ?y)
+        :precondition (and (ball ?a) (room ?x) (room ?y) (at ?a ?x))
+        :effect (and (at ?a ?y) (not (at ?a ?x)))))"""
+    problem = """(define (problem p) (:domain trade) (:objects ra rb b1 b2 b3)
+      (:init (room ra) (room rb) (ball b1) (ball b2) (ball b3)
+             (at b1 ra) (at b2 ra) (at b3 ra))
+      (:goal (and (at b1 rb) (at b2 rb) (at b3 rb))))"""
+    (tmp_path / "domain.pddl").write_text(domain)
+    (tmp_path / "problem.pddl").write_text(problem)
+    ruleset = load_pddl(tmp_path / "domain.pddl", tmp_path / "problem.pddl")
+    # 'trade' names two balls, so each ball's actions name the others: their
+    # keys differ, and they are found interchangeable as neighbours.
+    (balls,) = ruleset.interchangeable
+    assert len(balls) == 3
+    plain = find_plan(replace(ruleset, interchangeable=()), heuristic="blind")
+    assert find_plan(ruleset).cost == plain.cost == 3
