@@ -15,6 +15,7 @@ from goap_engine.planner.heuristics import HEURISTICS
 from goap_engine.planner.lazy import evaluator, lazy_greedy
 from goap_engine.planner.plan import find_plan
 from goap_engine.planner.search import best_first
+from goap_engine.planner.stubborn import StubbornSets
 from goap_engine.planner.task import compile_task
 
 
@@ -172,3 +173,21 @@ def test_blind_search_knows_a_cost_that_reads_the_state_may_be_zero(write) -> No
     plan = find_plan(load(path), heuristic="blind", stubborn_sets=False)
     assert [s.action.name for s in plan.steps] == ["prepare", "release"]
     assert (plan.cost, plan.guarantee) == (0.0, "optimal")
+
+
+def test_stubborn_sets_read_the_clock_while_a_set_grows(write) -> None:
+    # With thousands of actions one state's set took 40 s (gripper with
+    # 2,000 balls and --timeout 5): the interference of each action that
+    # enters it is computed then.
+    ruleset = load(write("g.yaml", switches(3)))
+    start = ruleset.default_state()
+    task = compile_task(ruleset, start)
+    pruning = StubbornSets.for_task(task, [c.expr for c in ruleset.conditions])
+    assert pruning(start) == [0]
+    late = StubbornSets.for_task(task, [c.expr for c in ruleset.conditions])
+    late.max_seconds = 5.0
+    late.deadline = 0.0
+    with pytest.raises(SearchLimitError, match=r"after 5 s \(--timeout\)"):
+        late(start)
+    with pytest.raises(SearchLimitError, match="--timeout"):
+        find_plan(ruleset, max_seconds=1e-9)

@@ -127,6 +127,8 @@ def find_plan(
                 list(goal) if goal is not None else [c.expr for c in ruleset.conditions]
             )
             pruning = StubbornSets.for_task(task, exprs)
+            pruning.max_seconds = max_seconds
+            pruning.deadline = time.perf_counter() + max_seconds
         result = best_first(
             task,
             start,

@@ -26,10 +26,13 @@ action computes or costs.  When in doubt, an action is kept.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import SearchLimitError
 from ..expressions import Expr
 from ..model import Action, Ruleset
 from .conditions import conjuncts
@@ -113,6 +116,12 @@ class StubbornSets:
                 self._readers.setdefault(var, []).append(index)
         self._achievers: dict[Fact, tuple[int, ...]] = {}
         self._interfering: dict[int, tuple[int, ...]] = {}
+        self.deadline = math.inf
+        """When the search's time is up (``time.perf_counter``): one state's
+        set can take seconds with thousands of actions (the interference of
+        each action that enters it is computed then), so the clock is read
+        while it grows."""
+        self.max_seconds = math.inf
 
     @classmethod
     def for_task(cls, task: Task, goal: Sequence[Expr]) -> StubbornSets:
@@ -230,6 +239,10 @@ class StubbornSets:
     def _interferers(self, index: int) -> tuple[int, ...]:
         cached = self._interfering.get(index)
         if cached is None:
+            if time.perf_counter() > self.deadline:
+                raise SearchLimitError(
+                    f"search stopped after {self.max_seconds:g} s (--timeout)"
+                )
             shape = self._shapes[index]
             candidates: set[int] = set()
             for var in shape.inputs | shape.writes:
