@@ -1,0 +1,6 @@
+(define (problem ps) (:domain grip-cost)
+  (:objects ra rb - room b1 b2 b3 - ball left right mid - gripper)
+  (:init (at-robby ra) (at b1 ra) (at b2 ra) (at b3 ra) (free left) (free right) (free mid)
+         (= (weight b1) 1) (= (weight b2) 1) (= (weight b3) 1) (= (total-cost) 0))
+  (:goal (and (at b1 rb) (at b2 rb) (at b3 rb)))
+  (:metric minimize (total-cost)))

@@ -1,0 +1,6 @@
+(define (problem pc) (:domain grip-cost)
+  (:objects ra rb rc - room b1 b2 b3 b4 - ball left right - gripper)
+  (:init (at-robby ra) (at b1 ra) (at b2 ra) (at b3 ra) (at b4 ra) (free left) (free right)
+         (= (weight b1) 1) (= (weight b2) 1) (= (weight b3) 7) (= (weight b4) 1) (= (total-cost) 0))
+  (:goal (and (at b1 rb) (at b2 rb) (at b3 rc) (at b4 rb)))
+  (:metric minimize (total-cost)))

@@ -1,0 +1,6 @@
+(define (problem pg) (:domain grip-cost)
+  (:objects ra rb rc - room b1 b2 b3 b4 - ball left right - gripper)
+  (:init (at-robby ra) (at b1 ra) (at b2 ra) (at b3 ra) (at b4 ra) (free left) (free right)
+         (= (weight b1) 2) (= (weight b2) 2) (= (weight b3) 2) (= (weight b4) 2) (= (total-cost) 0))
+  (:goal (and (at b1 rc) (at b2 rb) (at b3 rb) (at b4 rb)))
+  (:metric minimize (total-cost)))
