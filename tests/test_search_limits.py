@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from goap_engine import load
 from goap_engine.cli import main
-from goap_engine.errors import InputError, SearchLimitError
+from goap_engine.errors import InputError, NoPlanError, SearchLimitError
 from goap_engine.planner import anytime as anytime_module
 from goap_engine.planner.heuristics import HEURISTICS
 from goap_engine.planner.lazy import evaluator, lazy_greedy
@@ -191,3 +191,29 @@ def test_stubborn_sets_read_the_clock_while_a_set_grows(write) -> None:
         late(start)
     with pytest.raises(SearchLimitError, match="--timeout"):
         find_plan(ruleset, max_seconds=1e-9)
+
+
+def test_a_step_costing_more_than_the_largest_cost_does_not_apply(write) -> None:
+    # Two steps of 1e308 made a plan of cost inf, shown as optimal (and as
+    # 'Infinity' in JSON) by blind search, while LM-cut's sums overflowed.
+    text = (
+        "version: 1\n"
+        "state: {a: bool, b: bool, n: {type: int, default: 0, min: 0, max: 1}}\n"
+        "actions:\n"
+        "  x: {effects: {a: true}, cost: '1e308 * (n + 1)'}\n"
+        "  y: {pre: a, effects: {b: true}, cost: '1e308 * (n + 1)'}\n"
+        "goal: [b]\n"
+    )
+    ruleset = load(write("g.yaml", text))
+    for heuristic in ("blind", "lmcut"):
+        with pytest.raises(NoPlanError):
+            find_plan(ruleset, heuristic=heuristic)
+    text = text.replace(
+        "goal:", "  z: {effects: {a: true}, cost: '1e15 * (n + 1)'}\ngoal:"
+    ).replace(
+        "y: {pre: a, effects: {b: true}, cost: '1e308",
+        "y: {pre: a, effects: {b: true}, cost: '1",
+    )
+    plan = find_plan(load(write("g2.yaml", text)), heuristic="blind")
+    assert [s.action.name for s in plan.steps] == ["z", "y"]
+    assert (plan.cost, plan.guarantee) == (1e15 + 1, "optimal")

@@ -159,6 +159,11 @@ class Placement:
     location: Location = Location("<builtin>")
 
 
+MAX_COST = 1e15
+"""The largest cost of one step: plan costs stay finite and exact enough to
+compare (an action whose cost expression gives more does not apply)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     """An action: when it applies, what it changes, what it costs, what runs it."""

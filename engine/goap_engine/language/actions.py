@@ -12,10 +12,35 @@ from typing import Any
 
 from ..documents import Document, PathKey, yaml_type
 from ..expressions import Expr, literal
-from ..model import Action, Effect, StateVar, Wait
+from ..model import MAX_COST, Action, Effect, StateVar, Wait
 from .hooks import HookReading
 from .runs_on import read_placement
 from .scope import clip, parse_duration, plain_value
+
+
+def read_cost(
+    reader: HookReading, doc: Document, keys: PathKey, raw: Any, entity: str
+) -> Expr | None:
+    """Return an action's cost: a number or a numeric expression (None if wrong).
+
+    A goal's override of the cost is read the same way.
+    """
+    if not isinstance(raw, str):
+        return literal(plain_value(raw))  # the schema checked its range
+    cost = reader.compile(doc, keys, raw, entity, "cost")
+    if cost is not None and cost.type not in ("int", "float"):
+        reader.error(
+            doc.where(keys), f"cost must be a number, found {cost.type}", entity
+        )
+        return None
+    if cost is not None and cost.is_const and not 0 <= cost.const <= MAX_COST:
+        reader.error(
+            doc.where(keys),
+            f"cost must be from 0 to {MAX_COST:g}, found {cost.const}",
+            entity,
+        )
+        return None
+    return cost
 
 
 class ActionReading(HookReading):
@@ -32,26 +57,7 @@ class ActionReading(HookReading):
         on_failure = self.effects(
             doc, (*keys, "on_failure"), spec.get("on_failure"), entity
         )
-        cost: Expr | None = literal(1)
-        raw_cost = spec.get("cost", 1)
-        if isinstance(raw_cost, str):
-            cost = self.compile(doc, (*keys, "cost"), raw_cost, entity, "cost")
-            if cost is not None and cost.type not in ("int", "float"):
-                self.error(
-                    doc.where((*keys, "cost")),
-                    f"cost must be a number, found {cost.type}",
-                    entity,
-                )
-                cost = None
-            elif cost is not None and cost.is_const and cost.const < 0:
-                self.error(
-                    doc.where((*keys, "cost")),
-                    f"cost must be >= 0, found {cost.const}",
-                    entity,
-                )
-                cost = None
-        else:
-            cost = literal(plain_value(raw_cost))
+        cost = read_cost(self, doc, (*keys, "cost"), spec.get("cost", 1), entity)
         hook = self.hook(doc, (*keys, "run"), spec["run"]) if "run" in spec else None
         wait = None
         if "wait" in spec:

@@ -14,10 +14,10 @@ from dataclasses import replace
 from typing import Any
 
 from ..documents import PathKey
-from ..expressions import literal
 from ..model import Action
+from .actions import read_cost
 from .hooks import HookReading
-from .scope import parse_duration, plain_value
+from .scope import parse_duration
 
 
 class OverrideReading(HookReading):
@@ -54,13 +54,9 @@ class OverrideReading(HookReading):
                 continue
             changes: dict[str, Any] = {}
             if "cost" in spec:
-                cost = spec["cost"]
-                if isinstance(cost, str):
-                    changes["cost"] = self.compile(
-                        doc, (*keys, "cost"), cost, entity, "cost"
-                    )
-                else:
-                    changes["cost"] = literal(plain_value(cost))
+                changes["cost"] = read_cost(
+                    self, doc, (*keys, "cost"), spec["cost"], entity
+                )
             if "duration" in spec:
                 changes["duration"] = parse_duration(spec["duration"])
             if "timeout" in spec:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..expressions import RUNTIME, EvalError, Expr, literal
-from ..model import Action, Ruleset, StateVar
+from ..model import MAX_COST, Action, Ruleset, StateVar
 from .conditions import conjuncts
 from .orbits import canonical_key
 from .relaxed import RelaxedOp, RelaxedTask
@@ -69,7 +69,9 @@ def action_source(
     cost = action.cost.code if action.cost is not None else "1"
     lines.append(f"        c = {cost}")
     if action.cost is not None and not action.cost.is_const:
-        lines.append("        if c < 0: return None")
+        # Out of range (negative, or so large that plan costs would
+        # overflow), the action does not apply; nan fails both tests.
+        lines.append(f"        if not 0 <= c <= {MAX_COST!r}: return None")
     if assigns:
         lines.append("        l = _list(s)")
         lines.extend(f"        {a}" for a in assigns)
