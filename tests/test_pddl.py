@@ -580,6 +580,23 @@ def test_unreachable_goal_stays_unsolvable(tmp_path: Path) -> None:
     assert _bfs(task) is None
 
 
+def test_an_empty_goal_is_reached_by_the_empty_plan(tmp_path: Path) -> None:
+    # It was refused as "this file has no 'goal:' (is it a pack? ...)".
+    from click.testing import CliRunner
+
+    from goap_engine.cli import main
+
+    _write(tmp_path, "domain.pddl", TINY_DOMAIN)
+    text = TINY_PROBLEM.replace(
+        "(:goal (and (in b1 hub) (in h1 hub) (not (holding r1 b1))))", "(:goal (and))"
+    )
+    _write(tmp_path, "problem.pddl", text)
+    args = ["plan", "--pddl", str(tmp_path / "domain.pddl")]
+    result = CliRunner().invoke(main, [*args, str(tmp_path / "problem.pddl")])
+    assert result.exit_code == 0, result.output
+    assert "0 steps, cost 0 (optimal; astar + lmcut)" in result.stdout
+
+
 def test_either_types_and_constants_in_problem(tmp_path: Path) -> None:
     domain = """\
 (define (domain e)
