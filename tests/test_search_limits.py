@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -217,3 +219,44 @@ def test_a_step_costing_more_than_the_largest_cost_does_not_apply(write) -> None
     plan = find_plan(load(write("g2.yaml", text)), heuristic="blind")
     assert [s.action.name for s in plan.steps] == ["z", "y"]
     assert (plan.cost, plan.guarantee) == (1e15 + 1, "optimal")
+
+
+@pytest.mark.parametrize("search", ["gbfs", "lazy", "anytime"])
+def test_a_search_stops_before_it_takes_the_machines_memory(
+    write, monkeypatch: pytest.MonkeyPatch, search: str
+) -> None:
+    # Blind search on 1,000 switches took 1.3 GB in 8 s, and --timeout is
+    # 300 s by default.  Here the process "grows" past its limit at once.
+    from goap_engine.planner import memory
+
+    readings = itertools.chain([100], itertools.repeat(10**12))
+    monkeypatch.setattr(memory, "_available_kb", lambda: 1024)
+    monkeypatch.setattr(memory, "peak_kb", lambda: next(readings))
+    ruleset = load(write("g.yaml", switches(300)))
+    with pytest.raises(SearchLimitError, match=r"free when it began \(memory limit\)"):
+        find_plan(ruleset, search=search, heuristic="blind")
+
+
+def test_anytime_out_of_memory_keeps_its_best_plan(
+    write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from goap_engine.planner import memory
+
+    grown = False
+    first_search = anytime_module.lazy_greedy
+
+    def lazy_then_grow(*args: Any, **kwargs: Any) -> Any:
+        nonlocal grown
+        found = first_search(*args, **kwargs)
+        grown = True
+        return found
+
+    monkeypatch.setattr(memory, "_available_kb", lambda: 1024)
+    # The weighted A* searches' limit is set from the first reading after
+    # the first search; every later one is past it.
+    later = itertools.chain([100], itertools.repeat(10**12))
+    monkeypatch.setattr(memory, "peak_kb", lambda: next(later) if grown else 100)
+    monkeypatch.setattr(anytime_module, "lazy_greedy", lazy_then_grow)
+    ruleset = load(write("g.yaml", switches(300)))
+    plan = find_plan(ruleset, search="anytime", heuristic="blind")
+    assert (plan.cost, plan.guarantee) == (300, "none")

@@ -32,8 +32,10 @@ import time
 from collections.abc import Hashable, Iterator
 from dataclasses import replace
 
+from ..errors import SearchLimitError
 from .heuristics import HEURISTICS, Estimator
 from .lazy import evaluator, lazy_greedy
+from .memory import MemoryLimit
 from .search import SearchResult, path_to
 from .task import State, Task
 
@@ -54,6 +56,7 @@ class _Budget:
     def __init__(self, max_nodes: int, max_seconds: float) -> None:
         self.max_nodes = max_nodes
         self.deadline = time.perf_counter() + max_seconds
+        self.memory = MemoryLimit()
         self.expanded = 0
         self.generated = 0
         self.evaluated = 0
@@ -69,6 +72,13 @@ class _Budget:
         """Raise ``_OutOfBudget`` if the time is up."""
         if time.perf_counter() > self.deadline:
             raise _OutOfBudget
+
+    def check_memory(self) -> None:
+        """Raise ``_OutOfBudget`` if the searches hold too much memory."""
+        try:
+            self.memory.check(self.expanded)
+        except SearchLimitError:
+            raise _OutOfBudget from None
 
 
 def _weights() -> Iterator[float]:
@@ -200,6 +210,8 @@ def _bounded_wastar(
                 continue
             child, step = result
             budget.generated += 1
+            if budget.generated % 1024 == 0:
+                budget.check_memory()
             new_g = g + step
             child_key = child if canonical is None else canonical(child)
             old = best_g.get(child_key)

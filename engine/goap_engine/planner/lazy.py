@@ -31,6 +31,7 @@ from collections.abc import Hashable
 
 from ..errors import SearchLimitError
 from .heuristics import HEURISTICS, Preferring
+from .memory import MemoryLimit
 from .search import SearchResult, path_to
 from .task import State, Task
 
@@ -76,6 +77,7 @@ def lazy_greedy(
     began = time.perf_counter()
     deadline = began + max_seconds
     counter = itertools.count()
+    memory = MemoryLimit()
     # Every state reached (its key), with its path cost and how it was
     # reached.  States are entered when taken from a queue, never reopened.
     canonical = task.canonical
@@ -144,11 +146,13 @@ def lazy_greedy(
             return finish(path_to(task, start, parent, key), g)
         # As in best_first, the clock is read every 32 evaluations (dead ends
         # included): a search that short always ends, whatever the limit.
-        if evaluated % 32 == 0 and time.perf_counter() > deadline:
-            raise SearchLimitError(
-                f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
-                "(--timeout)"
-            )
+        if evaluated % 32 == 0:
+            if time.perf_counter() > deadline:
+                raise SearchLimitError(
+                    f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
+                    "(--timeout)"
+                )
+            memory.check(expanded)
         h, preferred = evaluate(state)
         evaluated += 1
         if h < best_h:

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from ..errors import SearchLimitError
 from .heuristics import Estimator
+from .memory import MemoryLimit
 from .orbits import real_path
 from .task import State, Task
 
@@ -172,6 +173,7 @@ def best_first(
     began = time.perf_counter()
     deadline = began + max_seconds
     counter = itertools.count()
+    memory = MemoryLimit()
     h0 = heuristic(start)
     if h0 == math.inf:
         return SearchResult(None, math.inf, 0, 1, time.perf_counter() - began)
@@ -235,6 +237,8 @@ def best_first(
                 continue
             child, cost = result
             generated += 1
+            if generated % 1024 == 0:
+                memory.check(expanded)
             new_g = g + cost
             child_key = child if canonical is None else canonical(child)
             old = best_g.get(child_key)
