@@ -260,3 +260,30 @@ def test_anytime_out_of_memory_keeps_its_best_plan(
     ruleset = load(write("g.yaml", switches(300)))
     plan = find_plan(ruleset, search="anytime", heuristic="blind")
     assert (plan.cost, plan.guarantee) == (300, "none")
+
+
+def test_ordered_sub_goals_share_the_anytime_search_time(
+    write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each stage of the anytime search runs until its time is up unless it
+    # proves its plan optimal: the first would leave the others nothing.
+    from goap_engine.planner import plan as plan_module
+
+    given: dict[str, list[float]] = {"anytime": [], "astar": []}
+    real = plan_module.find_plan
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("goal") is not None:
+            given[kwargs["search"]].append(kwargs["max_seconds"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "find_plan", recorded)
+    ruleset = load(write("g.yaml", switches(3, ordered=True)))
+    for search in given:
+        plan = real(ruleset, search=search, max_seconds=300.0)
+        assert [s.action.name for s in plan.steps] == ["on0", "on1", "on2"]
+    # A third of 300 s, then half of what is left, then all of it; the
+    # other searches stop at their first plan and get all that is left.
+    first, second, third = given["anytime"]
+    assert 99 < first <= 100 and 149 < second <= 150 and 299 < third <= 300
+    assert all(299 < seconds <= 300 for seconds in given["astar"])

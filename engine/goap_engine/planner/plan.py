@@ -225,10 +225,13 @@ def _ordered(
     state = start
     goal: list[Expr] = []
     expanded = generated = considered = pruned = 0
-    for subgoal in ruleset.subgoals:
+    for number, subgoal in enumerate(ruleset.subgoals):
         goal = goal + [c.expr for c in subgoal.conditions]
         # The limits are for the whole plan, not for each stage.
         seconds_left = max_seconds - (time.perf_counter() - began)
+        if search == "anytime":
+            # It runs until its time is up: the stages left share it.
+            seconds_left /= len(ruleset.subgoals) - number
         if seconds_left <= 0.0 or expanded >= max_nodes:
             raise SearchLimitError(
                 f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
