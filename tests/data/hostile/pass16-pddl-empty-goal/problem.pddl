@@ -1,0 +1,5 @@
+(define (problem p1) (:domain grip)
+  (:objects ra rb - room b1 b2 b3 b4 - ball left right - gripper)
+  (:init (at-robby ra) (at b1 ra) (at b2 ra) (at b3 ra) (at b4 ra) (free left) (free right) (= (total-cost) 0))
+  (:goal (and))
+  (:metric minimize (total-cost)))
