@@ -287,3 +287,35 @@ def test_ordered_sub_goals_share_the_anytime_search_time(
     first, second, third = given["anytime"]
     assert 99 < first <= 100 and 149 < second <= 150 and 299 < third <= 300
     assert all(299 < seconds <= 300 for seconds in given["astar"])
+
+
+def test_deferred_astar_reads_the_clock_between_the_successors_of_one_expansion(
+    tmp_path: Path,
+) -> None:
+    # Deferred evaluation calls no heuristic on a successor: 1,100 of them
+    # (or 40,000 states of 40,000 variables, 30 s) went by unchecked.
+    (tmp_path / "g.yaml").write_text(switches(1100))
+    ruleset = load(tmp_path / "g.yaml")
+    start = ruleset.default_state()
+    task = compile_task(ruleset, start)
+    estimate = HEURISTICS["blind"].build(task)
+    with pytest.raises(SearchLimitError, match=r"s and 1 nodes \(--timeout\)"):
+        best_first(task, start, estimate, deferred=True, max_seconds=1e-9)
+
+
+def test_stubborn_sets_read_the_clock_while_counting_what_they_prune(
+    tmp_path: Path,
+) -> None:
+    # 1,100 ways to reach the goal: the set is every action, and counting the
+    # applicable ones (to see whether pruning pays) read no clock.
+    lines = ["version: 1", "state: {done: bool}", "actions:"]
+    lines += [f"  finish{i}: {{effects: {{done: true}}}}" for i in range(1100)]
+    lines.append("goal: [done]")
+    (tmp_path / "g.yaml").write_text("\n".join(lines) + "\n")
+    ruleset = load(tmp_path / "g.yaml")
+    start = ruleset.default_state()
+    task = compile_task(ruleset, start)
+    pruning = StubbornSets.for_task(task, [c.expr for c in ruleset.conditions])
+    pruning.deadline = 0.0
+    with pytest.raises(SearchLimitError, match="--timeout"):
+        pruning(start)

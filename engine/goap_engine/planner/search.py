@@ -238,6 +238,10 @@ def best_first(
             child, cost = result
             generated += 1
             if generated % 1024 == 0:
+                # Deferred evaluation calls no heuristic here, and a state of
+                # thousands of variables takes a while to copy and hash.
+                if time.perf_counter() > deadline:
+                    raise _timed_out(max_seconds, expanded)
                 memory.check(expanded)
             new_g = g + cost
             child_key = child if canonical is None else canonical(child)

@@ -161,11 +161,22 @@ class StubbornSets:
         if self.calls >= self.check_after:
             return
         self.calls += 1
-        total = sum(1 for successor in self.successors if successor(state) is not None)
+        total = 0
+        for number, successor in enumerate(self.successors):
+            if successor(state) is not None:
+                total += 1
+            if number % 1024 == 1023:
+                self._check_clock()
         self.applicable += total
         self.pruned += 0 if chosen is None else total - len(chosen)
         if self.calls == self.check_after and self.applicable:
             self.disabled = self.pruned / self.applicable < self.min_ratio
+
+    def _check_clock(self) -> None:
+        if time.perf_counter() > self.deadline:
+            raise SearchLimitError(
+                f"search stopped after {self.max_seconds:g} s (--timeout)"
+            )
 
     def _enablers(self, index: int, state: State) -> tuple[int, ...] | None:
         """Return a necessary enabling set of action ``index``, None if it applies."""
@@ -239,10 +250,7 @@ class StubbornSets:
     def _interferers(self, index: int) -> tuple[int, ...]:
         cached = self._interfering.get(index)
         if cached is None:
-            if time.perf_counter() > self.deadline:
-                raise SearchLimitError(
-                    f"search stopped after {self.max_seconds:g} s (--timeout)"
-                )
+            self._check_clock()
             shape = self._shapes[index]
             candidates: set[int] = set()
             for var in shape.inputs | shape.writes:
