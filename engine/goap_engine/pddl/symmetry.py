@@ -25,6 +25,8 @@ from ..model import Interchangeable
 from .grounder import GroundTask
 
 Atom = tuple[str, ...]
+# Classes of one signature an object is compared with, at most.
+MAX_TRIES = 8
 
 
 def _atom(name: str) -> Atom:
@@ -90,8 +92,11 @@ def _classes(view: _Task, fixed: Iterable[str]) -> list[list[str]]:
     by_signature: dict[object, list[list[str]]] = defaultdict(list)
     for name in objects:
         groups = by_signature[view.signature(name)]
-        for group in groups:
-            # Swaps compose: one swap with a member puts it in the class.
+        # Swaps compose: one swap with a member puts it in the class.  The
+        # cells of a large grid share a signature and are never swappable:
+        # past a few classes an object is tested no further, which bounds
+        # the work (some symmetry may go unseen, never a false one).
+        for group in groups[:MAX_TRIES]:
             if view.swappable(group[0], name):
                 group.append(name)
                 break
