@@ -14,6 +14,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from ..expressions import RUNTIME, EvalError, Expr, literal
@@ -214,12 +216,23 @@ class Task:
 
     def state_facts(self, state: State) -> list[int]:
         """Return the relaxation's facts that hold in ``state``."""
-        facts = []
-        for index, mapping in self.domains.fact.items():
-            fact = mapping.get(state[index])
-            if fact is not None:
-                facts.append(fact)
-        return facts
+        # Called once per heuristic evaluation: the lookups run in C.
+        values, lookups = self._fact_lookup
+        return [f for f in map(dict.get, lookups, values(state)) if f is not None]
+
+    @cached_property
+    def _fact_lookup(
+        self,
+    ) -> tuple[Callable[[State], tuple[Any, ...]], list[dict[Any, int]]]:
+        indices = list(self.domains.fact)
+        lookups = [self.domains.fact[i] for i in indices]
+        if len(indices) == 1:
+            (one,) = indices
+            return (lambda state: (state[one],)), lookups
+        if not indices:
+            return (lambda state: ()), lookups
+        getter = itemgetter(*indices)
+        return getter, lookups
 
     def unmet(self, state: State) -> int:
         """Return how many goal conditions ``state`` does not satisfy."""
