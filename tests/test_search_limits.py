@@ -233,7 +233,7 @@ def test_a_search_stops_before_it_takes_the_machines_memory(
     monkeypatch.setattr(memory, "_available_kb", lambda: 1024)
     monkeypatch.setattr(memory, "peak_kb", lambda: next(readings))
     ruleset = load(write("g.yaml", switches(300)))
-    with pytest.raises(SearchLimitError, match=r"free when it began \(memory limit\)"):
+    with pytest.raises(SearchLimitError, match=r"GB \(memory limit: half of"):
         find_plan(ruleset, search=search, heuristic="blind")
 
 

@@ -56,7 +56,7 @@ class MemoryLimit:
         """Raise ``SearchLimitError`` if the limit is passed."""
         if self.limit_kb is not None and peak_kb() > self.limit_kb:
             raise SearchLimitError(
-                f"search stopped after {expanded:,} nodes: it held "
-                f"{peak_kb() / 1024**2:.1f} GB, half of the memory that was free "
-                "when it began (memory limit)"
+                f"search stopped after {expanded:,} nodes holding "
+                f"{peak_kb() / 1024**2:.1f} GB (memory limit: half of the memory "
+                "free when it began)"
             )
