@@ -11,7 +11,7 @@ from goap_engine import lint as lint_module
 from goap_engine.errors import InputError
 from goap_engine.loader import load
 from goap_engine.model import Placement
-from goap_engine.planner.task import relevant_actions
+from goap_engine.planner.relevance import relevant_actions
 
 GOAL = textwrap.dedent(
     """\

@@ -14,7 +14,7 @@ import pytest
 from goap_cli import goap
 
 from goap_engine.loader import load
-from goap_engine.planner.task import relevant_actions, relevant_variables
+from goap_engine.planner.relevance import relevant_actions, relevant_variables
 from goap_engine.required_values import empty_required
 
 PACKS = ["quality", "git", "ci", "deploy", "docs"]

@@ -20,7 +20,7 @@ from goap_engine.executor.world import (
     stamp,
 )
 from goap_engine.loader import load
-from goap_engine.planner.task import relevant_variables
+from goap_engine.planner.relevance import relevant_variables
 
 GOAL = """
 version: 1

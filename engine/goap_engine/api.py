@@ -67,7 +67,7 @@ def sense(
     from .executor.redaction import Redactor
     from .executor.sensing import sense as read_sensors
     from .executor.world import SensorFailure, start_state
-    from .planner.task import relevant_variables
+    from .planner.relevance import relevant_variables
     from .values import secret_values, state_dict
 
     _check_ruleset(ruleset)

@@ -29,7 +29,7 @@ def empty_required(
     goal that never publishes need not name a Hub repository.
     """
     if actions is None:
-        from .planner.task import relevant_actions
+        from .planner.relevance import relevant_actions
 
         goal = [c.expr for c in ruleset.conditions]
         actions = relevant_actions(ruleset, goal)

@@ -53,7 +53,7 @@ from .files import (
     set_cache_enabled,
 )
 
-FORMAT = 3
+FORMAT = 4
 MAGIC = f"goap-ruleset-cache {FORMAT} {__version__}\n".encode()
 KEY_BYTES = 32
 MAX_ENTRY_BYTES = 256 * 1024 * 1024

@@ -32,7 +32,7 @@ from ..errors import (
 from ..files import project_root
 from ..model import DELIVERY_TEXT, Action, Ruleset
 from ..planner.plan import Plan, apply, find_plan, reference_eval
-from ..planner.task import relevant_variables
+from ..planner.relevance import relevant_variables
 from ..values import (
     ruleset_fingerprint,
     secret_values,

@@ -31,7 +31,7 @@ from ..errors import Diagnostic, FileError, InputError, Location, NoPlanError
 from ..files import read_json
 from ..model import EMPTY, Action, Ruleset, StateVar
 from ..planner.plan import Plan
-from ..planner.task import relevant_variables
+from ..planner.relevance import relevant_variables
 from ..store import read_stored
 from ..values import secret_values, state_dict, with_values
 from .redaction import Redactor

@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import Diagnostic, InputError, Location, NoPlanError
 from ..expressions import Expr, ExprError, Symbol, compile_expr, literal
 from ..model import Action, Condition, Ruleset, SubGoal
-from .task import relevant_actions
+from .relevance import relevant_actions
 
 TARGET = "target"
 
