@@ -277,6 +277,22 @@ class HFF:
 
     def __call__(self, state: Sequence[int]) -> float:
         """Return h_FF of ``state``, or ``math.inf`` if the goal is unreachable."""
+        return self._extract(state, None)
+
+    def preferred(self, state: Sequence[int]) -> tuple[float, list[int]]:
+        """Return ``self(state)`` and the relaxed plan's operators applicable in it.
+
+        These operators (indices into ``task.ops``) are the "preferred
+        operators" of greedy search: one exploration yields both.  An operator
+        is applicable when every precondition holds in ``state``, which is when
+        none of them has a supporter (facts of the state never get one).
+        """
+        applicable: list[int] = []
+        total = self._extract(state, applicable)
+        return total, applicable if total != _INF else []
+
+    def _extract(self, state: Sequence[int], applicable: list[int] | None) -> float:
+        """Return the relaxed plan's cost; list its applicable operators if asked."""
         ix = self._ix
         goal = ix.goal
         if not goal:
@@ -300,46 +316,11 @@ class HFF:
             if o >= 0 and not used[o]:
                 used[o] = 1
                 total += costs[o]
-                stack.extend(pre[o])
-        return total
-
-    def preferred(self, state: Sequence[int]) -> tuple[float, list[int]]:
-        """Return ``self(state)`` and the relaxed plan's operators applicable in it.
-
-        These operators (indices into ``task.ops``) are the "preferred
-        operators" of greedy search: one exploration yields both.  An operator
-        is applicable when every precondition holds in ``state``, which is when
-        none of them has a supporter (facts of the state never get one).
-        """
-        ix = self._ix
-        goal = ix.goal
-        if not goal:
-            return 0.0, []
-        dist, sup = _explore_add(ix, state)
-        for g in goal:
-            if dist[g] == _INF:
-                return _INF, []
-        pre = ix.op_pre
-        costs = ix.op_cost
-        used = bytearray(len(costs))
-        seen = bytearray(ix.num_facts)
-        total = 0.0
-        applicable: list[int] = []
-        stack = list(goal)
-        while stack:
-            f = stack.pop()
-            if seen[f]:
-                continue
-            seen[f] = 1
-            o = sup[f]
-            if o >= 0 and not used[o]:
-                used[o] = 1
-                total += costs[o]
                 needs = pre[o]
-                if all(sup[p] < 0 for p in needs):
+                if applicable is not None and all(sup[p] < 0 for p in needs):
                     applicable.append(o)
                 stack.extend(needs)
-        return total, applicable
+        return total
 
     def relaxed_plan(self, state: Sequence[int]) -> list[int] | None:
         """Return the relaxed plan behind ``self(state)``, or None if unreachable.
