@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from .errors import EXIT_INTERRUPTED, GoapError, InputError
 
-CANCEL_GRACE = 10.0  # seconds from SIGINT to SIGKILL: a step's own cleanup
+CANCEL_GRACE = 10.0  # seconds from SIGTERM to SIGKILL: a step's own cleanup
 STDERR_TAIL = 8192  # characters of a run's stderr returned when it fails
 MAX_EVENTS = 500  # returned by one ``status`` call; the cursor gets the rest
 MAX_LINE = 1_000_000  # a longer stdout line is cut, not buffered without end
@@ -208,7 +208,13 @@ class Runs:
             return self._runs.get(run_id)
 
     def cancel(self, run_id: str) -> BackgroundRun:
-        """Interrupt a run's process group (SIGINT), then kill it after a bound."""
+        """Interrupt a run's process group (SIGTERM), then kill it after a bound.
+
+        SIGTERM, not SIGINT: a server started with SIGINT ignored (in the
+        background, under nohup) passes that on to its runs, which would then
+        sit out the interrupt until killed, their step's command left running.
+        A run ends on SIGTERM exactly as on Ctrl-C.
+        """
         run = self.find(run_id)
         if run is None:
             raise InputError(
@@ -216,7 +222,7 @@ class Runs:
                 "(a run started elsewhere is stopped where it runs)"
             )
         if run.process.poll() is None:
-            _signal_group(run.process.pid, signal.SIGINT)
+            _signal_group(run.process.pid, signal.SIGTERM)
             if not run.drained.wait(CANCEL_GRACE):
                 _signal_group(run.process.pid, signal.SIGKILL)
                 run.drained.wait(CANCEL_GRACE)
@@ -246,6 +252,7 @@ def live_status(
             in (
                 -signal.SIGKILL,
                 -signal.SIGINT,
+                -signal.SIGTERM,
                 EXIT_INTERRUPTED,
             )
             else "error"

@@ -76,22 +76,36 @@ def _project(folder: Path, text: str = SHIP, name: str = "ship.yaml") -> Path:
     return goal
 
 
+# Starts the server with SIGINT ignored, as a host that launches it in the
+# background (or under nohup) does; its runs inherit that.
+IGNORING_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'goap_engine', 'mcp', "
+    "*sys.argv[1:]])"
+)
+
+
 @asynccontextmanager
-async def _server(folder: Path, *args: str) -> AsyncIterator[Client]:
+async def _server(
+    folder: Path, *args: str, sigint_ignored: bool = False
+) -> AsyncIterator[Client]:
     env = engine_env(MCP_TEST_TOKEN=SECRET)
+    start = ["-c", IGNORING_SIGINT] if sigint_ignored else ["-m", "goap_engine", "mcp"]
     params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "goap_engine", "mcp", *args],
-        cwd=folder,
-        env=env,
+        command=sys.executable, args=[*start, *args], cwd=folder, env=env
     )
     async with Client(params) as client:
         yield client
 
 
-def _serve(folder: Path, test: Callable[[Client], Any], *args: str) -> None:
+def _serve(
+    folder: Path,
+    test: Callable[[Client], Any],
+    *args: str,
+    sigint_ignored: bool = False,
+) -> None:
     async def main() -> None:
-        async with _server(folder, *args) as client:
+        async with _server(folder, *args, sigint_ignored=sigint_ignored) as client:
             await test(client)
 
     anyio.run(main)
@@ -330,8 +344,9 @@ def test_a_run_waits_is_approved_and_resumed_with_its_output_redacted(
     assert [e["by"] for e in approvals if e["event"] == "approval_given"] == ["agent-7"]
 
 
+@pytest.mark.parametrize("sigint_ignored", [False, True])
 def test_cancel_interrupts_a_run_and_status_outlives_the_server(
-    tmp_path: Path,
+    tmp_path: Path, sigint_ignored: bool
 ) -> None:
     _project(
         tmp_path,
@@ -372,7 +387,7 @@ def test_cancel_interrupts_a_run_and_status_outlives_the_server(
         state = await _call(client, "state_set", values={"slept": True})
         assert state["state"] == {"slept": True}
 
-    _serve(tmp_path, test)
+    _serve(tmp_path, test, sigint_ignored=sigint_ignored)
 
     async def later(client: Client) -> None:
         status = await _call(client, "run_status", run=seen["run"])
