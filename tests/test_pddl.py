@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import time
 from collections import deque
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from planning import BENCH, optimal_costs
 
 from goap_engine.pddl.grounder import GroundTask, ground
 from goap_engine.pddl.parser import (
@@ -26,8 +26,6 @@ from goap_engine.pddl.parser import (
     read_sexprs,
 )
 from goap_engine.pddl.validate import PlanError, validate_plan
-
-BENCH = Path(__file__).resolve().parents[1].parent / "shared" / "ipc-pddl"
 
 
 def _instances() -> list[tuple[str, str]]:
@@ -44,17 +42,6 @@ def _instances() -> list[tuple[str, str]]:
 
 INSTANCES = _instances()
 needs_bench = pytest.mark.skipif(not INSTANCES, reason=f"{BENCH} is missing")
-
-
-def _optimal_costs() -> dict[tuple[str, str], int]:
-    path = BENCH / "optimal-costs.csv"
-    if not path.is_file():
-        return {}
-    with path.open(newline="") as f:
-        return {
-            (r["domain"], r["problem"]): int(r["optimal_cost"])
-            for r in csv.DictReader(f)
-        }
 
 
 def _load(domain: str, problem: str) -> tuple[Domain, Problem, GroundTask]:
@@ -169,7 +156,7 @@ def test_benchmark_optimal_cost(domain: str, problem: str) -> None:
     plan = _bfs(task)
     assert plan is not None
     lines = [*plan, f"; cost = {len(plan)} (unit cost)"]
-    assert validate_plan(task, lines) == _optimal_costs()[(domain, problem)]
+    assert validate_plan(task, lines) == optimal_costs()[(domain, problem)]
 
 
 def _objects_of(dom: Domain, prob: Problem) -> dict[str, list[str]]:

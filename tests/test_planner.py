@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from planning import load_text
 
 from goap_engine import NoPlanError, find_plan, load
 from goap_engine.model import Ruleset
@@ -100,12 +101,6 @@ def brute_force(ruleset: Ruleset) -> float:
                 best[child] = cost
                 heapq.heappush(heap, (cost, next(counter), child))
     return math.inf
-
-
-def load_text(tmp: Path, text: str) -> Ruleset:
-    path = tmp / "goal.yaml"
-    path.write_text(text)
-    return load(path)
 
 
 ADMISSIBLE = [name for name, info in HEURISTICS.items() if info.admissible]

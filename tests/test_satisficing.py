@@ -7,25 +7,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from planning import instance, needs_bench
 
 from goap_engine import find_plan, load
 from goap_engine.cli import main
 from goap_engine.errors import NoPlanError, SearchLimitError
 from goap_engine.model import Ruleset
-from goap_engine.pddl.convert import load_pddl
 from goap_engine.planner.heuristics import HEURISTICS
 from goap_engine.planner.lazy import evaluator, lazy_greedy
 from goap_engine.planner.search import SEARCHES, best_first
 from goap_engine.planner.task import State, compile_task
-
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT.parent / "shared" / "ipc-pddl"
-needs_bench = pytest.mark.skipif(not BENCH.is_dir(), reason=f"{BENCH} is missing")
-
-
-def instance(domain: str, problem: str) -> Ruleset:
-    folder = BENCH / domain
-    return load_pddl(folder / "domain.pddl", folder / f"{problem}.pddl")
 
 
 def gripper(problem: str) -> Ruleset:
@@ -178,7 +169,7 @@ def test_the_policy_names_the_search_and_its_default_heuristic(write) -> None:
 
 
 def test_cli_plans_with_lazy_and_anytime() -> None:
-    goal = str(ROOT / "goals.d" / "production.yaml")
+    goal = str(Path(__file__).resolve().parents[1] / "goals.d" / "production.yaml")
     runner = CliRunner()
     result = runner.invoke(main, ["plan", "--no-sense", goal, "--search", "lazy"])
     assert result.exit_code == 0, result.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import heapq
 import itertools
 import json
@@ -12,18 +11,17 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from planning import instance, load_text, needs_bench, optimal_costs
 
-from goap_engine import NoPlanError, find_plan, load
+from goap_engine import NoPlanError, find_plan
 from goap_engine.errors import PlanInvalidError
 from goap_engine.model import Ruleset
-from goap_engine.pddl.convert import load_pddl
 from goap_engine.planner.heuristics import HEURISTICS
 from goap_engine.planner.plan import applicable, apply, reference_eval, step_cost
 from goap_engine.planner.search import best_first
 from goap_engine.planner.stubborn import StubbornSets
 from goap_engine.planner.task import State, compile_task
 
-BENCH = Path(__file__).resolve().parents[1].parent / "shared" / "ipc-pddl"
 BOOLS = ["a", "b", "c"]
 MODES = ["idle", "build", "ship"]
 ITEMS = ["none", "box", "bag"]
@@ -152,12 +150,6 @@ def costs_to_go(ruleset: Ruleset) -> dict[State, float]:
                 best[parent] = g + cost
                 heapq.heappush(heap, (g + cost, next(counter), parent))
     return {s: best.get(s, math.inf) for s in graph}
-
-
-def load_text(tmp: Path, text: str) -> Ruleset:
-    path = tmp / "goal.yaml"
-    path.write_text(text)
-    return load(path)
 
 
 @settings(
@@ -349,17 +341,6 @@ def test_pruning_that_pays_stays_on(tmp_path: Path) -> None:
     assert not pruning.disabled
 
 
-def _optimal_costs() -> dict[tuple[str, str], int]:
-    path = BENCH / "optimal-costs.csv"
-    if not path.is_file():
-        return {}
-    with path.open(newline="") as f:
-        return {
-            (r["domain"], r["problem"]): int(r["optimal_cost"])
-            for r in csv.DictReader(f)
-        }
-
-
 SMALL = [
     ("blocksworld", "probBLOCKS-4-0"),
     ("blocksworld", "probBLOCKS-6-0"),
@@ -376,13 +357,12 @@ SMALL = [
 ]
 
 
-@pytest.mark.skipif(not BENCH.is_dir(), reason=f"{BENCH} is missing")
+@needs_bench
 @pytest.mark.parametrize(("domain", "problem"), SMALL)
 def test_pddl_costs_equal_with_and_without_pruning(domain: str, problem: str) -> None:
-    folder = BENCH / domain
-    ruleset = load_pddl(folder / "domain.pddl", folder / f"{problem}.pddl")
+    ruleset = instance(domain, problem)
     costs = {
         on: find_plan(ruleset, heuristic="lmcut", stubborn_sets=on).cost
         for on in (False, True)
     }
-    assert costs[True] == costs[False] == _optimal_costs()[(domain, problem)]
+    assert costs[True] == costs[False] == optimal_costs()[(domain, problem)]
