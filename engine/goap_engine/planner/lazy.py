@@ -29,10 +29,9 @@ import math
 import time
 from collections.abc import Hashable
 
-from ..errors import SearchLimitError
 from .heuristics import HEURISTICS, Preferring
 from .memory import MemoryLimit
-from .search import SearchResult, path_to
+from .search import SearchResult, out_of_nodes, path_to, timed_out
 from .task import State, Task
 
 BOOST = 1000
@@ -107,9 +106,7 @@ def lazy_greedy(
     while True:
         if h != math.inf:
             if expanded >= max_nodes:
-                raise SearchLimitError(
-                    f"search stopped after {expanded:,} expanded nodes (--max-nodes)"
-                )
+                raise out_of_nodes(expanded)
             expanded += 1
             chosen = frozenset(preferred)
             for index, successor in enumerate(successors):
@@ -148,10 +145,7 @@ def lazy_greedy(
         # included): a search that short always ends, whatever the limit.
         if evaluated % 32 == 0:
             if time.perf_counter() > deadline:
-                raise SearchLimitError(
-                    f"search stopped after {max_seconds:g} s and {expanded:,} nodes "
-                    "(--timeout)"
-                )
+                raise timed_out(max_seconds, expanded)
             memory.check(expanded)
         h, preferred = evaluate(state)
         evaluated += 1

@@ -200,7 +200,7 @@ def best_first(
             estimate = max(heuristic(state), bound)
             h_cache[key] = estimate
             if len(h_cache) % 32 == 0 and time.perf_counter() > deadline:
-                raise _timed_out(max_seconds, expanded)
+                raise timed_out(max_seconds, expanded)
             if estimate == math.inf:
                 continue
             if estimate > bound:
@@ -209,22 +209,20 @@ def best_first(
                 )
                 continue
         if goal_test(state):
-            steps = _trace(parent, key)
-            if canonical is None:
-                path = [index for index, _, _ in steps]
-            else:
-                path = real_path(start, steps, successors, canonical)
             return SearchResult(
-                path, g, expanded, generated, time.perf_counter() - began, len(h_cache)
+                path_to(task, start, parent, key),
+                g,
+                expanded,
+                generated,
+                time.perf_counter() - began,
+                len(h_cache),
             )
         if expanded >= max_nodes:
-            raise SearchLimitError(
-                f"search stopped after {expanded:,} expanded nodes (--max-nodes)"
-            )
+            raise out_of_nodes(expanded)
         closed.add(key)
         expanded += 1
         if expanded % 32 == 0 and time.perf_counter() > deadline:
-            raise _timed_out(max_seconds, expanded)
+            raise timed_out(max_seconds, expanded)
         subset = None if applicable_subset is None else applicable_subset(state)
         tried = (
             enumerate(successors)
@@ -241,7 +239,7 @@ def best_first(
                 # Deferred evaluation calls no heuristic here, and a state of
                 # thousands of variables takes a while to copy and hash.
                 if time.perf_counter() > deadline:
-                    raise _timed_out(max_seconds, expanded)
+                    raise timed_out(max_seconds, expanded)
                 memory.check(expanded)
             new_g = g + cost
             child_key = child if canonical is None else canonical(child)
@@ -263,7 +261,7 @@ def best_first(
                     # within an expansion too, so that the limit holds when
                     # one expansion evaluates thousands of successors.
                     if len(h_cache) % 32 == 0 and time.perf_counter() > deadline:
-                        raise _timed_out(max_seconds, expanded)
+                        raise timed_out(max_seconds, expanded)
             if child_h == math.inf:
                 continue
             second = new_g if greedy else child_h
@@ -275,9 +273,17 @@ def best_first(
     )
 
 
-def _timed_out(max_seconds: float, expanded: int) -> SearchLimitError:
+def timed_out(max_seconds: float, expanded: int) -> SearchLimitError:
+    """Return the error of a search that ran out of time (every search says it so)."""
     return SearchLimitError(
         f"search stopped after {max_seconds:g} s and {expanded:,} nodes (--timeout)"
+    )
+
+
+def out_of_nodes(expanded: int) -> SearchLimitError:
+    """Return the error of a search that reached its node limit."""
+    return SearchLimitError(
+        f"search stopped after {expanded:,} expanded nodes (--max-nodes)"
     )
 
 
