@@ -36,6 +36,10 @@ def switches(count: int, *, ordered: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+NODES = "node limit (--max-nodes)"
+TIME = "time limit (--timeout)"
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [
@@ -43,11 +47,11 @@ def switches(count: int, *, ordered: bool = False) -> str:
         (["--search", "wastar", "--weight", "0.5"], "found 0.5"),
         (["--search", "wastar", "--weight", "-2"], "found -2"),
         (["--search", "wastar", "--weight", "inf"], "found inf"),
-        (["--max-nodes", "0"], "node limit must be at least 1, found 0"),
-        (["--max-nodes", "-5"], "node limit must be at least 1, found -5"),
-        (["--timeout", "0"], "time limit must be more than 0 seconds, found 0"),
+        (["--max-nodes", "0"], f"{NODES} must be at least 1, found 0"),
+        (["--max-nodes", "-5"], f"{NODES} must be at least 1, found -5"),
+        (["--timeout", "0"], f"{TIME} must be more than 0 seconds, found 0"),
         (["--search", "anytime", "--timeout", "0"], "found 0"),
-        (["--timeout", "nan"], "time limit must be more than 0 seconds, found nan"),
+        (["--timeout", "nan"], f"{TIME} must be more than 0 seconds, found nan"),
     ],
 )
 def test_a_limit_no_search_can_honour_is_a_usage_error(
@@ -62,7 +66,7 @@ def test_a_limit_no_search_can_honour_is_a_usage_error(
 
 def test_a_weight_below_one_would_have_claimed_an_impossible_bound(write) -> None:
     ruleset = load(write("g.yaml", switches(3)))
-    with pytest.raises(InputError, match="weight must be a finite number"):
+    with pytest.raises(InputError, match=r"weight \(--weight\) must be a finite"):
         find_plan(ruleset, search="wastar", weight=0.5)
     assert find_plan(ruleset, search="wastar", weight=1.0).guarantee == "bounded"
 

@@ -187,14 +187,16 @@ def _check_limits(weight: float, max_nodes: int, max_seconds: float) -> None:
     # and would leave the open list in no order at all.
     if not weight >= 1.0 or math.isinf(weight):
         raise InputError(
-            f"weight must be a finite number of at least 1 (weighted A* finds "
-            f"plans within weight x the optimal cost), found {weight:g}"
+            "weight (--weight) must be a finite number of at least 1 (weighted A* "
+            f"finds plans within weight x the optimal cost), found {weight:g}"
         )
     if max_nodes < 1:
-        raise InputError(f"node limit must be at least 1, found {max_nodes}")
+        raise InputError(
+            f"node limit (--max-nodes) must be at least 1, found {max_nodes}"
+        )
     if not max_seconds > 0.0:
         raise InputError(
-            f"time limit must be more than 0 seconds, found {max_seconds:g}"
+            f"time limit (--timeout) must be more than 0 seconds, found {max_seconds:g}"
         )
 
 
